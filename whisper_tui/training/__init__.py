@@ -1,0 +1,1 @@
+"""Training: a background job that fine-tunes Whisper with the HF Trainer and reports typed events."""

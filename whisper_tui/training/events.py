@@ -1,0 +1,97 @@
+"""Typed events a training job sends to its listeners (CLI progress bar, TUI dashboard, tests).
+
+Listeners are plain callables `listener(event)`; they are called from the training thread, so a
+UI must hand the event over to its own thread (Textual: `post_message`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class TrainingEvent:
+    pass
+
+
+@dataclass(frozen=True)
+class RunStarted(TrainingEvent):
+    run_dir: Path
+    total_steps: int
+    epochs: float
+    train_clips: int
+    test_clips: int
+    strategy: str
+    trainable_params: int
+    total_params: int
+    device: str
+    precision: str
+    resumed_from: Path | None = None
+
+
+@dataclass(frozen=True)
+class StepEvent(TrainingEvent):
+    step: int
+    total_steps: int
+    epoch: float
+    loss: float
+    learning_rate: float
+    samples_per_second: float
+    eta_seconds: float | None
+
+
+@dataclass(frozen=True)
+class EvalEvent(TrainingEvent):
+    step: int
+    epoch: float
+    wer: float
+    cer: float
+    eval_loss: float | None = None
+    is_best: bool = False
+
+
+@dataclass(frozen=True)
+class LogEvent(TrainingEvent):
+    message: str
+    level: str = "info"  # "info" | "warning" | "error"
+
+
+@dataclass(frozen=True)
+class CheckpointSaved(TrainingEvent):
+    path: Path
+    step: int
+    reason: str = "periodic"  # "periodic" | "best" | "cancel" | "final"
+
+
+@dataclass(frozen=True)
+class Paused(TrainingEvent):
+    step: int
+
+
+@dataclass(frozen=True)
+class Resumed(TrainingEvent):
+    step: int
+
+
+@dataclass(frozen=True)
+class RunFinished(TrainingEvent):
+    run_dir: Path
+    final_dir: Path
+    best_dir: Path | None
+    best_wer: float | None
+    duration_s: float
+    metrics: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunFailed(TrainingEvent):
+    reason: str
+    hint: str = ""
+    error_type: str = ""
+
+
+@dataclass(frozen=True)
+class RunCancelled(TrainingEvent):
+    checkpoint_dir: Path | None
+    step: int
