@@ -1,0 +1,62 @@
+"""Word and character error rates on Whisper-normalised English text.
+
+Scores use transformers' `EnglishTextNormalizer` (what OpenAI's and HF's evaluations use) so
+"Dr. Smith's 3 pills" and "doctor smith's three pills" don't count as errors. The British→American
+spelling map (`normalizer.json`) is not shipped in the transformers wheel and we can't download it,
+so we pass an empty map on purpose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@lru_cache(maxsize=1)
+def _normalizer():
+    from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
+
+    return EnglishTextNormalizer({})
+
+
+def normalize(text: str) -> str:
+    return _normalizer()(text or "").strip()
+
+
+@dataclass(frozen=True)
+class ClipErrors:
+    reference: str
+    hypothesis: str
+    wer: float
+    substitutions: int
+    deletions: int
+    insertions: int
+    ref_words: int
+
+
+def _words_measures(refs: list[str], hyps: list[str]):
+    import jiwer
+
+    return jiwer.process_words(refs, hyps)
+
+
+def error_rates(references: list[str], hypotheses: list[str]) -> tuple[float, float]:
+    """Corpus WER and CER after normalisation; clips whose reference normalises to nothing are skipped."""
+    import jiwer
+
+    pairs = [(normalize(r), normalize(h)) for r, h in zip(references, hypotheses, strict=True)]
+    pairs = [(r, h) for r, h in pairs if r]
+    if not pairs:
+        return 0.0, 0.0
+    refs, hyps = zip(*pairs)
+    return float(jiwer.wer(list(refs), list(hyps))), float(jiwer.cer(list(refs), list(hyps)))
+
+
+def clip_errors(reference: str, hypothesis: str) -> ClipErrors:
+    ref, hyp = normalize(reference), normalize(hypothesis)
+    if not ref:
+        n = len(hyp.split())
+        return ClipErrors(reference, hypothesis, float(n > 0), 0, 0, n, 0)
+    out = _words_measures([ref], [hyp])
+    return ClipErrors(reference, hypothesis, float(out.wer), out.substitutions, out.deletions,
+                      out.insertions, out.hits + out.substitutions + out.deletions)
