@@ -1,0 +1,148 @@
+"""whisper_tui.runs: listing run folders in every state a crash can leave them in."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from whisper_tui import runs
+
+
+def write_run(root: Path, name: str, **fields) -> Path:
+    run_dir = root / name
+    run_dir.mkdir(parents=True)
+    data = {"status": "finished", "started": "2025-03-01T10:00:00", "finished": "2025-03-01T10:05:00",
+            "profile": "quick", "strategy": "full", "model": "tiny.en", "best_wer": 0.2, "base_wer": 0.35,
+            "final_wer": 0.21, "duration_s": 300.0, "pid": 1, "host": "h", "reason": None}
+    data.update(fields)
+    (run_dir / "run.json").write_text(json.dumps(data))
+    return run_dir
+
+
+def test_list_runs_newest_first_with_fields(tmp_path):
+    write_run(tmp_path, "20250301-100000-quick")
+    write_run(tmp_path, "20250302-090000-lora", started="2025-03-02T09:00:00", profile="lora",
+              strategy="lora", best_wer=None, base_wer="0.4", duration_s=12)
+    (tmp_path / "not-a-run").mkdir()  # unrelated folder: ignored
+    (tmp_path / ".hidden").mkdir()
+
+    listed = runs.list_runs(tmp_path)
+
+    assert [r.name for r in listed] == ["20250302-090000-lora", "20250301-100000-quick"]
+    newest, oldest = listed
+    assert newest.started == datetime(2025, 3, 2, 9, 0, 0)
+    assert newest.profile == "lora" and newest.strategy == "lora"
+    assert newest.best_wer is None and newest.base_wer == pytest.approx(0.4)  # string coerced
+    assert newest.duration_s == 12.0
+    assert oldest.status == "finished" and oldest.best_wer == pytest.approx(0.2)
+    assert oldest.final_wer == pytest.approx(0.21)
+    assert oldest.finished == datetime(2025, 3, 1, 10, 5, 0)
+
+
+def test_half_written_run_json_is_broken_not_a_crash(tmp_path):
+    run_dir = tmp_path / "20250303-120000-quick"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text('{"status": "runn')
+    write_run(tmp_path, "20250301-100000-quick")
+
+    listed = runs.list_runs(tmp_path)
+
+    broken = next(r for r in listed if r.name == run_dir.name)
+    assert broken.status == "broken"
+    assert "not valid JSON" in broken.reason and "run.json" in broken.reason
+    # what the folder name says is still shown
+    assert broken.profile == "quick" and broken.started == datetime(2025, 3, 3, 12, 0, 0)
+    assert len(listed) == 2
+
+
+def test_missing_run_json_with_metrics_is_broken(tmp_path):
+    run_dir = tmp_path / "20250303-120000-x"
+    run_dir.mkdir()
+    (run_dir / "metrics.jsonl").write_text("")
+    (listed,) = runs.list_runs(tmp_path)
+    assert listed.status == "broken" and "missing" in listed.reason
+
+
+@pytest.mark.parametrize("payload", ['[1, 2]', '{"status": "exploded"}'])
+def test_wrong_shapes_are_broken(tmp_path, payload):
+    run_dir = tmp_path / "20250303-120000-x"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text(payload)
+    (listed,) = runs.list_runs(tmp_path)
+    assert listed.status == "broken" and listed.reason
+
+
+def test_running_without_lock_is_interrupted(tmp_path):
+    run_dir = write_run(tmp_path, "20250301-100000-quick", status="running", finished=None)
+    (run_dir / "checkpoints" / "checkpoint-10").mkdir(parents=True)
+    (run_dir / "checkpoints" / "checkpoint-200").mkdir()
+    (run_dir / "checkpoints" / "checkpoint-30").mkdir()
+
+    (listed,) = runs.list_runs(tmp_path)
+
+    assert listed.status == "interrupted" and ".lock" in listed.reason
+    assert listed.latest_checkpoint == run_dir / "checkpoints" / "checkpoint-200"
+
+
+def test_running_with_live_lock_stays_running_and_dead_pid_is_interrupted(tmp_path):
+    import socket
+
+    alive = write_run(tmp_path, "20250301-100000-a", status="running", host=socket.gethostname())
+    (alive / ".lock").write_text(str(os.getpid()))
+    dead = write_run(tmp_path, "20250301-100001-b", status="running", host=socket.gethostname())
+    (dead / ".lock").write_text("999999999")
+
+    by_name = {r.name: r for r in runs.list_runs(tmp_path)}
+
+    assert by_name[alive.name].status == "running"
+    assert by_name[dead.name].status == "interrupted" and "999999999" in by_name[dead.name].reason
+
+
+def test_model_dirs_only_lists_existing(tmp_path):
+    run_dir = write_run(tmp_path, "20250301-100000-quick")
+    (run_dir / "final").mkdir()
+    (summary,) = runs.list_runs(tmp_path)
+    assert summary.model_dirs == [("final", run_dir / "final")]
+    (run_dir / "best").mkdir()
+    assert [label for label, _ in runs.read_run(run_dir).model_dirs] == ["final", "best"]
+
+
+def test_default_root_and_extra_roots(tmp_path, monkeypatch):
+    monkeypatch.setenv("WHISPER_TUI_DATA_DIR", str(tmp_path / "data"))
+    write_run(tmp_path / "data" / "runs", "20250301-100000-quick")
+    elsewhere = write_run(tmp_path / "elsewhere", "20250305-100000-other", started="2025-03-05T10:00:00")
+    single = write_run(tmp_path / "direct", "myrun", started="2025-03-04T10:00:00")
+
+    names = [r.name for r in runs.list_runs(extra_roots=[tmp_path / "elsewhere", single, tmp_path / "nope"])]
+
+    assert names == [elsewhere.name, "myrun", "20250301-100000-quick"]
+    assert runs.list_runs(tmp_path / "does-not-exist") == []
+
+
+def test_read_metrics_skips_torn_lines(tmp_path):
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    lines = [
+        {"type": "step", "step": 1, "epoch": 0.1, "loss": 3.0, "learning_rate": 1e-5},
+        {"type": "eval", "step": 2, "epoch": 0.2, "wer": 0.5, "cer": 0.3},
+        {"type": "step", "step": 3, "epoch": 0.3, "loss": 2.0, "learning_rate": 2e-5},
+    ]
+    text = "\n".join(json.dumps(line) for line in lines) + '\n\n{"type": "step", "st'
+    (run_dir / "metrics.jsonl").write_text(text)
+
+    records = runs.read_metrics(run_dir)
+
+    assert records == lines
+    assert runs.metric_series(records, "step", "loss") == ([1.0, 3.0], [3.0, 2.0])
+    assert runs.metric_series(records, "eval", "wer") == ([2.0], [0.5])
+    assert runs.read_metrics(tmp_path / "missing") == []
+
+
+def test_mixed_naive_and_aware_start_times_sort(tmp_path):
+    write_run(tmp_path, "20250301-100000-a", started="2025-03-01T10:00:00+00:00")
+    write_run(tmp_path, "20250302-100000-b", started="2025-03-02T10:00:00")
+    assert [r.name for r in runs.list_runs(tmp_path)] == ["20250302-100000-b", "20250301-100000-a"]
