@@ -1,0 +1,288 @@
+"""Trainable-parameter count and a rough training-memory estimate, by arithmetic only.
+
+The Train setup screen shows these while the user edits a profile, so they must be instant and
+torch-free: we count Whisper's parameters from its shape (d_model, layers, ffn, vocab,
+positions) the way `WhisperForConditionalGeneration` lays them out, rather than building a model.
+Memory = weights + gradients + AdamW states for the trainable part + activations for one batch
++ a fixed runtime overhead. Activations are a rule of thumb (about 16 stored values per token per
+hidden unit per transformer layer, SDPA attention storing no seq×seq matrix), so the total is
+labelled an estimate everywhere it is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+GIB = 1024**3
+RUNTIME_OVERHEAD_BYTES = 512 * 1024**2  # CUDA context / torch allocator slack / Python process
+NF4_BYTES_PER_PARAM = 0.5 + 4 / 64  # 4-bit weight + one fp32 absmax per 64-value block
+ACTIVATIONS_PER_TOKEN_PER_HIDDEN = 16  # stored values per token×hidden in one layer (no dropout masks)
+DEFAULT_LABEL_TOKENS = 96  # decoder length of a typical padded batch of short utterances
+LINEAR_NAMES = ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2")
+STRATEGIES = ("full", "lora", "qlora")
+
+
+@dataclass(frozen=True)
+class WhisperShape:
+    """The sizes that decide a Whisper model's parameter count (defaults: tiny / tiny.en)."""
+
+    d_model: int = 384
+    encoder_layers: int = 4
+    decoder_layers: int = 4
+    attention_heads: int = 6
+    encoder_ffn_dim: int = 1536
+    decoder_ffn_dim: int = 1536
+    vocab_size: int = 51864
+    num_mel_bins: int = 80
+    max_source_positions: int = 1500
+    max_target_positions: int = 448
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, object]) -> WhisperShape:
+        """From a WhisperConfig (`config.to_dict()`) or its config.json; missing keys keep tiny's value."""
+        base = cls()
+        get = lambda key, default: int(config.get(key, default))  # noqa: E731
+        return cls(
+            d_model=get("d_model", base.d_model),
+            encoder_layers=get("encoder_layers", base.encoder_layers),
+            decoder_layers=get("decoder_layers", base.decoder_layers),
+            attention_heads=get("encoder_attention_heads", base.attention_heads),
+            encoder_ffn_dim=get("encoder_ffn_dim", base.encoder_ffn_dim),
+            decoder_ffn_dim=get("decoder_ffn_dim", base.decoder_ffn_dim),
+            vocab_size=get("vocab_size", base.vocab_size),
+            num_mel_bins=get("num_mel_bins", base.num_mel_bins),
+            max_source_positions=get("max_source_positions", base.max_source_positions),
+            max_target_positions=get("max_target_positions", base.max_target_positions),
+        )
+
+
+TINY = WhisperShape()
+
+
+def _linear(n_in: int, n_out: int, bias: bool = True) -> int:
+    return n_in * n_out + (n_out if bias else 0)
+
+
+def _attention(d: int) -> int:
+    # Whisper's k_proj has no bias; q, v and out do.
+    return 3 * _linear(d, d) + _linear(d, d, bias=False)
+
+
+def _layer_norm(d: int) -> int:
+    return 2 * d
+
+
+def encoder_layer_params(shape: WhisperShape) -> int:
+    d = shape.d_model
+    return _attention(d) + _layer_norm(d) + _linear(d, shape.encoder_ffn_dim) + _linear(shape.encoder_ffn_dim, d) \
+        + _layer_norm(d)
+
+
+def decoder_layer_params(shape: WhisperShape) -> int:
+    d = shape.d_model
+    return 2 * (_attention(d) + _layer_norm(d)) + _linear(d, shape.decoder_ffn_dim) \
+        + _linear(shape.decoder_ffn_dim, d) + _layer_norm(d)
+
+
+@dataclass(frozen=True)
+class ParamCounts:
+    """Parameters by block, as `model.named_parameters()` would count them (proj_out is tied)."""
+
+    encoder_conv: int
+    encoder_positions: int  # sinusoidal, frozen by transformers
+    encoder_layer: int  # one layer
+    encoder_layers: int
+    encoder_norm: int
+    decoder_tokens: int  # shared with proj_out
+    decoder_positions: int
+    decoder_layer: int
+    decoder_layers: int
+    decoder_norm: int
+
+    @property
+    def encoder(self) -> int:
+        return self.encoder_conv + self.encoder_positions + self.encoder_layer * self.encoder_layers + self.encoder_norm
+
+    @property
+    def decoder(self) -> int:
+        return self.decoder_tokens + self.decoder_positions + self.decoder_layer * self.decoder_layers \
+            + self.decoder_norm
+
+    @property
+    def total(self) -> int:
+        return self.encoder + self.decoder
+
+
+def count_params(shape: WhisperShape = TINY) -> ParamCounts:
+    d, mels = shape.d_model, shape.num_mel_bins
+    return ParamCounts(
+        encoder_conv=(mels * d * 3 + d) + (d * d * 3 + d),
+        encoder_positions=shape.max_source_positions * d,
+        encoder_layer=encoder_layer_params(shape),
+        encoder_layers=shape.encoder_layers,
+        encoder_norm=_layer_norm(d),
+        decoder_tokens=shape.vocab_size * d,
+        decoder_positions=shape.max_target_positions * d,
+        decoder_layer=decoder_layer_params(shape),
+        decoder_layers=shape.decoder_layers,
+        decoder_norm=_layer_norm(d),
+    )
+
+
+def _linear_shapes(shape: WhisperShape, ffn: int) -> dict[str, tuple[int, int]]:
+    d = shape.d_model
+    return {"q_proj": (d, d), "k_proj": (d, d), "v_proj": (d, d), "out_proj": (d, d), "fc1": (d, ffn), "fc2": (ffn, d)}
+
+
+def lora_params(shape: WhisperShape, r: int, target_modules: Iterable[str], *, encoder: bool = True,
+                first_encoder_layer: int = 0) -> int:
+    """r·(in+out) per targeted linear (A is r×in, B is out×r); attention names match both attentions of a
+    decoder layer. `encoder=False` leaves the encoder without adapters (frozen encoder)."""
+    targets = set(target_modules)
+    unknown = targets - set(LINEAR_NAMES)
+    if unknown:
+        raise ValueError(f"unknown LoRA target module(s): {', '.join(sorted(unknown))}")
+    total = 0
+    if encoder:
+        enc = _linear_shapes(shape, shape.encoder_ffn_dim)
+        per_layer = sum(r * (i + o) for name, (i, o) in enc.items() if name in targets)
+        total += per_layer * max(0, shape.encoder_layers - first_encoder_layer)
+    dec = _linear_shapes(shape, shape.decoder_ffn_dim)
+    per_layer = 0
+    for name, (i, o) in dec.items():
+        if name in targets:
+            per_layer += r * (i + o) * (2 if name.endswith("proj") else 1)  # self_attn + encoder_attn
+    total += per_layer * shape.decoder_layers
+    return total
+
+
+def _quantised_linear_params(shape: WhisperShape) -> int:
+    """Weights (not biases) of the Linear layers bitsandbytes turns into 4-bit; embeddings/convs/norms stay."""
+    d = shape.d_model
+    enc = 4 * d * d + 2 * d * shape.encoder_ffn_dim
+    dec = 8 * d * d + 2 * d * shape.decoder_ffn_dim
+    return enc * shape.encoder_layers + dec * shape.decoder_layers
+
+
+@dataclass(frozen=True)
+class TrainingEstimate:
+    """What the Train setup screen shows; `parts` are bytes by cause so the UI can explain the total."""
+
+    strategy: str
+    total_params: int
+    trainable_params: int
+    parts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.parts.values())
+
+    @property
+    def trainable_percent(self) -> float:
+        return 100.0 * self.trainable_params / self.total_params if self.total_params else 0.0
+
+    def format_lines(self) -> list[str]:
+        from .sysmon import format_bytes
+
+        lines = [f"Trainable parameters: {self.trainable_params:,} of {self.total_params:,}"
+                 f" ({self.trainable_percent:.2f}%)",
+                 f"Estimated training memory: ~{format_bytes(self.total_bytes)} (rough estimate)"]
+        lines += [f"  {name}: {format_bytes(value)}" for name, value in self.parts.items()]
+        return lines
+
+
+def _activation_bytes(shape: WhisperShape, *, batch_size: int, act_bytes: int, encoder_grad: bool,
+                      run_encoder: bool, checkpointing: bool, label_tokens: int) -> int:
+    """Stored activations of one forward pass, kept for backward."""
+    d = shape.d_model
+    enc_tokens = shape.max_source_positions  # Whisper always pads audio to 30 s = 1500 frames
+    per_layer_full = ACTIVATIONS_PER_TOKEN_PER_HIDDEN * d
+    dec_per_layer_full = per_layer_full + 8 * d  # cross-attention's extra projections and norm
+    per_sample = 0
+    if run_encoder:
+        mels = shape.num_mel_bins * 2 * enc_tokens  # input features, fp32
+        per_sample += mels * 4
+        if encoder_grad:
+            conv = 2 * (2 * enc_tokens * d) + 2 * (enc_tokens * d)  # conv1 (stride 1) and conv2 (stride 2) + GELUs
+            if checkpointing:
+                layers = enc_tokens * d * shape.encoder_layers + enc_tokens * per_layer_full
+            else:
+                layers = enc_tokens * per_layer_full * shape.encoder_layers
+            per_sample += (conv + layers) * act_bytes
+        else:
+            per_sample += enc_tokens * d * act_bytes  # only the encoder output is kept (cross-attention input)
+    else:
+        per_sample += enc_tokens * d * 4  # cached encoder output read from disk
+    if checkpointing:
+        dec = label_tokens * d * shape.decoder_layers + label_tokens * dec_per_layer_full
+    else:
+        dec = label_tokens * dec_per_layer_full * shape.decoder_layers
+    cross_kv = 2 * enc_tokens * d * shape.decoder_layers  # K/V of the encoder output in every decoder layer
+    per_sample += (dec + cross_kv) * act_bytes
+    per_sample += label_tokens * shape.vocab_size * 4 * 3  # fp32 logits, log-softmax and their gradient
+    return per_sample * batch_size
+
+
+def estimate_training(
+    *,
+    strategy: str = "full",
+    shape: WhisperShape = TINY,
+    precision: str = "fp32",
+    batch_size: int = 16,
+    gradient_checkpointing: bool = False,
+    freeze_encoder: bool = False,
+    frozen_encoder_layers: int = 0,
+    encoder_cache: bool = False,
+    lora_r: int = 32,
+    lora_target_modules: Iterable[str] = ("q_proj", "v_proj"),
+    label_tokens: int = DEFAULT_LABEL_TOKENS,
+) -> TrainingEstimate:
+    """Trainable parameters and memory for one training configuration.
+
+    `frozen_encoder_layers` freezes the conv stem and the first N encoder layers (full fine-tuning);
+    `freeze_encoder` freezes all of it. `encoder_cache` means encoder outputs are precomputed, so the
+    encoder is frozen and not run during training. Precision `fp16`/`bf16` is mixed precision: weights
+    and optimizer states stay fp32, activations are 16-bit.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+    targets = tuple(lora_target_modules)
+    counts = count_params(shape)
+    total = counts.total
+    encoder_frozen = freeze_encoder or encoder_cache
+    frozen_layers = shape.encoder_layers if encoder_frozen else max(0, min(frozen_encoder_layers,
+                                                                           shape.encoder_layers))
+
+    if strategy == "full":
+        trainable = total - counts.encoder_positions
+        if encoder_frozen:
+            trainable -= counts.encoder - counts.encoder_positions
+        elif frozen_layers:
+            trainable -= counts.encoder_conv + counts.encoder_layer * frozen_layers
+        weights = total * 4
+    else:
+        trainable = lora_params(shape, lora_r, targets, encoder=not encoder_frozen,
+                                first_encoder_layer=frozen_layers)
+        if strategy == "qlora":
+            quantised = _quantised_linear_params(shape)
+            weights = int(quantised * NF4_BYTES_PER_PARAM) + (total - quantised) * 4 + trainable * 4
+        else:
+            weights = (total + trainable) * 4
+
+    if strategy == "full":
+        encoder_grad = not encoder_frozen
+    else:
+        encoder_grad = not encoder_frozen and bool(targets)
+    act_bytes = 2 if precision in ("fp16", "bf16") else 4
+    activations = _activation_bytes(shape, batch_size=batch_size, act_bytes=act_bytes, encoder_grad=encoder_grad,
+                                    run_encoder=not encoder_cache, checkpointing=gradient_checkpointing,
+                                    label_tokens=label_tokens)
+    parts = {
+        "weights": weights,
+        "gradients": trainable * 4,
+        "optimizer (AdamW)": trainable * 8,
+        f"activations (batch {batch_size})": activations,
+        "runtime overhead": RUNTIME_OVERHEAD_BYTES,
+    }
+    return TrainingEstimate(strategy=strategy, total_params=total, trainable_params=trainable, parts=parts)
