@@ -1,0 +1,117 @@
+"""Bridges the HF Trainer's callback hooks to whisper-tui events and controls.
+
+Pause blocks the training thread between optimizer steps; cancel asks the Trainer to save a
+full checkpoint (model, optimizer, scheduler, RNG) at the current step and stop, so a resumed
+run continues exactly where it left off.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+from .events import CheckpointSaved, EvalEvent, Paused, Resumed, StepEvent
+
+
+class JobCallback(TrainerCallback):
+    def __init__(self, job):
+        self.job = job
+        self.last_loss = math.nan
+        self.last_lr = 0.0
+        self._t_last = None
+        self._recent: list[float] = []
+        self._samples_per_step = 1
+        self.is_main = True
+
+    # -- progress ----------------------------------------------------------------------------
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.is_main = state.is_world_process_zero
+        self._samples_per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * max(
+            1, args.world_size)
+        self._t_last = time.perf_counter()
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logs = logs or {}
+        if "loss" in logs:
+            self.last_loss = float(logs["loss"])
+            self.last_lr = float(logs.get("learning_rate", self.last_lr))
+            if self.is_main:
+                self.job.folder.append_metric({
+                    "type": "step", "step": state.global_step, "epoch": round(float(state.epoch or 0), 4),
+                    "loss": self.last_loss, "learning_rate": self.last_lr,
+                    "samples_per_second": self.samples_per_second(), "time": time.time()})
+
+    def samples_per_second(self) -> float:
+        if not self._recent:
+            return 0.0
+        window = self._recent[-20:]
+        return self._samples_per_step * len(window) / max(sum(window), 1e-9)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        now = time.perf_counter()
+        if self._t_last is not None:
+            self._recent.append(now - self._t_last)
+        self._t_last = now
+        sps = self.samples_per_second()
+        remaining = max(0, state.max_steps - state.global_step)
+        eta = remaining * self._samples_per_step / sps if sps > 0 else None
+        if self.is_main:
+            self.job._emit(StepEvent(state.global_step, state.max_steps, float(state.epoch or 0), self.last_loss,
+                                     self.last_lr, sps, eta))
+        self.job._current_step = state.global_step
+        if self.job._cancel.is_set():
+            control.should_save = True
+            control.should_training_stop = True
+            return control
+        if self.job._pause.is_set():
+            self.job._set_state("paused")
+            self.job._emit(Paused(state.global_step))
+            while self.job._pause.is_set() and not self.job._cancel.is_set():
+                self.job._pause_wakeup.wait(0.2)
+            if self.job._cancel.is_set():
+                control.should_save = True
+                control.should_training_stop = True
+                return control
+            self.job._set_state("running")
+            self.job._emit(Resumed(state.global_step))
+            self._t_last = time.perf_counter()
+        return control
+
+    # -- evaluation and checkpoints ----------------------------------------------------------
+    def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
+        metrics = metrics or {}
+        if "eval_wer" not in metrics:
+            return
+        wer = float(metrics["eval_wer"])
+        cer = float(metrics.get("eval_cer", math.nan))
+        loss = metrics.get("eval_loss")
+        step = state.global_step
+        is_best = False
+        if self.job._evaluating_base:
+            self.job.base_wer = wer
+        else:
+            is_best = self.job.best_wer is None or wer < self.job.best_wer
+            if is_best:
+                self.job.best_wer = wer
+                self.job.best_step = step
+        if not self.is_main:
+            return
+        self.job.folder.append_metric({"type": "eval", "step": step, "epoch": round(float(state.epoch or 0), 4),
+                                       "wer": wer, "cer": cer, "eval_loss": loss, "time": time.time(),
+                                       "base": self.job._evaluating_base})
+        self.job._emit(EvalEvent(step, float(state.epoch or 0), wer, cer, loss, is_best))
+        if is_best:
+            self.job._save_model(self.job.folder.best, reason="best", step=step)
+
+    def on_save(self, args, state, control, **kwargs):
+        if not self.is_main:
+            return
+        ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if ckpt.is_dir():
+            self.job.folder.mark_checkpoint_complete(ckpt)
+            self.job.last_checkpoint = ckpt
+            reason = "cancel" if self.job._cancel.is_set() else "periodic"
+            self.job._emit(CheckpointSaved(ckpt, state.global_step, reason))

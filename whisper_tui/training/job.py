@@ -1,0 +1,463 @@
+"""A fine-tuning run as a background job with typed events and pause / resume / cancel.
+
+The job owns one run folder (see docs/ENGINE_API.md). It never talks to a UI: listeners get
+events from `events.py` on the training thread and must hand them to their own thread.
+User-fixable failures (bad data, out of memory, disk full, busy folder) end the job with a
+`RunFailed` carrying a readable reason and a hint; the process and the UI stay up.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from ..errors import DiskFull, OutOfMemory, WhisperTuiError
+from .events import (CheckpointSaved, LogEvent, RunCancelled, RunFailed, RunFinished, RunStarted,
+                     TrainingEvent)
+from .run_folder import RunFolder, now_iso, resolve_resume
+
+Listener = Callable[[TrainingEvent], None]
+
+OOM_HINT = ("lower training.per_device_train_batch_size, turn on finetuning.gradient_checkpointing, "
+            "or use the lora / qlora strategy")
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def new_run_dir(profile_name: str, root: Path | None = None) -> Path:
+    from ..locations import default_runs_dir
+
+    root = Path(root or default_runs_dir())
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in (profile_name or "run"))
+    path = root / f"{stamp}-{safe}"
+    n = 2
+    while path.exists():
+        path = root / f"{stamp}-{safe}-{n}"
+        n += 1
+    return path
+
+
+class TrainingJob:
+    def __init__(self, profile, output_dir: str | Path | None = None, *, resume_from: str | Path | None = None,
+                 listeners: Iterable[Listener] = (), evaluate_base: bool = True, device: str | None = None,
+                 runs_root: Path | None = None):
+        self.profile = profile
+        self.listeners: list[Listener] = list(listeners)
+        self.evaluate_base = evaluate_base
+        self.device = device
+        self.resume_checkpoint: Path | None = None
+        if resume_from is not None:
+            self.folder, self.resume_checkpoint = resolve_resume(Path(resume_from))
+        elif output_dir:
+            self.folder = RunFolder(Path(output_dir).expanduser())
+        else:
+            self.folder = RunFolder(new_run_dir(getattr(profile, "name", "run"), runs_root))
+        self.state = "idle"
+        self.result: TrainingEvent | None = None
+        self.base_wer: float | None = None
+        self.best_wer: float | None = None
+        self.best_step: int | None = None
+        self.last_checkpoint: Path | None = None
+        self._current_step = 0
+        self._evaluating_base = False
+        self._pause = threading.Event()
+        self._pause_wakeup = threading.Event()
+        self._cancel = threading.Event()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._model = None
+        self._processor = None
+
+    # -- public controls ---------------------------------------------------------------------
+    @property
+    def run_dir(self) -> Path:
+        return self.folder.path
+
+    def add_listener(self, listener: Listener) -> None:
+        self.listeners.append(listener)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("this job was already started")
+        self._thread = threading.Thread(target=self.run, name="whisper-tui-training", daemon=True)
+        self._thread.start()
+
+    def pause(self) -> None:
+        self._pause.set()
+
+    def resume(self) -> None:
+        self._pause.clear()
+        self._pause_wakeup.set()
+        self._pause_wakeup.clear()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        self._pause_wakeup.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ("starting", "running", "paused", "cancelling")
+
+    # -- internals ---------------------------------------------------------------------------
+    def _set_state(self, state: str) -> None:
+        self.state = state
+
+    def _emit(self, event: TrainingEvent) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not kill training
+                self.folder.log("listener failed:\n" + traceback.format_exc(), "error")
+
+    def log(self, message: str, level: str = "info") -> None:
+        try:
+            self.folder.log(message, level)
+        except OSError:
+            pass
+        self._emit(LogEvent(message, level))
+
+    def _check_cancel(self) -> None:
+        if self._cancel.is_set():
+            raise _Cancelled()
+
+    def run(self) -> TrainingEvent:
+        """Run to the end in the calling thread; returns the terminal event."""
+        self._set_state("starting")
+        started = time.time()
+        acquired = False
+        try:
+            warning = self.folder.acquire(resuming=self.resume_checkpoint is not None)
+            acquired = True
+            if warning:
+                self.log(warning, "warning")
+            result = self._run(started)
+        except _Cancelled:
+            self._set_state("cancelled")
+            result = RunCancelled(self.last_checkpoint, self._current_step)
+            self._status(status="cancelled", finished=now_iso(), duration_s=round(time.time() - started, 1))
+        except WhisperTuiError as exc:
+            result = self._fail(exc.message, exc.hint, type(exc).__name__, acquired)
+        except MemoryError:
+            result = self._fail("out of memory during training", OOM_HINT, "OutOfMemory", acquired)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                result = self._fail(f"disk full while writing {getattr(exc, 'filename', '') or self.run_dir}",
+                                    "free some space; the previous checkpoint was kept", "DiskFull", acquired)
+            else:
+                result = self._unexpected(exc, acquired)
+        except Exception as exc:
+            if type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower():
+                result = self._fail(f"out of memory during training ({str(exc).splitlines()[0][:120]})", OOM_HINT,
+                                    "OutOfMemory", acquired)
+            else:
+                result = self._unexpected(exc, acquired)
+        finally:
+            if acquired:
+                self.folder.release()
+        self.result = result
+        self._emit(result)
+        self._done.set()
+        return result
+
+    def _unexpected(self, exc: Exception, acquired: bool) -> RunFailed:
+        detail = traceback.format_exc()
+        if acquired:
+            try:
+                self.folder.log(detail, "error")
+            except OSError:
+                pass
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return self._fail(f"{type(exc).__name__}: {first}"[:300], f"details are in {self.folder.log_file}",
+                          type(exc).__name__, acquired)
+
+    def _fail(self, reason: str, hint: str, kind: str, acquired: bool) -> RunFailed:
+        self._set_state("failed")
+        if acquired:
+            try:
+                self.folder.log(f"failed: {reason} ({hint})", "error")
+                self._status(status="failed", finished=now_iso(), reason=reason)
+            except OSError:
+                pass
+        return RunFailed(reason, hint, kind)
+
+    def _status(self, **fields) -> None:
+        if self._is_main():
+            self.folder.update_status(**fields)
+
+    def _is_main(self) -> bool:
+        import os
+
+        return os.environ.get("RANK", "0") == "0"
+
+    # -- the run -----------------------------------------------------------------------------
+    def _run(self, started: float) -> TrainingEvent:
+        from ..profile import save_profile
+
+        profile = self.profile
+        folder = self.folder
+        resumed = self.resume_checkpoint is not None
+        if self._is_main():
+            if not resumed:
+                save_profile(profile, folder.path / "profile.toml")
+            self._status(status="running", started=now_iso(), profile=getattr(profile, "name", ""),
+                         strategy=profile.finetuning.strategy, model=profile.model.name, finished=None, reason=None)
+        self.log(f"run folder: {folder.path}")
+        if resumed:
+            self.log(f"resuming from {self.resume_checkpoint}")
+            self._restore_progress()
+        for bad in folder.incomplete_checkpoints():
+            self.log(f"ignoring incomplete checkpoint {bad.name} (the run was interrupted while saving it)", "warning")
+
+        train_clips, test_clips = self._load_data()
+        self._check_cancel()
+
+        import torch
+
+        from .model_setup import build_trainable_model, choose_device, choose_precision, count_parameters
+
+        device = self.device or choose_device()
+        precision = choose_precision(profile, device)
+        if precision.note:
+            self.log(precision.note)
+        lr, lr_note = profile.effective_learning_rate()
+        if lr_note:
+            self.log(lr_note, "warning")
+        torch.manual_seed(profile.training.seed)
+        self.log(f"loading model {profile.model.name} for strategy {profile.finetuning.strategy} on {device}")
+        model, processor, k_frozen = build_trainable_model(profile, device, precision, log=self.log)
+        self._model, self._processor = model, processor
+        trainable, total = count_parameters(model)
+        self.log(f"trainable parameters: {trainable:,} of {total:,} ({100 * trainable / max(total, 1):.2f}%)")
+        self._check_cancel()
+
+        train_ds, eval_ds, cached_top_from = self._datasets(model, processor, train_clips, test_clips, k_frozen,
+                                                            device)
+        self._check_cancel()
+        trainer = self._trainer(model, processor, train_ds, eval_ds, lr, precision, device, cached_top_from)
+        total_steps = trainer.state.max_steps or self._estimate_steps(len(train_ds))
+        self._emit(RunStarted(folder.path, total_steps, float(profile.training.num_train_epochs), len(train_clips),
+                              len(test_clips), profile.finetuning.strategy, trainable, total, device,
+                              precision.name, self.resume_checkpoint))
+        self._set_state("running")
+
+        if eval_ds is not None and self.evaluate_base and not resumed:
+            self.log(f"evaluating the model before training on {len(test_clips)} test clips")
+            self._evaluating_base = True
+            try:
+                trainer.evaluate()
+            finally:
+                self._evaluating_base = False
+            self._status(base_wer=self.base_wer)
+            self.log(f"WER before training: {self.base_wer:.3f}")
+            self._check_cancel()
+
+        trainer.train(resume_from_checkpoint=str(self.resume_checkpoint) if resumed else None)
+        if self._cancel.is_set():
+            self._set_state("cancelled")
+            ckpt = self.last_checkpoint
+            self.log(f"cancelled at step {self._current_step}; checkpoint: {ckpt}")
+            self._status(status="cancelled", finished=now_iso(), duration_s=round(time.time() - started, 1),
+                         best_wer=self.best_wer, last_checkpoint=str(ckpt) if ckpt else None)
+            return RunCancelled(ckpt, self._current_step)
+
+        final_wer = None
+        if eval_ds is not None and profile.training.eval_strategy == "no":
+            final_wer = float(trainer.evaluate().get("eval_wer", float("nan")))
+        self._save_model(folder.final, reason="final", step=self._current_step)
+        if profile.output.merge_lora and profile.finetuning.strategy in ("lora", "qlora"):
+            self._save_merged(folder.path / "merged")
+        duration = time.time() - started
+        best_dir = folder.best if folder.best.exists() else None
+        metrics = {"base_wer": self.base_wer, "best_wer": self.best_wer, "best_step": self.best_step,
+                   "final_wer": final_wer, "train_clips": len(train_clips), "test_clips": len(test_clips),
+                   "steps": self._current_step}
+        self._status(status="finished", finished=now_iso(), duration_s=round(duration, 1), best_wer=self.best_wer,
+                     base_wer=self.base_wer, final_wer=final_wer)
+        self._set_state("finished")
+        self.log(f"finished in {duration:.0f}s; final model: {folder.final}"
+                 + (f"; best WER {self.best_wer:.3f} at step {self.best_step}" if self.best_wer is not None else ""))
+        return RunFinished(folder.path, folder.final, best_dir, self.best_wer, duration, metrics)
+
+    def _restore_progress(self) -> None:
+        """Best-so-far and base WER come back from metrics.jsonl so 'best' keeps its meaning."""
+        try:
+            lines = self.folder.metrics_file.read_text().splitlines()
+        except OSError:
+            return
+        for line in lines:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if rec.get("type") != "eval":
+                continue
+            if rec.get("base"):
+                self.base_wer = rec.get("wer")
+            elif self.best_wer is None or rec["wer"] < self.best_wer:
+                self.best_wer, self.best_step = rec["wer"], rec["step"]
+
+    def _load_data(self):
+        from ..dataset import load_dataset_split
+        from ..locations import default_sample_data_dir
+
+        data = self.profile.data
+        train_dir = Path(data.train_dir).expanduser() if data.train_dir else None
+        if train_dir is None:
+            train_dir = default_sample_data_dir()
+            if not (train_dir / "metadata.csv").exists():
+                from ..sample_data import make_sample_dataset
+
+                self.log(f"no data folder set: generating the sample dataset in {train_dir}")
+                make_sample_dataset(train_dir)
+        test_dir = Path(data.test_dir).expanduser() if data.test_dir else None
+        train, test, report = load_dataset_split(train_dir, data.test_split, data.split_seed, test_dir)
+        counts = {k: v for k, v in report.counts.items() if v}
+        if counts:
+            self.log("dataset problems: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                     + f" (run `whisper-tui validate {train_dir}` for the rows)", "warning")
+        if not train:
+            from ..errors import DatasetError
+
+            raise DatasetError(f"{train_dir}: no usable training clips",
+                               f"run `whisper-tui validate {train_dir}` to see what is wrong")
+        self.log(f"data: {len(train)} training clips, {len(test)} test clips from {train_dir}")
+        return train, test
+
+    def _datasets(self, model, processor, train_clips, test_clips, k_frozen, device):
+        from .encoder_cache import EncoderCache, cache_is_valid
+        from .model_setup import encoder_of
+        from .speech_dataset import CachedEncoderDataset, FeatureDataset, decoder_prefix_ids
+
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        prefix = decoder_prefix_ids(base.config, base.generation_config, processor.tokenizer,
+                                    self.profile.model.language, self.profile.model.task)
+        max_len = min(self.profile.training.generation_max_length, base.config.max_target_positions)
+        waves: dict = {}
+        train_ds = FeatureDataset(train_clips, processor, prefix, max_len, waves)
+        eval_ds = FeatureDataset(test_clips, processor, prefix, max_len, waves) if test_clips else None
+        n_layers = len(encoder_of(model).layers)
+        ok, why = cache_is_valid(self.profile, n_layers)
+        if not ok:
+            if self.profile.finetuning.encoder_cache:
+                self.log(f"encoder cache off: {why}")
+            return train_ds, eval_ds, None
+        clips_all = FeatureDataset(list(train_clips) + list(test_clips), processor, prefix, max_len, waves)
+        self.log(f"caching the output of {k_frozen} frozen encoder layer(s) for {len(clips_all)} clips")
+        cache = EncoderCache.build(model, clips_all, k_frozen, device=device,
+                                   batch_size=self.profile.training.per_device_eval_batch_size)
+        self.log("encoder cache reused from an earlier run" if cache.reused
+                 else f"encoder cache built in {cache.build_seconds:.1f}s ({cache.path})")
+        cached_train = CachedEncoderDataset(train_ds, cache)
+        cached_eval = CachedEncoderDataset(eval_ds, cache) if eval_ds is not None else None
+        return cached_train, cached_eval, (None if cache.is_full else k_frozen)
+
+    def _estimate_steps(self, n_train: int) -> int:
+        tr = self.profile.training
+        if tr.max_steps and tr.max_steps > 0:
+            return tr.max_steps
+        per_epoch = max(1, -(-n_train // (tr.per_device_train_batch_size * tr.gradient_accumulation_steps)))
+        return int(per_epoch * tr.num_train_epochs)
+
+    def _trainer(self, model, processor, train_ds, eval_ds, lr, precision, device, cached_top_from):
+        from transformers import Seq2SeqTrainingArguments
+
+        from ..metrics import error_rates
+        from .callbacks import JobCallback
+        from .collator import WhisperCollator
+        from .trainer import WhisperTrainer
+
+        tr = self.profile.training
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        eval_strategy = tr.eval_strategy if eval_ds is not None else "no"
+        save_strategy = "steps" if eval_strategy == "steps" else "epoch"
+        args = Seq2SeqTrainingArguments(
+            output_dir=str(self.folder.checkpoints),
+            num_train_epochs=tr.num_train_epochs,
+            max_steps=tr.max_steps if tr.max_steps and tr.max_steps > 0 else -1,
+            learning_rate=lr,
+            per_device_train_batch_size=tr.per_device_train_batch_size,
+            per_device_eval_batch_size=tr.per_device_eval_batch_size,
+            gradient_accumulation_steps=tr.gradient_accumulation_steps,
+            warmup_steps=tr.warmup_steps,
+            weight_decay=tr.weight_decay,
+            lr_scheduler_type=tr.lr_scheduler_type,
+            eval_strategy=eval_strategy,
+            eval_steps=tr.eval_steps if eval_strategy == "steps" else None,
+            save_strategy=save_strategy,
+            save_steps=tr.eval_steps if save_strategy == "steps" else None,
+            save_total_limit=tr.save_total_limit,
+            logging_steps=tr.logging_steps,
+            seed=tr.seed,
+            fp16=precision.trainer_fp16,
+            bf16=precision.trainer_bf16,
+            use_cpu=device == "cpu",
+            predict_with_generate=True,
+            generation_max_length=min(tr.generation_max_length, base.config.max_target_positions),
+            generation_num_beams=1,
+            remove_unused_columns=False,
+            label_names=["labels"],
+            report_to=[],
+            dataloader_num_workers=0,
+            disable_tqdm=True,
+            save_only_model=False,
+        )
+        tokenizer = processor.tokenizer
+
+        def compute_metrics(pred):
+            import numpy as np
+
+            preds = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
+            labels = np.where(pred.label_ids == -100, tokenizer.pad_token_id, pred.label_ids)
+            preds = np.where(preds == -100, tokenizer.pad_token_id, preds)
+            hyps = tokenizer.batch_decode(preds, skip_special_tokens=True)
+            refs = tokenizer.batch_decode(labels, skip_special_tokens=True)
+            wer, cer = error_rates(refs, hyps)
+            return {"wer": wer, "cer": cer}
+
+        collator = WhisperCollator(base.config.decoder_start_token_id, dtype=None)
+        callback = JobCallback(self)
+        trainer = WhisperTrainer(
+            model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, data_collator=collator,
+            processing_class=processor.feature_extractor, compute_metrics=compute_metrics if eval_ds else None,
+            callbacks=[callback], cached_top_from=cached_top_from)
+        return trainer
+
+    # -- saving ------------------------------------------------------------------------------
+    def _save_model(self, target: Path, *, reason: str, step: int) -> None:
+        if not self._is_main() or self._model is None:
+            return
+        from ..atomic import atomic_directory, atomic_write_text
+
+        model = self._model
+        with atomic_directory(target) as tmp:
+            model.save_pretrained(tmp)
+            self._processor.save_pretrained(tmp)
+            base = model.get_base_model() if hasattr(model, "get_base_model") else model
+            base.generation_config.save_pretrained(tmp)
+            atomic_write_text(tmp / "whisper_tui.json", json.dumps({
+                "base_model": self.profile.model.name, "strategy": self.profile.finetuning.strategy,
+                "step": step, "best_wer": self.best_wer, "base_wer": self.base_wer,
+                "run_dir": str(self.folder.path)}, indent=2))
+        self._emit(CheckpointSaved(target, step, reason))
+
+    def _save_merged(self, target: Path) -> None:
+        from ..atomic import atomic_directory
+        from ..models import load_model
+
+        merged, processor = load_model(str(self.folder.final), device="cpu", merge=True)
+        with atomic_directory(target) as tmp:
+            merged.save_pretrained(tmp)
+            processor.save_pretrained(tmp)
+            merged.generation_config.save_pretrained(tmp)
+        self.log(f"merged LoRA into a full model: {target}")

@@ -1,0 +1,91 @@
+"""Torch datasets that turn `dataset.Clip`s into Whisper training examples.
+
+Two kinds of example: log-mel `input_features` (the encoder runs every step) or cached encoder
+outputs (`encoder_cache.EncoderCache`, the frozen encoder ran once). Labels are built explicitly
+from Whisper's special tokens rather than trusting a tokenizer post-processor, because converted
+tokenizers (CTranslate2 `tokenizer.json`) do not always add the prefix tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def decoder_prefix_ids(model_config, generation_config, tokenizer, language: str | None, task: str) -> list[int]:
+    """Tokens that start every transcript: <|startoftranscript|> [lang] [task] <|notimestamps|>."""
+    sot = model_config.decoder_start_token_id
+    prefix = [sot]
+    if getattr(generation_config, "is_multilingual", False):
+        lang_to_id = getattr(generation_config, "lang_to_id", None) or {}
+        lang_token = f"<|{(language or 'en').lower()}|>"
+        if lang_token in lang_to_id:
+            prefix.append(lang_to_id[lang_token])
+        task_to_id = getattr(generation_config, "task_to_id", None) or {}
+        if task in task_to_id:
+            prefix.append(task_to_id[task])
+    no_ts = getattr(generation_config, "no_timestamps_token_id", None)
+    if no_ts is None:
+        no_ts = tokenizer.convert_tokens_to_ids("<|notimestamps|>")
+    prefix.append(no_ts)
+    return prefix
+
+
+def label_ids(text: str, tokenizer, prefix: Sequence[int], max_length: int) -> list[int]:
+    """prefix + text tokens + <|endoftext|>; the end token is kept so tuned models stop instead of looping."""
+    body = tokenizer(" " + text.strip(), add_special_tokens=False).input_ids
+    ids = list(prefix) + body[: max(0, max_length - len(prefix) - 1)] + [tokenizer.eos_token_id]
+    return ids
+
+
+class FeatureDataset:
+    """Examples with log-mel features computed on access (cheap next to an encoder forward)."""
+
+    def __init__(self, clips, processor, prefix: Sequence[int], max_label_length: int = 448,
+                 wave_cache: dict | None = None):
+        self.clips = list(clips)
+        self.processor = processor
+        self.labels = [label_ids(c.transcription, processor.tokenizer, prefix, max_label_length) for c in self.clips]
+        self._waves = wave_cache if wave_cache is not None else {}
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def wave(self, i: int) -> np.ndarray:
+        from ..audio import load_audio
+
+        clip = self.clips[i]
+        key = str(clip.path)
+        if key not in self._waves:
+            self._waves[key] = load_audio(clip.path)
+        return self._waves[key]
+
+    def features(self, i: int) -> np.ndarray:
+        fe = self.processor.feature_extractor
+        return fe(self.wave(i), sampling_rate=fe.sampling_rate, return_tensors="np").input_features[0]
+
+    def __getitem__(self, i: int) -> dict:
+        return {"input_features": self.features(i), "labels": self.labels[i]}
+
+    def lengths(self) -> list[int]:
+        return [len(x) for x in self.labels]
+
+
+class CachedEncoderDataset:
+    """Examples whose encoder side is a row of a precomputed cache (the encoder is frozen)."""
+
+    def __init__(self, base: FeatureDataset, cache):
+        self.base = base
+        self.cache = cache
+        self.clips = base.clips
+        self.labels = base.labels
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"encoder_hidden": self.cache.get(self.base.clips[i]), "labels": self.labels[i]}
+
+    def lengths(self) -> list[int]:
+        return self.base.lengths()
