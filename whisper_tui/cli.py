@@ -1,0 +1,126 @@
+"""`whisper-tui` command line: the TUI with no arguments on a terminal, headless subcommands otherwise.
+
+Exit codes: 0 success, 1 unexpected error (a bug: traceback in the log), 2 a problem the user can
+fix (bad data, profile, model; one line says what and how), 3 training failed, 130 cancelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+
+from .console import say
+from .errors import WhisperTuiError
+
+EXIT_OK, EXIT_BUG, EXIT_USER, EXIT_TRAINING, EXIT_CANCELLED = 0, 1, 2, 3, 130
+
+
+def _bool_flag(parser, name: str, dest: str, help_text: str) -> None:
+    parser.add_argument(f"--{name}", dest=dest, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="whisper-tui",
+        description="Fine-tune, evaluate and run Whisper Tiny offline. With no arguments on a terminal, opens the app.")
+    p.add_argument("--version", action="version", version=f"whisper-tui {__import__('whisper_tui').__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser("train", help="fine-tune a model (headless)")
+    t.add_argument("--profile", default=None, help="profile name (see `whisper-tui profiles`) or TOML file "
+                                                   "(default: cpu-quick)")
+    t.add_argument("--config", default=None, help="a seed-tool config.yaml to import as the profile")
+    t.add_argument("--data", default=None, help="dataset folder (metadata.csv + audio); default: bundled sample data")
+    t.add_argument("--test-dir", default=None, help="explicit test folder instead of a split")
+    t.add_argument("--test-split", type=float, default=None, help="fraction of clips held out for evaluation")
+    t.add_argument("--output", default=None, help="run folder (final model in OUTPUT/final, best in OUTPUT/best)")
+    t.add_argument("--resume", default=None, metavar="RUN_OR_CHECKPOINT", help="continue a cancelled/crashed run")
+    t.add_argument("--model", default=None, help="base model: tiny.en (bundled), a local dir, a run output, a hub id")
+    t.add_argument("--strategy", choices=["full", "lora", "qlora"], default=None)
+    _bool_flag(t, "freeze-encoder", "freeze_encoder", "freeze the whole audio encoder")
+    t.add_argument("--frozen-encoder-layers", type=int, default=None, metavar="K",
+                   help="freeze only the bottom K encoder layers (with --no-freeze-encoder)")
+    _bool_flag(t, "grad-ckpt", "grad_ckpt", "gradient checkpointing")
+    _bool_flag(t, "encoder-cache", "encoder_cache", "reuse frozen encoder outputs across epochs")
+    t.add_argument("--epochs", type=float, default=None)
+    t.add_argument("--lr", type=float, default=None, help="learning rate")
+    t.add_argument("--batch-size", type=int, default=None)
+    t.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default=None)
+    t.add_argument("--max-steps", type=int, default=None)
+    _bool_flag(t, "merge-lora", "merge_lora", "also save a merged full model (LoRA/QLoRA)")
+    t.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override any profile key, e.g. --set training.warmup_steps=0.05 (repeatable)")
+    t.add_argument("--no-base-eval", action="store_true", help="skip evaluating the model before training")
+    t.add_argument("--quiet", action="store_true")
+
+    e = sub.add_parser("evaluate", help="WER/CER of a model on a dataset's test split")
+    e.add_argument("--model", default="tiny.en")
+    e.add_argument("--data", default=None, help="dataset folder; default: bundled sample data")
+    e.add_argument("--test-split", type=float, default=0.2, help="1.0 evaluates the whole folder")
+    e.add_argument("--seed", type=int, default=42, help="split seed (same as the profile's data.split_seed)")
+    e.add_argument("--batch-size", type=int, default=8)
+    e.add_argument("--report", default=None, help="where to save the JSON report (default: beside the data)")
+    e.add_argument("--rows", type=int, default=20, help="per-clip rows to print (0 = none, -1 = all)")
+
+    tr = sub.add_parser("transcribe", help="transcribe a file or every audio file in a folder")
+    tr.add_argument("path")
+    tr.add_argument("--model", default="tiny.en")
+    tr.add_argument("--compare", default=None, metavar="BASE", help="also run BASE and show both side by side")
+    tr.add_argument("--batch-size", type=int, default=8)
+    tr.add_argument("--json", action="store_true", help="print JSON lines instead of text")
+
+    v = sub.add_parser("validate", help="check a dataset folder and print the report")
+    v.add_argument("path")
+
+    s = sub.add_parser("sample-data", help="synthesise the offline sample dataset (eSpeak NG)")
+    s.add_argument("out")
+    s.add_argument("--clips", type=int, default=80)
+    s.add_argument("--seed", type=int, default=0)
+
+    d = sub.add_parser("demo", help="the quick start: sample data, base WER, fine-tune, tuned WER")
+    d.add_argument("--profile", default=None)
+    d.add_argument("--data", default=None)
+    d.add_argument("--output", default=None)
+
+    pr = sub.add_parser("profiles", help="list, show or import training profiles")
+    pr.add_argument("action", nargs="?", choices=["list", "show", "import"], default="list")
+    pr.add_argument("name", nargs="?", help="profile name/file (show) or seed config.yaml (import)")
+    pr.add_argument("--as", dest="save_as", default=None, help="name to save an imported profile under")
+
+    sub.add_parser("locate", help="print where whisper-tui keeps profiles, models, data and runs")
+    sub.add_parser("tui", help="open the terminal app")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None or args.command == "tui":
+        if args.command == "tui" or (sys.stdin.isatty() and sys.stdout.isatty()):
+            from screens.app import run_app
+
+            return run_app() or 0
+        parser.print_help(sys.stderr)
+        say("\nerror: no command given and no terminal to open the app in", err=True)
+        return EXIT_USER
+    from . import commands
+
+    handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")
+    try:
+        return handler(args)
+    except WhisperTuiError as exc:
+        say(f"error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        say("interrupted", err=True)
+        return EXIT_CANCELLED
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,301 @@
+"""Handlers of the headless subcommands (argument parsing lives in cli.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .console import ProgressBar, TrainingPrinter, say
+from .errors import DatasetError, WhisperTuiError
+
+EXIT_OK, EXIT_USER, EXIT_TRAINING, EXIT_CANCELLED = 0, 2, 3, 130
+
+
+# -- profiles --------------------------------------------------------------------------------
+def profile_from_args(args):
+    from .profile import DEFAULT_PROFILE, apply_overrides, import_seed_config, load_profile
+
+    if getattr(args, "config", None):
+        profile = import_seed_config(Path(args.config))
+    else:
+        profile = load_profile(args.profile or DEFAULT_PROFILE)
+    overrides: dict[str, object] = {}
+    simple = {
+        "model": "model.name", "data": "data.train_dir", "test_dir": "data.test_dir",
+        "test_split": "data.test_split", "strategy": "finetuning.strategy",
+        "freeze_encoder": "finetuning.freeze_encoder", "frozen_encoder_layers": "finetuning.frozen_encoder_layers",
+        "grad_ckpt": "finetuning.gradient_checkpointing", "encoder_cache": "finetuning.encoder_cache",
+        "epochs": "training.num_train_epochs", "lr": "training.learning_rate",
+        "batch_size": "training.per_device_train_batch_size", "precision": "training.precision",
+        "max_steps": "training.max_steps", "merge_lora": "output.merge_lora",
+    }
+    for attr, key in simple.items():
+        value = getattr(args, attr, None)
+        if value is not None:
+            if key == "data.train_dir" or key == "data.test_dir":
+                value = str(Path(value).expanduser().resolve())
+            overrides[key] = value
+    for item in getattr(args, "set", []) or []:
+        if "=" not in item:
+            from .errors import ProfileError
+
+            raise ProfileError(f"--set {item}: expected SECTION.KEY=VALUE", "e.g. --set training.warmup_steps=0.05")
+        key, raw = item.split("=", 1)
+        overrides[key.strip()] = _parse_value(raw.strip())
+    return apply_overrides(profile, overrides) if overrides else profile
+
+
+def _parse_value(raw: str):
+    import tomllib
+
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+# -- train -----------------------------------------------------------------------------------
+def run_training(profile, output=None, resume=None, evaluate_base=True, quiet=False):
+    """Run a job in a worker thread so the main thread can turn Ctrl+C into a clean cancel."""
+    from .training.events import RunCancelled, RunFailed
+    from .training.job import TrainingJob
+
+    job = TrainingJob(profile, output, resume_from=resume, listeners=[TrainingPrinter(quiet=quiet)],
+                      evaluate_base=evaluate_base)
+    interrupts = {"n": 0}
+
+    def on_sigint(signum, frame):
+        interrupts["n"] += 1
+        if interrupts["n"] == 1:
+            say("\ncancelling: saving a checkpoint (Ctrl+C again to abort without one)", err=True)
+            job.cancel()
+        else:
+            raise KeyboardInterrupt
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, on_sigint)
+        if hasattr(signal, "SIGHUP"):
+            # A headless run outlives its terminal (SSH drop): keep training, stop printing.
+            previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        if hasattr(signal, "SIGTERM"):
+            previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, lambda s, f: job.cancel())
+    try:
+        job.start()
+        while not job.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    result = job.result
+    if isinstance(result, RunFailed):
+        return job, EXIT_TRAINING if result.error_type not in _USER_ERRORS else EXIT_USER
+    if isinstance(result, RunCancelled):
+        say(f"resume with: whisper-tui train --resume {job.run_dir}", err=True)
+        return job, EXIT_CANCELLED
+    return job, EXIT_OK
+
+
+_USER_ERRORS = {"DatasetError", "ProfileError", "ModelError", "OfflineError", "AudioError", "RunFolderError"}
+
+
+def cmd_train(args) -> int:
+    if args.resume:
+        from .profile import load_profile
+
+        run_dir = Path(args.resume).expanduser()
+        if run_dir.name.startswith("checkpoint-"):
+            run_dir = run_dir.parent.parent
+        profile_file = run_dir / "profile.toml"
+        if not profile_file.exists():
+            raise DatasetError(f"{run_dir}: no profile.toml, so this is not a whisper-tui run folder",
+                               "pass the folder given as --output (or printed) when the run started")
+        profile = load_profile(profile_file)
+    else:
+        profile = profile_from_args(args)
+    _job, code = run_training(profile, args.output, args.resume, evaluate_base=not args.no_base_eval,
+                              quiet=args.quiet)
+    return code
+
+
+# -- evaluate --------------------------------------------------------------------------------
+def _data_dir(arg) -> Path:
+    from .locations import default_sample_data_dir
+
+    if arg:
+        return Path(arg).expanduser()
+    folder = default_sample_data_dir()
+    if not (folder / "metadata.csv").exists():
+        from .sample_data import make_sample_dataset
+
+        say(f"generating the sample dataset in {folder}", err=True)
+        make_sample_dataset(folder)
+    return folder
+
+
+def evaluate_on(model_name: str, data_dir: Path, test_split: float, seed: int, batch_size: int = 8,
+                label: str = "evaluate"):
+    from .dataset import load_dataset_split
+    from .evaluate import evaluate_model
+    from .transcribe import Transcriber
+
+    _train, test, _report = load_dataset_split(data_dir, test_split, seed)
+    if not test:
+        raise DatasetError(f"{data_dir}: the test split is empty", "raise --test-split (1.0 uses every clip)")
+    transcriber = Transcriber(model_name, batch_size=batch_size)
+    bar = ProgressBar(label, len(test))
+    report = evaluate_model(transcriber, test, batch_size=batch_size, on_progress=lambda done, total: bar.update(done))
+    return report
+
+
+def cmd_evaluate(args) -> int:
+    data_dir = _data_dir(args.data)
+    report = evaluate_on(args.model, data_dir, args.test_split, args.seed, args.batch_size)
+    rows = None if args.rows < 0 else args.rows
+    if rows != 0:
+        say(report.format_table(max_rows=rows))
+    say(f"model {args.model}: WER {report.wer:.3f}  CER {report.cer:.3f}  on {report.n_clips} clips "
+        f"({report.audio_seconds:.0f}s of audio in {report.elapsed_s:.1f}s)")
+    target = Path(args.report) if args.report else _default_report_path(args.model)
+    report.save(target)
+    say(f"report saved: {target}", err=True)
+    return EXIT_OK
+
+
+def _default_report_path(model_name: str) -> Path:
+    from .locations import data_dir
+
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in model_name)[-60:]
+    import time
+
+    return data_dir() / "reports" / f"eval-{time.strftime('%Y%m%d-%H%M%S')}-{safe}.json"
+
+
+# -- transcribe ------------------------------------------------------------------------------
+def cmd_transcribe(args) -> int:
+    from .transcribe import Transcriber, list_audio_files
+
+    files = list_audio_files(Path(args.path).expanduser())
+    models = [args.model] + ([args.compare] if args.compare else [])
+    results = {}
+    for name in models:
+        transcriber = Transcriber(name, batch_size=args.batch_size)
+        bar = ProgressBar(f"transcribe [{name}]", len(files))
+        done = {"n": 0}
+
+        def on_result(_r, bar=bar, done=done):
+            done["n"] += 1
+            bar.update(done["n"])
+
+        results[name] = transcriber.transcribe_files(files, on_result=on_result)
+    failures = 0
+    for i, path in enumerate(files):
+        rows = [results[m][i] for m in models]
+        if args.json:
+            say(json.dumps({"file": str(path), **{m: (r.error or r.text) for m, r in zip(models, rows)},
+                            "duration_s": rows[0].duration_s}))
+            continue
+        say(f"{path.name} ({rows[0].duration_s:.1f}s)")
+        for m, r in zip(models, rows):
+            tag = f"  [{m}] " if args.compare else "  "
+            say(tag + (f"ERROR: {r.error}" if r.error else r.text))
+        failures += any(r.error for r in rows)
+    for m in models:
+        rs = [r for r in results[m] if not r.error]
+        audio = sum(r.duration_s for r in rs)
+        elapsed = sum(r.elapsed_s for r in rs)
+        if audio > 0 and elapsed > 0:
+            say(f"[{m}] {audio:.1f}s of audio in {elapsed:.1f}s: real-time factor {elapsed / audio:.3f} "
+                f"({audio / elapsed:.1f} audio-s/s)", err=True)
+    if failures:
+        say(f"error: {failures} file(s) could not be transcribed (see ERROR lines above)", err=True)
+        return EXIT_USER
+    return EXIT_OK
+
+
+# -- validate / sample data ------------------------------------------------------------------
+def cmd_validate(args) -> int:
+    from .dataset import validate_dataset
+
+    report = validate_dataset(Path(args.path).expanduser())
+    say(report.format_text())
+    errors = [p for p in report.problems if p.severity == "error"]
+    return EXIT_USER if errors or not report.usable_clips else EXIT_OK
+
+
+def cmd_sample_data(args) -> int:
+    from .sample_data import make_sample_dataset
+
+    out = make_sample_dataset(Path(args.out).expanduser(), n_clips=args.clips, seed=args.seed)
+    say(f"sample dataset written: {out} ({args.clips} clips)")
+    return EXIT_OK
+
+
+# -- demo (README quick start) ---------------------------------------------------------------
+def cmd_demo(args) -> int:
+    from .profile import DEFAULT_PROFILE, apply_overrides, load_profile
+
+    data_dir = _data_dir(args.data)
+    profile = load_profile(args.profile or DEFAULT_PROFILE)
+    profile = apply_overrides(profile, {"data.train_dir": str(data_dir.resolve())})
+    say(f"== 1/3 base model {profile.model.name} on the test split of {data_dir}", err=True)
+    base = evaluate_on(profile.model.name, data_dir, profile.data.test_split, profile.data.split_seed,
+                       profile.training.per_device_eval_batch_size, "base eval")
+    say(f"base WER {base.wer:.3f}", err=True)
+    say(f"== 2/3 fine-tuning with profile '{profile.name}' ({profile.describe()})", err=True)
+    job, code = run_training(profile, args.output, evaluate_base=False, quiet=True)
+    if code != EXIT_OK:
+        return code
+    say("== 3/3 tuned model on the same test split", err=True)
+    tuned = evaluate_on(str(job.run_dir / "final"), data_dir, profile.data.test_split, profile.data.split_seed,
+                        profile.training.per_device_eval_batch_size, "tuned eval")
+    say(tuned.format_table(max_rows=10))
+    report = {"base_wer": base.wer, "tuned_wer": tuned.wer, "base_cer": base.cer, "tuned_cer": tuned.cer,
+              "run_dir": str(job.run_dir), "test_clips": tuned.n_clips}
+    from .atomic import atomic_write_text
+
+    atomic_write_text(job.run_dir / "demo.json", json.dumps(report, indent=2))
+    say("")
+    say(f"WER base {base.wer:.3f} -> tuned {tuned.wer:.3f}  "
+        f"({'better' if tuned.wer < base.wer else 'NOT better'}; {tuned.n_clips} test clips)")
+    say(f"model: {job.run_dir / 'final'}   try: whisper-tui transcribe {data_dir} --model {job.run_dir / 'final'} "
+        f"--compare tiny.en")
+    return EXIT_OK
+
+
+# -- profiles / locate -----------------------------------------------------------------------
+def cmd_profiles(args) -> int:
+    from .profile import import_seed_config, list_profiles, load_profile, save_user_profile
+
+    if args.action == "list":
+        for info in list_profiles():
+            kind = "built-in" if info.builtin else "user"
+            say(f"{info.name:18} {kind:8} {info.description}")
+        return EXIT_OK
+    if not args.name:
+        say(f"error: `profiles {args.action}` needs a name", err=True)
+        return EXIT_USER
+    if args.action == "show":
+        say(load_profile(args.name).to_toml())
+        return EXIT_OK
+    profile = import_seed_config(Path(args.name))
+    name = args.save_as or Path(args.name).stem
+    path = save_user_profile(profile, name)
+    say(f"imported {args.name} as profile '{name}' ({path})")
+    return EXIT_OK
+
+
+def cmd_locate(args) -> int:
+    from . import locations
+
+    for label, path in [("config", locations.config_dir()), ("profiles", locations.user_profiles_dir()),
+                        ("built-in profiles", locations.builtin_profiles_dir()), ("cache", locations.cache_dir()),
+                        ("converted models", locations.converted_models_dir()),
+                        ("sample data", locations.default_sample_data_dir()),
+                        ("runs", locations.default_runs_dir())]:
+        say(f"{label:18} {path}")
+    return EXIT_OK
