@@ -80,3 +80,56 @@ def test_bad_inputs_are_rejected():
         estimate_training(strategy="prefix")
     with pytest.raises(ValueError, match="gate_proj"):
         lora_params(TINY, 8, ["gate_proj"])
+
+
+@pytest.mark.parametrize(("strategy", "k"), [("full", 1), ("full", 2), ("lora", 1), ("lora", 2)])
+def test_partial_freeze_matches_the_trainer(small_model, strategy, k):
+    """Same rules as training.model_setup: bottom K layers (and the conv stem) frozen, adapters only above."""
+    import copy
+
+    from peft import LoraConfig, get_peft_model
+
+    from whisper_tui.training.model_setup import count_parameters, freeze_encoder_layers, lora_target_regex
+
+    model = copy.deepcopy(small_model)
+    shape = WhisperShape.from_config(SMALL)
+    targets = ["q_proj", "fc1"]
+    if strategy == "lora":
+        model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, target_modules=lora_target_regex(
+            targets, shape.encoder_layers, k)))
+    freeze_encoder_layers(model, k)
+    trainable, total = count_parameters(model)
+    est = estimate_training(strategy=strategy, shape=shape, frozen_encoder_layers=k, lora_r=4,
+                            lora_target_modules=targets)
+    assert est.trainable_params == trainable
+    if strategy == "full":
+        assert est.total_params == total
+
+
+def test_estimate_for_profile_follows_the_profile():
+    from dataclasses import replace
+
+    from whisper_tui.estimate import estimate_for_profile
+    from whisper_tui.profile_schema import Profile
+
+    profile = Profile()
+    est, note = estimate_for_profile(profile)
+    assert note == ""
+    ft = profile.finetuning
+    assert est.trainable_params == lora_params(TINY, ft.lora.r, ft.lora.target_modules, encoder=not ft.freeze_encoder)
+    full = replace(profile, finetuning=replace(ft, strategy="full", freeze_encoder=False))
+    assert estimate_for_profile(full)[0].trainable_params == 37_184_256
+    cpu, _ = estimate_for_profile(replace(profile, training=replace(profile.training, precision="fp16")))
+    gpu, _ = estimate_for_profile(replace(profile, training=replace(profile.training, precision="fp16")), cuda=True)
+    assert gpu.total_bytes < cpu.total_bytes  # fp16 activations only on CUDA
+
+
+def test_shape_from_a_model_folder(tmp_path):
+    import json
+
+    from whisper_tui.estimate import shape_for_model
+
+    (tmp_path / "config.json").write_text(json.dumps(SMALL))
+    shape, note = shape_for_model(str(tmp_path))
+    assert (shape.d_model, shape.decoder_layers, note) == (32, 3, "")
+    assert shape_for_model("openai/whisper-base")[1].startswith("shape of")

@@ -4,9 +4,10 @@ The Train setup screen shows these while the user edits a profile, so they must 
 torch-free: we count Whisper's parameters from its shape (d_model, layers, ffn, vocab,
 positions) the way `WhisperForConditionalGeneration` lays them out, rather than building a model.
 Memory = weights + gradients + AdamW states for the trainable part + activations for one batch
-+ a fixed runtime overhead. Activations are a rule of thumb (about 16 stored values per token per
-hidden unit per transformer layer, SDPA attention storing no seq×seq matrix), so the total is
-labelled an estimate everywhere it is shown.
++ a fixed runtime overhead. Which parts are frozen follows `training.model_setup` (bottom K encoder
+layers, adapters only above them). Activations are a rule of thumb (about 16 stored values per
+token per hidden unit per transformer layer, SDPA attention storing no seq×seq matrix), so the
+total is labelled an estimate everywhere it is shown.
 """
 
 from __future__ import annotations
@@ -192,28 +193,25 @@ class TrainingEstimate:
         return lines
 
 
-def _activation_bytes(shape: WhisperShape, *, batch_size: int, act_bytes: int, encoder_grad: bool,
-                      run_encoder: bool, checkpointing: bool, label_tokens: int) -> int:
-    """Stored activations of one forward pass, kept for backward."""
+def _activation_bytes(shape: WhisperShape, *, batch_size: int, act_bytes: int, trained_encoder_layers: int,
+                      conv_trained: bool, cache_active: bool, checkpointing: bool, label_tokens: int) -> int:
+    """Activations of one forward pass kept for backward. Frozen layers below every trainable one keep
+    nothing (no gradient has to flow through them)."""
     d = shape.d_model
     enc_tokens = shape.max_source_positions  # Whisper always pads audio to 30 s = 1500 frames
     per_layer_full = ACTIVATIONS_PER_TOKEN_PER_HIDDEN * d
     dec_per_layer_full = per_layer_full + 8 * d  # cross-attention's extra projections and norm
-    per_sample = 0
-    if run_encoder:
-        mels = shape.num_mel_bins * 2 * enc_tokens  # input features, fp32
-        per_sample += mels * 4
-        if encoder_grad:
-            conv = 2 * (2 * enc_tokens * d) + 2 * (enc_tokens * d)  # conv1 (stride 1) and conv2 (stride 2) + GELUs
-            if checkpointing:
-                layers = enc_tokens * d * shape.encoder_layers + enc_tokens * per_layer_full
-            else:
-                layers = enc_tokens * per_layer_full * shape.encoder_layers
-            per_sample += (conv + layers) * act_bytes
+    # input: log-mel features (fp32), or the cached frozen-encoder output
+    per_sample = enc_tokens * d * 4 if cache_active else shape.num_mel_bins * 2 * enc_tokens * 4
+    if conv_trained:
+        per_sample += (2 * (2 * enc_tokens * d) + 2 * (enc_tokens * d)) * act_bytes  # conv1, conv2 + GELUs
+    if trained_encoder_layers:
+        if checkpointing:
+            layers = enc_tokens * d * trained_encoder_layers + enc_tokens * per_layer_full
         else:
-            per_sample += enc_tokens * d * act_bytes  # only the encoder output is kept (cross-attention input)
-    else:
-        per_sample += enc_tokens * d * 4  # cached encoder output read from disk
+            layers = enc_tokens * per_layer_full * trained_encoder_layers
+        per_sample += layers * act_bytes
+    per_sample += enc_tokens * d * act_bytes  # encoder output (cross-attention input)
     if checkpointing:
         dec = label_tokens * d * shape.decoder_layers + label_tokens * dec_per_layer_full
     else:
@@ -234,50 +232,47 @@ def estimate_training(
     freeze_encoder: bool = False,
     frozen_encoder_layers: int = 0,
     encoder_cache: bool = False,
+    spec_augment: bool = False,
     lora_r: int = 32,
     lora_target_modules: Iterable[str] = ("q_proj", "v_proj"),
     label_tokens: int = DEFAULT_LABEL_TOKENS,
 ) -> TrainingEstimate:
-    """Trainable parameters and memory for one training configuration.
+    """Trainable parameters and memory for one training configuration, following the trainer's rules.
 
-    `frozen_encoder_layers` freezes the conv stem and the first N encoder layers (full fine-tuning);
-    `freeze_encoder` freezes all of it. `encoder_cache` means encoder outputs are precomputed, so the
-    encoder is frozen and not run during training. Precision `fp16`/`bf16` is mixed precision: weights
-    and optimizer states stay fp32, activations are 16-bit.
+    `frozen_encoder_layers` = K freezes the conv stem, positions and the bottom K encoder layers;
+    `freeze_encoder` freezes all of it. LoRA adapters go only on unfrozen layers. `encoder_cache`
+    (when K > 0 and no SpecAugment) replaces the frozen bottom with its cached output. Precision
+    `fp16`/`bf16` is mixed precision: weights and optimizer states stay fp32, activations are 16-bit.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
     targets = tuple(lora_target_modules)
     counts = count_params(shape)
     total = counts.total
-    encoder_frozen = freeze_encoder or encoder_cache
-    frozen_layers = shape.encoder_layers if encoder_frozen else max(0, min(frozen_encoder_layers,
-                                                                           shape.encoder_layers))
+    n = shape.encoder_layers
+    k = n if freeze_encoder else max(0, min(int(frozen_encoder_layers), n))
 
     if strategy == "full":
         trainable = total - counts.encoder_positions
-        if encoder_frozen:
+        if k >= n:
             trainable -= counts.encoder - counts.encoder_positions
-        elif frozen_layers:
-            trainable -= counts.encoder_conv + counts.encoder_layer * frozen_layers
+        elif k:
+            trainable -= counts.encoder_conv + counts.encoder_layer * k
         weights = total * 4
+        trained_encoder_layers = n - k
     else:
-        trainable = lora_params(shape, lora_r, targets, encoder=not encoder_frozen,
-                                first_encoder_layer=frozen_layers)
+        trainable = lora_params(shape, lora_r, targets, encoder=k < n, first_encoder_layer=k)
         if strategy == "qlora":
             quantised = _quantised_linear_params(shape)
             weights = int(quantised * NF4_BYTES_PER_PARAM) + (total - quantised) * 4 + trainable * 4
         else:
             weights = (total + trainable) * 4
-
-    if strategy == "full":
-        encoder_grad = not encoder_frozen
-    else:
-        encoder_grad = not encoder_frozen and bool(targets)
+        trained_encoder_layers = n - k if targets else 0
     act_bytes = 2 if precision in ("fp16", "bf16") else 4
-    activations = _activation_bytes(shape, batch_size=batch_size, act_bytes=act_bytes, encoder_grad=encoder_grad,
-                                    run_encoder=not encoder_cache, checkpointing=gradient_checkpointing,
-                                    label_tokens=label_tokens)
+    activations = _activation_bytes(
+        shape, batch_size=batch_size, act_bytes=act_bytes, trained_encoder_layers=trained_encoder_layers,
+        conv_trained=strategy == "full" and k == 0, cache_active=encoder_cache and k > 0 and not spec_augment,
+        checkpointing=gradient_checkpointing, label_tokens=label_tokens)
     parts = {
         "weights": weights,
         "gradients": trainable * 4,
@@ -286,3 +281,49 @@ def estimate_training(
         "runtime overhead": RUNTIME_OVERHEAD_BYTES,
     }
     return TrainingEstimate(strategy=strategy, total_params=total, trainable_params=trainable, parts=parts)
+
+
+def resolved_precision(precision: str, fp16: bool, cuda: bool) -> str:
+    """What the trainer will use: 16-bit needs CUDA; 'auto' follows `fp16` on a GPU."""
+    if not cuda:
+        return "fp32"
+    if precision == "auto":
+        return "fp16" if fp16 else "fp32"
+    return precision
+
+
+def shape_for_model(name: str) -> tuple[WhisperShape, str]:
+    """The shape of `model.name` when it can be read cheaply (a folder's config.json), else tiny's.
+
+    Returns (shape, note); the note says when tiny's shape was assumed.
+    """
+    import json
+    from pathlib import Path
+
+    path = Path(name).expanduser()
+    for candidate in (path, path / "final", path / "best"):
+        config = candidate / "config.json"
+        if config.is_file():
+            try:
+                return WhisperShape.from_config(json.loads(config.read_text(encoding="utf-8"))), ""
+            except (OSError, ValueError, TypeError, AttributeError):
+                break
+    lowered = name.lower()
+    if lowered in ("tiny.en", "openai/whisper-tiny.en"):
+        return TINY, ""
+    if lowered in ("tiny", "openai/whisper-tiny"):
+        return WhisperShape(vocab_size=51865), ""
+    return TINY, f"shape of {name!r} not known here: assumed Whisper tiny"
+
+
+def estimate_for_profile(profile, *, cuda: bool = False) -> tuple[TrainingEstimate, str]:
+    """`estimate_training` for a `whisper_tui.profile.Profile`; returns (estimate, note about the shape)."""
+    ft, tr = profile.finetuning, profile.training
+    shape, note = shape_for_model(profile.model.name)
+    estimate = estimate_training(
+        strategy=ft.strategy, shape=shape, precision=resolved_precision(tr.precision, tr.fp16, cuda),
+        batch_size=tr.per_device_train_batch_size, gradient_checkpointing=ft.gradient_checkpointing,
+        freeze_encoder=ft.freeze_encoder, frozen_encoder_layers=ft.frozen_encoder_layers,
+        encoder_cache=ft.encoder_cache, spec_augment=tr.spec_augment, lora_r=ft.lora.r,
+        lora_target_modules=ft.lora.target_modules)
+    return estimate, note
