@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from whisper_tui import runs
+from whisper_tui.training.run_folder import CHECKPOINT_MARK
 
 
 def write_run(root: Path, name: str, **fields) -> Path:
@@ -78,9 +79,10 @@ def test_wrong_shapes_are_broken(tmp_path, payload):
 
 def test_running_without_lock_is_interrupted(tmp_path):
     run_dir = write_run(tmp_path, "20250301-100000-quick", status="running", finished=None)
-    (run_dir / "checkpoints" / "checkpoint-10").mkdir(parents=True)
-    (run_dir / "checkpoints" / "checkpoint-200").mkdir()
-    (run_dir / "checkpoints" / "checkpoint-30").mkdir()
+    for step in (10, 200, 30, 300):
+        (run_dir / "checkpoints" / f"checkpoint-{step}").mkdir(parents=True)
+        if step != 300:  # checkpoint-300 was being written when the process died
+            (run_dir / "checkpoints" / f"checkpoint-{step}" / CHECKPOINT_MARK).write_text("x")
 
     (listed,) = runs.list_runs(tmp_path)
 

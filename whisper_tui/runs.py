@@ -63,14 +63,16 @@ class RunSummary:
 
     @property
     def latest_checkpoint(self) -> Path | None:
-        """The newest `checkpoints/checkpoint-N` folder, the one to resume an unfinished run from."""
+        """The newest completely written `checkpoints/checkpoint-N`, the one to resume an unfinished run from."""
+        from .training.run_folder import CHECKPOINT_MARK
+
         folder = self.run_dir / "checkpoints"
         if not folder.is_dir():
             return None
         numbered = []
         for child in folder.iterdir():
             match = re.fullmatch(r"checkpoint-(\d+)", child.name)
-            if match and child.is_dir():
+            if match and (child / CHECKPOINT_MARK).is_file():
                 numbered.append((int(match.group(1)), child))
         return max(numbered)[1] if numbered else None
 

@@ -1,0 +1,57 @@
+"""The end-of-run panel: how it went, where the model is, and what to do next."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from .dash_state import RunState
+from .run_format import fmt_delta, fmt_duration, fmt_rate
+
+
+def summary_text(state: RunState) -> Text:
+    """Outcome line, results, then the keys that lead on from here."""
+    if state.finished is not None:
+        done = state.finished
+        best = done.best_wer if done.best_wer is not None else (state.best_eval.wer if state.best_eval else None)
+        lines = Text.assemble(("✔ Training finished", "bold green"), f" in {fmt_duration(done.duration_s)}")
+        if best is not None:
+            lines.append(" — best WER ")
+            lines.append(fmt_rate(best), style="bold")
+            if state.base_wer is not None:
+                lines.append(f" (base model {fmt_rate(state.base_wer)}, {fmt_delta(state.base_wer, best)})")
+        saved = [f"{folder.name}/" for folder in (done.best_dir, done.final_dir) if folder is not None]
+        lines.append(f"\nSaved in {done.run_dir}: {', '.join(dict.fromkeys(saved))}")
+        if done.best_dir is not None:
+            lines.append(" (best/ = lowest WER)", style="dim")
+        lines.append("\nPress ")
+        lines.append("t", style="bold reverse")
+        lines.append(" to transcribe with this model, ")
+        lines.append("5", style="bold reverse")
+        lines.append(" to see all runs.")
+        return lines
+    if state.failed is not None:
+        failed = state.failed
+        lines = Text.assemble(("✘ Training failed: ", "bold red"), failed.reason)
+        if failed.error_type:
+            lines.append(f" ({failed.error_type})", style="dim")
+        if failed.hint:
+            lines.append("\nWhat to do: ", style="bold")
+            lines.append(failed.hint)
+        if state.run_dir is not None:
+            lines.append(f"\nLogs: {state.run_dir / 'train.log'}", style="dim")
+        lines.append("\nPress ")
+        lines.append("2", style="bold reverse")
+        lines.append(" to change the setup and try again.")
+        return lines
+    if state.cancelled is not None:
+        cancelled = state.cancelled
+        lines = Text.assemble(("■ Training cancelled", "bold yellow"), f" at step {cancelled.step}")
+        if cancelled.checkpoint_dir is not None:
+            lines.append(f"\nCheckpoint saved to {cancelled.checkpoint_dir} — resume it from there later.")
+        else:
+            lines.append("\nNo checkpoint was saved.")
+        best = state.best_eval
+        if best is not None:
+            lines.append(f"\nBest WER before cancelling: {fmt_rate(best.wer)} at step {best.step}")
+        return lines
+    return Text("")
