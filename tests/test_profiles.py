@@ -75,7 +75,7 @@ def test_empty_and_partial_files_take_defaults(tmp_path):
     partial = tmp_path / "partial.toml"
     partial.write_text("[training]\nnum_train_epochs = 2\nlearning_rate = 1\n")
     p = read_profile_file(partial)
-    assert p.training.num_train_epochs == 2
+    assert p.training.num_train_epochs == 2 and p.data.train_dir == ""  # empty yaml value = not set
     assert p.training.learning_rate == 1.0 and isinstance(p.training.learning_rate, float)  # int accepted as float
     assert replace(p, training=Profile().training) == Profile()
     assert (p.name, p.source) == ("partial", str(partial))
@@ -232,9 +232,15 @@ def test_built_ins_are_read_only_and_cannot_be_shadowed(config_dir):
     assert [i.builtin for i in list_profiles() if i.name == "full"] == [True]
 
 
-def test_profile_without_a_file_needs_a_path(tmp_path):
+def test_save_without_a_path_writes_back_to_the_loaded_file(tmp_path):
     with pytest.raises(ProfileError, match="was not loaded from a file"):
+        save_profile(Profile())
+    with pytest.raises(ProfileError, match="built-in"):
         save_profile(apply_overrides(load_profile("full"), {"training.seed": 1}))
+    path = save_profile(Profile(), tmp_path / "mine.toml")
+    edited = apply_overrides(read_profile_file(path), {"training.seed": 1}, origin="editor")
+    assert edited.source == f"{path} + editor"
+    assert save_profile(edited) == path and read_profile_file(path).training.seed == 1
 
 
 def test_saving_an_invalid_profile_writes_nothing(tmp_path):
@@ -371,7 +377,8 @@ def test_import_seed_config(tmp_path):
 
 def test_seed_defaults_apply_to_missing_keys(tmp_path):
     yaml_path = tmp_path / "small.yaml"
-    yaml_path.write_text("model:\n  name: tiny.en\ntraining:\n  learning_rate: 3e-5\n  num_train_epochs: 2\n")
+    yaml_path.write_text("model:\n  name: tiny.en\ndata:\n  train_dir:\n"
+                         "training:\n  learning_rate: 3e-5\n  num_train_epochs: 2\n")
     p = import_seed_config(yaml_path)
     # the seed's train.py defaulted to full fine-tuning with nothing frozen; PyYAML reads 3e-5 as text
     assert (p.finetuning.strategy, p.finetuning.freeze_encoder, p.training.learning_rate) == ("full", False, 3e-5)
@@ -388,6 +395,10 @@ def test_seed_import_errors(tmp_path):
         import_seed_config(bad_key)
     assert info.value.message == f"{bad_key}: training.learning_rat is not a known key"
     assert "training.learning_rate" in info.value.hint
+    not_a_table = tmp_path / "table.yaml"
+    not_a_table.write_text("finetuning:\n  lora: 8\n")
+    with pytest.raises(ProfileError, match=r"finetuning.lora must be a table"):
+        import_seed_config(not_a_table)
     bad_value = tmp_path / "value.yaml"
     bad_value.write_text("data:\n  max_duration_seconds: 90\n")
     with pytest.raises(ProfileError, match=r"data.max_duration_seconds must be a number > 0 and <= 30 \(got 90\)"):

@@ -191,12 +191,14 @@ def _is_builtin_file(path: Path) -> bool:
 def save_profile(profile: Profile, path: str | os.PathLike | None = None) -> Path:
     """Validate, then write atomically to `path` (default: the file it was loaded from). Returns the path."""
     if path is None:
-        if profile.source == BUILTIN_SOURCE:
+        # "<file> + command line" after overrides: saving means writing the edits back to <file>
+        origin = profile.source.split(" + ")[0]
+        if origin == BUILTIN_SOURCE:
             raise _refuse_builtin(profile.name, "changed")
-        if not profile.source.endswith(".toml"):
-            raise ProfileError(f'profile "{profile.name}" was not loaded from a file ({profile.source})',
+        if not origin.endswith(".toml"):
+            raise ProfileError(f'profile "{profile.name}" was not loaded from a file ({profile.source or "new"})',
                                "give a path to save it to, or save it under a name", where=profile.name)
-        path = profile.source
+        path = origin
     path = Path(path).expanduser()
     if _is_builtin_file(path):
         raise _refuse_builtin(path.stem, "changed")
@@ -432,6 +434,11 @@ def import_seed_config(yaml_path: str | os.PathLike) -> Profile:
     ctx = Context(where, key_names=names)
     profile_keys = all_keys()
     for seed_key, value in _flatten(raw):
+        if value is None:  # "key:" with nothing after it; the seed's .get() fell back to its default
+            continue
+        if seed_key in section_keys():  # a section written as a value: let validation say "must be a table"
+            _set(data, seed_key, value)
+            continue
         target = SEED_KEY_MAP.get(seed_key) or (seed_key if seed_key in profile_keys else None)
         if target is None and seed_key in SEED_IGNORED:
             notes.append(f"{seed_key} not imported: {SEED_IGNORED[seed_key]}")
