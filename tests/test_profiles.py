@@ -147,6 +147,7 @@ def test_describe_and_effective_learning_rate():
     assert lr == 1e-3 and "raised to 1e-3" in note and "1e-5" in note
     assert apply_overrides(p, {"finetuning.strategy": "qlora"}).effective_learning_rate()[0] == 1e-3
     assert apply_overrides(p, {"training.learning_rate": 1e-4}).effective_learning_rate() == (1e-4, None)
+    assert apply_overrides(p, {"training.learning_rate": 2e-5}).effective_learning_rate() == (2e-5, None)
     full = apply_overrides(p, {"finetuning.strategy": "full"})
     assert full.effective_learning_rate() == (1e-5, None)
     assert full.describe().startswith("full, 3 epochs")

@@ -22,7 +22,7 @@ from . import locations
 from .atomic import atomic_write_text
 from .errors import ProfileError, WhisperTuiError
 from .profile_schema import (
-    LORA_MIN_LEARNING_RATE,
+    LORA_TINY_LEARNING_RATE,
     LORA_RAISED_LEARNING_RATE,
     Context,
     DataSettings,
@@ -43,7 +43,7 @@ from .profile_schema import (
 )
 
 __all__ = [
-    "BUILTIN_SOURCE", "DEFAULT_PROFILE", "LORA_MIN_LEARNING_RATE", "LORA_RAISED_LEARNING_RATE",
+    "BUILTIN_SOURCE", "DEFAULT_PROFILE", "LORA_TINY_LEARNING_RATE", "LORA_RAISED_LEARNING_RATE",
     "DataSettings", "FinetuningSettings", "LoraSettings", "ModelSettings", "OutputSettings", "Profile",
     "ProfileError", "ProfileInfo", "SettingSpec", "TrainingSettings", "apply_overrides",
     "check_strategy_available", "delete_user_profile", "import_seed_config", "list_profiles",

@@ -27,8 +27,9 @@ import tomli_w
 
 from .errors import ProfileError
 
-# LoRA/QLoRA runs below this learning rate are raised to LORA_RAISED_LEARNING_RATE (seed rule).
-LORA_MIN_LEARNING_RATE = 1e-4
+# LoRA/QLoRA runs at or below this learning rate (a full-fine-tune rate) are raised to
+# LORA_RAISED_LEARNING_RATE: the seed tool's rule (`if lr <= 1e-5: lr = 1e-3` in its train.py).
+LORA_TINY_LEARNING_RATE = 1e-5
 LORA_RAISED_LEARNING_RATE = 1e-3
 # The linear layers inside Whisper's attention and feed-forward blocks; the trainer turns these
 # names into a peft target regex, so anything else would silently match nothing.
@@ -177,16 +178,16 @@ class Profile:
         return self.finetuning.strategy in ("lora", "qlora")
 
     def effective_learning_rate(self) -> tuple[float, str | None]:
-        """The seed's rule: adapters barely move at full-fine-tune rates, so LoRA/QLoRA below 1e-4 gets 1e-3.
+        """The seed's rule: adapters barely move at full-fine-tune rates, so LoRA/QLoRA at <= 1e-5 gets 1e-3.
 
         Returns (rate to train with, log line when it was raised, else None).
         """
         lr = self.training.learning_rate
-        if self.uses_lora and lr < LORA_MIN_LEARNING_RATE:
+        if self.uses_lora and lr <= LORA_TINY_LEARNING_RATE:
             return LORA_RAISED_LEARNING_RATE, (
                 f"learning_rate {_fmt_number(lr)} is too low for {self.finetuning.strategy.upper()} adapters: "
                 f"raised to {_fmt_number(LORA_RAISED_LEARNING_RATE)} (set training.learning_rate to "
-                f"{_fmt_number(LORA_MIN_LEARNING_RATE)} or more to keep your own value)")
+                f"more than {_fmt_number(LORA_TINY_LEARNING_RATE)} to keep your own value)")
         return lr, None
 
     def describe(self) -> str:
