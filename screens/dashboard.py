@@ -8,6 +8,7 @@ repaints. When the run ends a summary panel says how it went and offers the next
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 from collections.abc import Callable
@@ -18,9 +19,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, DataTable, Footer, Header, Label, ProgressBar, RichLog, Static
+from textual.widgets import ContentSwitcher, DataTable, Footer, Label, ProgressBar, RichLog, Static
 
-from whisper_tui.errors import RunFolderError
+from whisper_tui.errors import WhisperTuiError
 from whisper_tui.training.events import (
     CheckpointSaved,
     EvalEvent,
@@ -40,6 +41,7 @@ from .widgets.dash_gauges import SystemGauges
 from .widgets.dash_messages import TrainingEventMessage, TrainingSteps, message_for
 from .widgets.dash_state import RunState
 from .widgets.dash_summary import summary_text
+from .widgets.mode_bar import ModeBar
 from .widgets.run_format import fmt_duration, fmt_lr, fmt_number, fmt_rate
 
 REDRAW_SECONDS = 1 / 3
@@ -72,6 +74,8 @@ class DashboardScreen(Screen):
     """Shows the current training job; `start_run` starts one (the Train setup screen calls it)."""
 
     CSS_PATH = "../styles/dashboard.tcss"
+    HELP = ("The run started from Train setup (2): loss, learning rate, WER after each evaluation, "
+            "progress and CPU/GPU load, live. p pauses, c cancels (a checkpoint is saved first).")
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS = [
@@ -105,16 +109,26 @@ class DashboardScreen(Screen):
         return self.job is not None and self.state.is_active
 
     def start_run(self, profile, output_dir=None, resume_from=None):
-        """Create and start a training job for `profile`; errors about the folder/profile propagate."""
+        """Create and start a training job for `profile`; returns it, or None after telling the user why not.
+
+        Problems the user can fix (busy or half-written run folder, nothing to resume) come back
+        from the job's constructor as WhisperTuiError and are shown as a notification here.
+        """
         if self.training_active:
-            raise RunFolderError("A training run is already in progress",
-                                 "cancel it on the Dashboard (c) or wait for it to finish")
+            self.notify("A training run is already in progress: cancel it (c) or wait for it to finish.",
+                        title="Training", severity="warning")
+            return None
         job_id = next(self._job_ids)
 
         def listener(event: TrainingEvent) -> None:  # training thread: hand over and return
             self.post_message(message_for(event, job_id))
 
-        job = self._job_factory(profile, output_dir=output_dir, resume_from=resume_from, listeners=[listener])
+        try:
+            job = self._job_factory(profile, output_dir=output_dir, resume_from=resume_from, listeners=[listener])
+        except WhisperTuiError as error:
+            self.notify(f"{error.message}\n{error.hint}".strip(), title="Could not start training",
+                        severity="error", timeout=12)
+            return None
         self.job, self.job_id = job, job_id
         self.state = RunState(phase="starting", run_dir=getattr(job, "run_dir", None))
         self._drawn_version, self._drawn_evals = -1, 0
@@ -133,7 +147,7 @@ class DashboardScreen(Screen):
 
     # -- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield ModeBar("dashboard")
         with ContentSwitcher(initial="dash-empty", id="dash-switcher"):
             yield Static(EMPTY_TEXT, id="dash-empty")
             with Vertical(id="dash-live"):
@@ -266,6 +280,19 @@ class DashboardScreen(Screen):
         self.query_one("#dash-run", Label).update(run)
         text, style = PHASE_LABELS.get(state.phase, (state.phase, ""))
         self.query_one("#dash-phase", Label).update(Text(text, style=style))
+        self._set_app_status()
+
+    def _set_app_status(self) -> None:
+        """The short run status every screen's mode bar shows (the app's `status_line`)."""
+        if not hasattr(self.app, "status_line"):
+            return
+        state = self.state
+        status = ""
+        if state.is_active:
+            step = state.last_step
+            percent = f" {100 * step.step / step.total_steps:.0f}%" if step and step.total_steps else ""
+            status = {"paused": "● paused", "cancelling": "● cancelling"}.get(state.phase, f"● training{percent}")
+        self.app.status_line = status
 
     def _draw_progress(self) -> None:
         state = self.state
@@ -383,7 +410,9 @@ class DashboardScreen(Screen):
             return
         open_transcribe = getattr(self.app, "open_transcribe", None)
         if callable(open_transcribe):
-            open_transcribe(model_dir)
+            result = open_transcribe(model_dir)
+            if inspect.isawaitable(result):
+                await result
             return
         await self.app.switch_mode("transcribe")
         select_model = getattr(self.app.screen, "select_model", None)

@@ -1,0 +1,296 @@
+"""Dashboard screen: fed real training events by a scripted job, it must show them; keys must reach the job."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from textual.app import App
+from textual.widgets import DataTable, Label, RichLog, Static
+from tui_e_support import FakeProfile, ScriptedJob, no_gpu_stats, training_script
+
+from screens.dashboard import DashboardScreen
+from screens.widgets.charts import MetricChart
+from screens.widgets.dash_confirm import ConfirmModal
+from screens.widgets.dash_gauges import SystemGauges
+from screens.widgets.dash_messages import TrainingSteps
+from whisper_tui.errors import RunFolderError
+from whisper_tui.training.events import Paused, Resumed, RunCancelled, RunFailed, StepEvent
+
+
+class DashApp(App):
+    """Just the dashboard, with a scripted job and fixed system stats."""
+
+    def __init__(self, run_dir: Path, factory=None) -> None:
+        super().__init__()
+        self.run_dir = run_dir
+        self.jobs: list[ScriptedJob] = []
+        self.opened: list[Path] = []
+        self._factory = factory
+
+    def make_job(self, *args, **kwargs) -> ScriptedJob:
+        if self._factory is not None:
+            return self._factory(*args, **kwargs)
+        job = ScriptedJob(*args, **kwargs, run_dir=self.run_dir)
+        self.jobs.append(job)
+        return job
+
+    async def open_transcribe(self, path) -> None:
+        self.opened.append(Path(path))
+
+    def on_mount(self) -> None:
+        self.dashboard = DashboardScreen(job_factory=self.make_job, stats_source=no_gpu_stats)
+        self.push_screen(self.dashboard)
+
+
+def text_of(widget) -> str:
+    if isinstance(widget, RichLog):
+        return "\n".join("".join(segment.text for segment in line) for line in widget.lines)
+    return str(widget.content)
+
+
+def play_from_thread(job: ScriptedJob, events) -> None:
+    """Listeners are called from the training thread in real life: do the same."""
+    thread = threading.Thread(target=job.play, args=(list(events),))
+    thread.start()
+    thread.join()
+
+
+async def settle(pilot) -> None:
+    await pilot.pause()
+    await pilot.pause(0.4)  # > one redraw tick
+
+
+async def test_empty_state_says_how_to_start(tmp_path):
+    app = DashApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        dash = app.dashboard
+        empty = dash.query_one("#dash-empty", Static)
+        assert empty.display and "Press 2 to set up training" in text_of(empty)
+        assert not dash.query_one("#dash-live").display
+        assert not dash.training_active
+        assert dash.check_action("toggle_pause", ()) is False  # nothing to pause: hidden from the footer
+        await pilot.press("p", "c", "t")  # harmless without a run
+        assert app.jobs == []
+
+
+async def test_scripted_run_updates_every_panel(tmp_path):
+    app = DashApp(tmp_path / "run")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        dash = app.dashboard
+        job = dash.start_run(FakeProfile())
+        assert job.calls == ["start"] and dash.training_active
+        script = training_script(job.run_dir, total=40)
+        finished_at = next(i for i, e in enumerate(script) if type(e).__name__ == "CheckpointSaved"
+                           and e.reason == "final")
+        halfway = next(i for i, e in enumerate(script) if isinstance(e, StepEvent) and e.step == 26)
+
+        play_from_thread(job, script[:halfway + 1])
+        await settle(pilot)
+
+        assert dash.query_one("#dash-live").display
+        assert "step 26/40" in text_of(dash.query_one("#dash-step", Label))
+        assert "ETA" in text_of(dash.query_one("#dash-step", Label))
+        assert "training" in text_of(dash.query_one("#dash-phase", Label))
+        assert "24 train / 6 test clips" in text_of(dash.query_one("#dash-run", Label))
+        table = dash.query_one("#dash-evals", DataTable)
+        assert table.row_count == 3  # base + steps 10, 20
+        assert [str(table.get_row_at(i)[0]) for i in range(3)] == ["base", "10", "20"]
+        assert str(table.get_row_at(2)[4]) == "★ best" and str(table.get_row_at(1)[4]) == ""
+        log = text_of(dash.query_one("#dash-log", RichLog))
+        assert "disk is getting full" in log and "eval step 20: WER 34.0%" in log
+        loss = dash.query_one("#dash-loss", MetricChart)
+        assert len(loss.series[0].xs) == 26
+        wer = dash.query_one("#dash-wer", MetricChart)
+        assert "base model 42.0%" in wer.chart_title
+        assert not dash.query_one("#dash-summary").display
+        assert dash.check_action("transcribe", ()) is None  # shown dimmed until the run finishes
+
+        play_from_thread(job, script[halfway + 1:])
+        await settle(pilot)
+
+        assert not dash.training_active
+        assert "finished" in text_of(dash.query_one("#dash-phase", Label))
+        summary = dash.query_one("#dash-summary", Static)
+        assert summary.display
+        text = text_of(summary)
+        assert "Training finished" in text and "best WER 22.0%" in text and "base model 42.0%" in text
+        assert str(job.run_dir) in text
+        assert table.row_count == 5 and str(table.get_row_at(4)[4]) == "★ best"
+        assert finished_at > 0
+
+        await pilot.press("t")
+        await pilot.pause()
+        assert app.opened == [job.run_dir / "best"]
+
+
+async def test_pause_and_resume_keys_reach_the_job(tmp_path):
+    app = DashApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        job = app.dashboard.start_run(FakeProfile())
+        play_from_thread(job, training_script(job.run_dir, total=10, evals=(), finish=False)[:5])
+        await settle(pilot)
+
+        await pilot.press("p")
+        assert job.calls[-1] == "pause"
+        await settle(pilot)
+        assert "pausing" in text_of(app.dashboard.query_one("#dash-phase", Label))
+        play_from_thread(job, [Paused(2)])
+        await settle(pilot)
+        assert "paused" in text_of(app.dashboard.query_one("#dash-phase", Label))
+        assert "paused at step 2" in text_of(app.dashboard.query_one("#dash-log", RichLog))
+
+        await pilot.press("p")
+        assert job.calls[-1] == "resume"
+        play_from_thread(job, [Resumed(2)])
+        await settle(pilot)
+        assert text_of(app.dashboard.query_one("#dash-phase", Label)) == "training"
+
+
+async def test_cancel_asks_first_and_only_yes_cancels(tmp_path):
+    app = DashApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        job = app.dashboard.start_run(FakeProfile())
+        play_from_thread(job, training_script(job.run_dir, total=10, evals=(), finish=False)[:6])
+        await settle(pilot)
+
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("n")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmModal)
+        assert "cancel" not in job.calls
+
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert job.calls.count("cancel") == 1
+        assert "cancelling" in text_of(app.dashboard.query_one("#dash-phase", Label))
+        assert app.dashboard.training_active  # until the job confirms
+
+        checkpoint = job.run_dir / "checkpoints" / "checkpoint-3"
+        play_from_thread(job, [RunCancelled(checkpoint, 3)])
+        await settle(pilot)
+        assert not app.dashboard.training_active
+        summary = text_of(app.dashboard.query_one("#dash-summary", Static))
+        assert "cancelled at step 3" in summary and str(checkpoint) in summary
+
+
+async def test_failure_shows_reason_and_hint(tmp_path):
+    app = DashApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        job = app.dashboard.start_run(FakeProfile())
+        play_from_thread(job, training_script(job.run_dir, total=10, evals=(), finish=False)[:4])
+        play_from_thread(job, [RunFailed("out of memory during training", "lower the batch size", "OutOfMemory")])
+        await settle(pilot)
+        summary = app.dashboard.query_one("#dash-summary", Static)
+        assert summary.display and summary.has_class("-failed")
+        text = text_of(summary)
+        assert "out of memory during training" in text and "lower the batch size" in text
+        assert app.dashboard.check_action("transcribe", ()) is None
+
+
+async def test_start_errors_are_notified_not_raised(tmp_path):
+    def refuse(*args, **kwargs):
+        raise RunFolderError(f"{tmp_path} is in use by another training run (pid 1)", "choose another folder")
+
+    app = DashApp(tmp_path, factory=refuse)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.dashboard.start_run(FakeProfile()) is None
+        await pilot.pause()
+        assert not app.dashboard.training_active
+        assert any("in use by another training run" in n.message for n in app._notifications)
+
+
+async def test_second_start_while_running_is_refused(tmp_path):
+    app = DashApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.dashboard.start_run(FakeProfile()) is not None
+        assert app.dashboard.start_run(FakeProfile()) is None
+        assert len(app.jobs) == 1
+
+
+async def test_gauges_show_no_gpu_note(tmp_path):
+    app = DashApp(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.dashboard.start_run(FakeProfile())
+        gauges = app.dashboard.query_one(SystemGauges)
+        await pilot.pause(0.3)
+        assert gauges.polls >= 1
+        rendered = str(gauges.render())
+        assert "No NVIDIA GPU detected" in rendered and "91% of 2 cores" in rendered
+
+
+async def test_slow_polls_never_overlap():
+    running = []
+    overlaps = []
+    lock = threading.Lock()
+
+    def slow_source():
+        with lock:
+            running.append(1)
+            if len(running) > 1:
+                overlaps.append(len(running))
+        time.sleep(0.08)  # slower than the poll interval
+        with lock:
+            running.pop()
+        return no_gpu_stats()
+
+    class GaugeApp(App):
+        def compose(self):
+            yield SystemGauges(slow_source, poll_seconds=0.01)
+
+    app = GaugeApp()
+    async with app.run_test(size=(80, 5)) as pilot:
+        await pilot.pause(0.6)
+        gauges = app.query_one(SystemGauges)
+        assert gauges.polls >= 3
+    assert overlaps == []
+
+
+def test_gauge_packing_fits_width():
+    from screens.widgets.dash_gauges import gauge_items, pack_lines
+    from tui_e_support import fixed_stats
+
+    items = gauge_items(fixed_stats())
+    narrow, wide = pack_lines(items, 78), pack_lines(items, 200)
+    assert len(wide) == 1 and len(narrow) == 2
+    assert all(line.cell_len <= 78 for line in narrow)
+    assert "GPU0 mem" in narrow[1].plain and "40.0 GiB / 80.0 GiB" in narrow[1].plain
+
+
+def test_step_backlog_collapses_without_losing_points():
+    events = [StepEvent(i, 10, i / 10, 1.0 / i, 1e-5, 4.0, None) for i in range(1, 4)]
+    first, second, third = (TrainingSteps(e, job_id=7) for e in events)
+    assert first.can_replace(second)
+    assert second.can_replace(third)
+    assert [e.step for e in third.events] == [1, 2, 3]
+    assert not third.can_replace(TrainingSteps(events[0], job_id=8))  # another job's steps stay apart
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_finished_layout_keeps_summary_and_table_visible(tmp_path, size):
+    app = DashApp(tmp_path / "run")
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        job = app.dashboard.start_run(FakeProfile())
+        play_from_thread(job, training_script(job.run_dir, total=20, evals=(10, 20)))
+        await settle(pilot)
+        dash = app.dashboard
+        screen_region = dash.region
+        for selector, lines in (("#dash-summary", 5), ("#dash-evals", 5), ("#dash-log", 5), ("#dash-gauges", 1)):
+            widget = dash.query_one(selector)
+            assert widget.region.height >= lines, selector
+            assert screen_region.contains_region(widget.region), selector
