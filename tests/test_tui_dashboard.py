@@ -294,3 +294,58 @@ async def test_finished_layout_keeps_summary_and_table_visible(tmp_path, size):
             widget = dash.query_one(selector)
             assert widget.region.height >= lines, selector
             assert screen_region.contains_region(widget.region), selector
+
+
+def make_tone_dataset(folder: Path, n_clips: int = 6) -> Path:
+    """Synthetic clips (tones + noise) with transcripts: enough for the trainer to run, not to learn."""
+    import numpy as np
+    import soundfile as sf
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows = ["file_name,transcription"]
+    words = ["one two", "three four", "five six", "seven eight", "nine ten", "eleven twelve"]
+    for index in range(n_clips):
+        t = np.arange(int(16000 * 0.6)) / 16000
+        wave = 0.3 * np.sin(2 * np.pi * (220 + 60 * index) * t) + 0.02 * rng.standard_normal(t.size)
+        sf.write(folder / f"clip{index}.wav", wave.astype("float32"), 16000)
+        rows.append(f"clip{index}.wav,{words[index % len(words)]}")
+    (folder / "metadata.csv").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+async def test_real_training_job_drives_the_dashboard(tmp_path, tiny_whisper_dir):
+    from whisper_tui.profile import apply_overrides, load_profile
+
+    data = make_tone_dataset(tmp_path / "data")
+    profile = apply_overrides(load_profile("cpu-quick"), {
+        "model.name": str(tiny_whisper_dir), "data.train_dir": str(data), "data.test_split": 0.34,
+        "finetuning.strategy": "full", "finetuning.freeze_encoder": False, "finetuning.encoder_cache": False,
+        "training.num_train_epochs": 1, "training.per_device_train_batch_size": 2,
+        "training.per_device_eval_batch_size": 2, "training.learning_rate": 1e-4,
+        "training.generation_max_length": 8, "training.eval_strategy": "epoch"})
+
+    class RealApp(App):
+        def on_mount(self) -> None:
+            self.dashboard = DashboardScreen(stats_source=no_gpu_stats)
+            self.push_screen(self.dashboard)
+
+    app = RealApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        dash = app.dashboard
+        job = dash.start_run(profile, output_dir=tmp_path / "run")
+        assert job is not None and dash.training_active
+        assert job.wait(240), "training did not finish"
+        for _ in range(50):  # let the last messages arrive
+            await pilot.pause(0.1)
+            if not dash.training_active:
+                break
+        assert dash.state.phase == "finished", dash.state.failed
+        assert dash.state.last_step is not None and dash.state.last_step.step == dash.state.total_steps == 2
+        assert "step 2/2" in text_of(dash.query_one("#dash-step", Label))
+        assert dash.query_one("#dash-evals", DataTable).row_count == 2  # base model + epoch 1
+        summary = text_of(dash.query_one("#dash-summary", Static))
+        assert "Training finished" in summary and str(tmp_path / "run") in summary
+        assert (tmp_path / "run" / "final").is_dir()
+        assert "run folder" in text_of(dash.query_one("#dash-log", RichLog))
