@@ -1,0 +1,99 @@
+"""Shared fixtures.
+
+- Every test gets its own config and data folders (WHISPER_TUI_CONFIG_DIR / _DATA_DIR), so
+  nothing touches the user's profiles or runs.
+- The cache folder (converted models) is shared by the whole session, so the bundled tiny.en is
+  converted at most once per run; WHISPER_TUI_TEST_REAL_CACHE=1 reuses the real user cache
+  across runs instead.
+- `tiny_whisper_dir`: a randomly initialised Whisper (d_model 32, one layer each side) with the
+  real tiny.en tokenizer and feature extractor, saved like a fine-tuned model folder;
+  `tiny_ct2_dir`: the same model exported by ctranslate2's converter.
+- `shared_audio_dir` / `jfk_path`: ../shared/audio beside the repo (skipped when absent).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_AUDIO = Path(__file__).resolve().parents[2] / "shared" / "audio"
+JFK_TEXT = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country."
+
+
+@pytest.fixture(scope="session")
+def session_cache_dir(tmp_path_factory) -> Path:
+    if os.environ.get("WHISPER_TUI_TEST_REAL_CACHE") == "1":
+        from platformdirs import user_cache_dir
+
+        return Path(user_cache_dir("whisper-tui"))
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path, monkeypatch, session_cache_dir):
+    monkeypatch.setenv("WHISPER_TUI_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("WHISPER_TUI_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("WHISPER_TUI_CACHE_DIR", str(session_cache_dir))
+
+
+def build_tiny_whisper(out_dir: Path, seed: int = 0, **config_overrides) -> Path:
+    """Save a tiny random Whisper + the real tiny.en processor into `out_dir`; returns it."""
+    import torch
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+
+    from whisper_tui import convert
+
+    source = convert.embedded_source_dir()
+    processor = convert.build_processor(source, n_mels=80, vocab_size=51864)
+    tokenizer = processor.tokenizer
+    settings = dict(vocab_size=len(tokenizer), num_mel_bins=80, d_model=32, encoder_layers=1, decoder_layers=1,
+                    encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
+                    max_source_positions=1500, max_target_positions=448)
+    settings.update(config_overrides)
+    eot = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    config = WhisperConfig(**settings, pad_token_id=eot, bos_token_id=eot, eos_token_id=eot,
+                           decoder_start_token_id=tokenizer.convert_tokens_to_ids("<|startoftranscript|>"))
+    torch.manual_seed(seed)
+    model = WhisperForConditionalGeneration(config).eval()
+    dims = {"vocab_size": config.vocab_size, "max_target_positions": config.max_target_positions}
+    model.generation_config = convert.generation_config(source, tokenizer, dims)
+    model.save_pretrained(out_dir)
+    processor.save_pretrained(out_dir)
+    return out_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_whisper_dir(tmp_path_factory) -> Path:
+    return build_tiny_whisper(tmp_path_factory.mktemp("tiny-whisper"))
+
+
+def export_ct2(hf_dir: Path, out_dir: Path, quantization: str | None = None) -> Path:
+    """Convert a saved HF Whisper to CTranslate2 with ctranslate2's own converter (as faster-whisper does)."""
+    import ctranslate2
+
+    converter = ctranslate2.converters.TransformersConverter(str(hf_dir), copy_files=["tokenizer.json"])
+    converter.convert(str(out_dir), quantization=quantization)
+    return out_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_ct2_dir(tiny_whisper_dir, tmp_path_factory) -> Path:
+    """`tiny_whisper_dir` exported to CTranslate2 (float32)."""
+    return export_ct2(tiny_whisper_dir, tmp_path_factory.mktemp("tiny-ct2") / "model")
+
+
+@pytest.fixture(scope="session")
+def shared_audio_dir() -> Path:
+    if not SHARED_AUDIO.is_dir():
+        pytest.skip(f"{SHARED_AUDIO} is absent (the shared test audio sits beside the repo)")
+    return SHARED_AUDIO
+
+
+@pytest.fixture(scope="session")
+def jfk_path(shared_audio_dir) -> Path:
+    path = shared_audio_dir / "jfk.flac"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    return path
