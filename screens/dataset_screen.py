@@ -1,0 +1,533 @@
+"""Dataset view (key 1): open a folder, see every clip, what is wrong with it, and how it sounds.
+
+Validation (`whisper_tui.dataset.validate_dataset`) reads every file's header and can take a
+while on large folders, so it runs in a thread worker; so do decoding the highlighted clip for its
+waveform and generating the sample dataset. Rows with problems are coloured (red: not usable for
+training, yellow: a warning) and can be filtered to; the side panel sums the folder up the way
+training will see it (usable clips, train/test split with the profile's test_split).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Checkbox, DataTable, Footer, Input, ProgressBar, Sparkline, Static
+from textual.worker import Worker, get_current_worker
+
+from whisper_tui.errors import WhisperTuiError
+
+from .dataset_rows import (COLUMNS, ERROR, SORT_CYCLE, WARNING, ClipRow, filter_rows, folder_problems,
+                           histogram_bin_seconds, rows_from_report, sort_rows)
+from .messages import DatasetValidated, EngineFailed, SampleDataReady, WaveformLoaded
+from .notify import error_text, notify_error, notify_worker_failure
+from .widgets.folder_picker import FolderPicker
+from .widgets.mode_bar import ModeBar
+from .widgets.path_suggester import PathSuggester
+from .widgets.waveform import Waveform
+
+ROW_STYLES = {ERROR: "red", WARNING: "yellow", "": ""}
+TRANSCRIPT_WIDTH = 60
+WAVEFORM_DELAY = 0.15  # s of highlight before a clip is decoded (arrowing through rows stays smooth)
+SAMPLE_CLIPS = 80
+
+
+def _fmt_minutes(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.2f} h"
+    return f"{seconds / 60:.1f} min"
+
+
+class ReportScreen(ModalScreen[None]):
+    """The full validation report as text (what `whisper-tui validate` prints)."""
+
+    BINDINGS = [Binding("escape,q,v", "close", "Close", id="report.close")]
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="report-box"):
+            yield Static(Text("Validation report — escape closes", style="bold"), id="report-title")
+            with VerticalScroll(id="report-body"):
+                yield Static(Text(self.text), id="report-text")
+
+    def on_mount(self) -> None:
+        self.query_one("#report-body").focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class DatasetScreen(Screen):
+    AUTO_FOCUS = "#ds-table"  # not the folder field: a first key press should act, not type
+    HELP = ("Open a dataset folder (audio + metadata.csv) to check it before training. Red rows are not "
+            "used for training, yellow rows have warnings.")
+
+    BINDINGS = [
+        Binding("f", "focus_folder", "Folder", id="dataset.folder"),
+        Binding("b", "browse", "Browse", id="dataset.browse"),
+        Binding("s", "open_sample", "Sample data", id="dataset.sample"),
+        Binding("slash", "focus_filter", "Filter", key_display="/", id="dataset.filter"),
+        Binding("p", "toggle_problems", "Problems only", id="dataset.problems"),
+        Binding("o", "cycle_sort", "Sort", id="dataset.sort"),
+        Binding("O", "reverse_sort", "Reverse sort", show=False, id="dataset.reverse"),
+        Binding("r", "revalidate", "Recheck", id="dataset.recheck"),
+        Binding("v", "report", "Report", id="dataset.report"),
+        Binding("t", "use_for_training", "Train on it", id="dataset.train"),
+        Binding("g", "generate_sample", "Generate sample data", show=False, id="dataset.generate"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folder: Path | None = None
+        self.report = None
+        self.rows: list[ClipRow] = []
+        self.shown: list[ClipRow] = []
+        self.sort_column = "row"
+        self.sort_reverse = False
+        self._pending_folder: Path | None = None
+        self._wave_timer = None
+        self._generating = False
+        self._progress_timer = None
+
+    # -- layout --------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield ModeBar("dataset")
+        with Horizontal(id="ds-top", classes="bar"):
+            yield Input(placeholder="dataset folder (audio + metadata.csv): Enter opens, → completes",
+                        id="ds-folder", compact=True, suggester=PathSuggester())
+            yield Button("Browse", id="ds-browse", compact=True)
+            yield Button("Sample data", id="ds-sample", compact=True)
+        yield Static("", id="ds-folder-error", classes="field-error")
+        with Horizontal(id="ds-filters", classes="bar"):
+            yield Input(placeholder="filter: words in file name, transcript or problem", id="ds-filter", compact=True)
+            yield Checkbox("problems only", id="ds-problems-only", compact=True)
+        with Horizontal(id="ds-progress-row", classes="bar"):
+            yield Static("Generating the sample dataset", id="ds-progress-label")
+            yield ProgressBar(total=SAMPLE_CLIPS, id="ds-progress", show_eta=False)
+        with Horizontal(id="ds-main"):
+            table = DataTable(id="ds-table", cursor_type="row", zebra_stripes=True)
+            table.border_title = "Clips"
+            yield table
+            with VerticalScroll(id="ds-side"):
+                yield Static(self._empty_text(), id="ds-summary")
+                yield Sparkline([], id="ds-histogram")
+                yield Static("", id="ds-histogram-axis")
+                yield Static("", id="ds-problem-counts")
+        with Horizontal(id="ds-detail"):
+            wave = Waveform(id="ds-wave")
+            wave.border_title = "Waveform"
+            yield wave
+            yield Static("", id="ds-clip-info")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for key, (label, _sort) in COLUMNS.items():
+            table.add_column(label, key=key)
+        self._update_headers()
+        self.query_one("#ds-progress-row").display = False
+        self.query_one("#ds-folder-error").display = False
+        self.query_one("#ds-histogram").display = False
+
+    @staticmethod
+    def _empty_text() -> Text:
+        return Text.assemble(
+            ("No dataset open\n\n", "bold"),
+            "Type a folder above and press Enter, press ", ("b", "bold reverse"), " to browse, or ",
+            ("s", "bold reverse"), " for the sample data (made offline on first use).\n\n",
+            "A dataset is a folder of audio clips with a metadata.csv of file_name,transcription.")
+
+    # -- opening a folder ----------------------------------------------------------------------
+    def open_folder(self, folder: Path) -> None:
+        """Validate `folder` in the background; the table fills when it is done."""
+        folder = Path(folder).expanduser()
+        self._pending_folder = folder
+        field = self.query_one("#ds-folder", Input)
+        if field.value != str(folder):
+            field.value = str(folder)
+        self._show_folder_error("")
+        self.query_one("#ds-table", DataTable).loading = True
+        self._validate(folder)
+
+    @work(thread=True, exclusive=True, group="validate", exit_on_error=False, description="check the dataset")
+    def _validate(self, folder: Path) -> None:
+        from whisper_tui.dataset import validate_dataset
+
+        worker = get_current_worker()
+        try:
+            report = validate_dataset(folder)
+        except WhisperTuiError as exc:
+            if not worker.is_cancelled:
+                self.post_message(EngineFailed("open the dataset", exc))
+            return
+        if not worker.is_cancelled:
+            self.post_message(DatasetValidated(folder, report))
+
+    def on_dataset_validated(self, message: DatasetValidated) -> None:
+        if message.folder != self._pending_folder:
+            return  # an older folder finished after a newer one was asked for
+        self.query_one("#ds-table", DataTable).loading = False
+        self.folder = message.folder
+        self.report = message.report
+        self.rows = rows_from_report(message.report)
+        self._refresh_table()
+        self._refresh_summary()
+        if self.report.metadata_generated:
+            self.notify("metadata.csv was written from the .txt transcripts beside the audio files.")
+        table = self.query_one("#ds-table", DataTable)
+        if table.row_count:
+            table.focus()
+
+    def on_engine_failed(self, message: EngineFailed) -> None:
+        self.query_one("#ds-table", DataTable).loading = False
+        if message.action == "open the dataset":
+            self._show_folder_error(error_text(message.error))
+            self.query_one("#ds-folder", Input).focus()
+        else:
+            notify_error(self, message.error, message.action)
+
+    def _show_folder_error(self, text: str) -> None:
+        label = self.query_one("#ds-folder-error", Static)
+        label.update(Text(text))
+        label.display = bool(text)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if notify_worker_failure(self, event):
+            self.query_one("#ds-table", DataTable).loading = False
+            if event.worker.group == "sample":
+                self._stop_progress()
+
+    # -- table ---------------------------------------------------------------------------------
+    def _refresh_table(self) -> None:
+        table = self.query_one("#ds-table", DataTable)
+        filter_text = self.query_one("#ds-filter", Input).value
+        problems_only = self.query_one("#ds-problems-only", Checkbox).value
+        self.shown = sort_rows(filter_rows(self.rows, filter_text, problems_only), self.sort_column, self.sort_reverse)
+        current = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value if table.row_count else None
+        table.clear()
+        for row in self.shown:
+            table.add_row(*self._cells(row), key=row.key)
+        total = len(self.rows)
+        table.border_title = f"Clips {len(self.shown)}/{total}" if len(self.shown) != total else f"Clips {total}"
+        keys = [row.key for row in self.shown]
+        if current in keys:
+            table.move_cursor(row=keys.index(current))
+        if not self.shown:
+            self._clear_detail("No clip matches the filter" if self.rows else "No clip selected")
+
+    @staticmethod
+    def _cells(row: ClipRow) -> list[Text]:
+        style = ROW_STYLES[row.severity]
+        rate_style = style or ("yellow" if row.sample_rate not in (None, 16000) else "")
+        transcript = row.transcription if len(row.transcription) <= TRANSCRIPT_WIDTH \
+            else row.transcription[: TRANSCRIPT_WIDTH - 1] + "…"
+        return [
+            Text(str(row.row), style=style or "dim", justify="right"),
+            Text(row.file_name, style=style),
+            Text("—" if row.duration_s is None else f"{row.duration_s:.1f}", style=style, justify="right"),
+            Text("—" if row.sample_rate is None else str(row.sample_rate), style=rate_style, justify="right"),
+            Text("—" if row.channels is None else str(row.channels), style=style, justify="right"),
+            Text(transcript or "(empty)", style=style or ("" if transcript else "dim")),
+            Text(row.problem_text or "ok", style=style or "green"),
+        ]
+
+    def _update_headers(self) -> None:
+        table = self.query_one("#ds-table", DataTable)
+        arrow = " ▼" if self.sort_reverse else " ▲"
+        for key, column in table.columns.items():
+            label = COLUMNS[key.value][0]
+            column.label = Text(label + (arrow if key.value == self.sort_column else ""))
+        table.refresh()
+
+    def _set_sort(self, column: str, reverse: bool) -> None:
+        self.sort_column, self.sort_reverse = column, reverse
+        self._update_headers()
+        self._refresh_table()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        column = event.column_key.value
+        self._set_sort(column, not self.sort_reverse if column == self.sort_column else False)
+
+    @on(Input.Changed, "#ds-filter")
+    def _filter_changed(self) -> None:
+        self._refresh_table()
+
+    @on(Checkbox.Changed, "#ds-problems-only")
+    def _problems_only_changed(self) -> None:
+        self._refresh_table()
+
+    @on(Input.Submitted, "#ds-folder")
+    def _folder_submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip():
+            self.open_folder(Path(event.value.strip()))
+
+    @on(Input.Submitted, "#ds-filter")
+    def _filter_submitted(self) -> None:
+        self.query_one("#ds-table", DataTable).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "ds-browse":
+            self.action_browse()
+        elif event.button.id == "ds-sample":
+            self.action_open_sample()
+
+    # -- summary -------------------------------------------------------------------------------
+    def _split_settings(self) -> tuple[float, int]:
+        train = self.app.mode_screen("train") if hasattr(self.app, "mode_screen") else None
+        profile = getattr(train, "profile", None)
+        if profile is None:
+            try:
+                from whisper_tui.profile import DEFAULT_PROFILE, load_profile
+
+                profile = load_profile(DEFAULT_PROFILE)
+            except WhisperTuiError:
+                return 0.2, 42
+        return profile.data.test_split, profile.data.split_seed
+
+    def _refresh_summary(self) -> None:
+        from whisper_tui.dataset import PROBLEM_KINDS, duration_histogram, split_clips
+
+        report = self.report
+        usable = report.usable_clips
+        test_split, seed = self._split_settings()
+        train, test = split_clips(usable, test_split, seed)
+        durations = report.durations()
+        summary = Text()
+        summary.append(f"{report.folder.name or report.folder}\n", style="bold")
+        summary.append(f"{len(report.clips)} clips, {len(usable)} usable\n")
+        summary.append(f"{_fmt_minutes(report.total_seconds)} of audio")
+        if report.usable_seconds != report.total_seconds:
+            summary.append(f" ({_fmt_minutes(report.usable_seconds)} usable)")
+        summary.append(f"\nSplit {test_split:g}: {len(train)} train, {len(test)} test\n")
+        if durations:
+            summary.append(f"Durations {min(durations):.1f}–{max(durations):.1f} s, median "
+                           f"{sorted(durations)[len(durations) // 2]:.1f} s")
+        self.query_one("#ds-summary", Static).update(summary)
+
+        spark = self.query_one("#ds-histogram", Sparkline)
+        axis = self.query_one("#ds-histogram-axis", Static)
+        if durations:
+            bin_s = histogram_bin_seconds(max(durations))
+            bins = duration_histogram(durations, bin_s)
+            spark.data = [count for _start, _end, count in bins]
+            spark.display = True
+            top = bins[-1][1]
+            width = max(10, spark.size.width or 28)
+            left, right = "0 s", f"{top:g} s"
+            axis.update(Text(left + "durations".center(max(1, width - len(left) - len(right))) + right,
+                             style="dim"))
+        else:
+            spark.display = False
+            axis.update("")
+
+        counts = Text()
+        if not report.problems:
+            counts.append("No problems found ✓", style="green")
+        else:
+            counts.append(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)\n", style="bold")
+            for kind, n in report.counts.items():
+                severity, meaning = PROBLEM_KINDS[kind]
+                counts.append(f"{n:>4} {kind}", style=ROW_STYLES[severity])
+                counts.append(f"  {meaning}\n", style="dim")
+            for problem in folder_problems(report):
+                counts.append(f"• {problem}\n", style=ROW_STYLES[problem.severity])
+        self.query_one("#ds-problem-counts", Static).update(counts)
+
+    # -- selected clip -------------------------------------------------------------------------
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        row = self._row_for_key(event.row_key.value if event.row_key else None)
+        if row is None:
+            return
+        self._show_clip_info(row)
+        if self._wave_timer is not None:
+            self._wave_timer.stop()
+        wave = self.query_one("#ds-wave", Waveform)
+        wave.border_title = row.file_name
+        if row.duration_s is None:
+            wave.show_message("cannot draw: the file is missing or unreadable")
+            return
+        wave.show_message("loading…")
+        self._wave_timer = self.set_timer(WAVEFORM_DELAY, lambda: self._load_wave(row.path))
+
+    def _row_for_key(self, key: str | None) -> ClipRow | None:
+        return next((r for r in self.shown if r.key == key), None)
+
+    def _show_clip_info(self, row: ClipRow) -> None:
+        text = Text()
+        text.append(row.transcription or "(no transcription)", style="" if row.transcription else "dim")
+        text.append("\n")
+        text.append(f"row {row.row}", style="dim")
+        if row.duration_s is not None:
+            text.append(f" · {row.duration_s:.2f} s · {row.sample_rate} Hz · {row.channels} ch", style="dim")
+        text.append("\n")
+        if not row.problems:
+            text.append("no problems ✓", style="green")
+        for problem in row.problems:
+            text.append(f"{problem.kind}: ", style=f"bold {ROW_STYLES[problem.severity]}")
+            text.append(problem.message)
+            if problem.hint:
+                text.append(f" — {problem.hint}", style="dim")
+            text.append("\n")
+        self.query_one("#ds-clip-info", Static).update(text)
+
+    def _clear_detail(self, message: str) -> None:
+        wave = self.query_one("#ds-wave", Waveform)
+        wave.border_title = "Waveform"
+        wave.show_message(message)
+        self.query_one("#ds-clip-info", Static).update("")
+
+    @work(thread=True, exclusive=True, group="waveform", exit_on_error=False, description="draw the waveform")
+    def _load_wave(self, path: Path) -> None:
+        from whisper_tui.audio import read_mono
+
+        worker = get_current_worker()
+        try:
+            wave, rate = read_mono(path)
+        except WhisperTuiError as exc:
+            if not worker.is_cancelled:
+                self.post_message(EngineFailed("draw the waveform", exc))
+            return
+        if not worker.is_cancelled:
+            self.post_message(WaveformLoaded(path, wave, rate))
+
+    def on_waveform_loaded(self, message: WaveformLoaded) -> None:
+        table = self.query_one("#ds-table", DataTable)
+        if not table.row_count:
+            return
+        row = self._row_for_key(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        if row is None or row.path != message.path:
+            return  # the cursor moved on
+        wave = self.query_one("#ds-wave", Waveform)
+        wave.set_wave(message.wave)
+        peak = float(abs(message.wave).max()) if message.wave.size else 0.0
+        dbfs = f"{20 * math.log10(peak):.0f} dBFS" if peak > 0 else "silent"
+        wave.border_title = f"{row.file_name} · peak {dbfs}" + (" · CLIPPED" if wave.clipped else "")
+
+    # -- sample data ---------------------------------------------------------------------------
+    def _sample_dir(self) -> Path:
+        from whisper_tui.locations import default_sample_data_dir
+
+        return default_sample_data_dir()
+
+    def action_open_sample(self) -> None:
+        folder = self._sample_dir()
+        if (folder / "metadata.csv").is_file():
+            self.open_folder(folder)
+            return
+        from .widgets.dash_confirm import ConfirmModal
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.action_generate_sample()
+
+        self.app.push_screen(ConfirmModal(
+            "Generate the sample dataset?",
+            f"It is synthesised offline with eSpeak NG ({SAMPLE_CLIPS} short clips of drug and software "
+            f"names, about a minute on 2 cores) into {folder}.", yes_label="Generate"), answered)
+
+    def action_generate_sample(self) -> None:
+        if self._generating:
+            self.notify("The sample dataset is already being generated.")
+            return
+        self._generating = True
+        folder = self._sample_dir()
+        row = self.query_one("#ds-progress-row")
+        row.display = True
+        bar = self.query_one("#ds-progress", ProgressBar)
+        bar.update(total=SAMPLE_CLIPS, progress=0)
+        self.query_one("#ds-progress-label", Static).update(f"Generating sample data in {folder}")
+        self._progress_timer = self.set_interval(0.5, lambda: self._poll_progress(folder))
+        self._generate(folder)
+
+    def _poll_progress(self, folder: Path) -> None:
+        """make_sample_dataset builds into a hidden temp folder beside the target: count its clips."""
+        try:
+            done = max((sum(1 for _ in tmp.glob("*.wav")) for tmp in folder.parent.glob(f".{folder.name}.*.tmp")),
+                       default=0)
+        except OSError:
+            return
+        self.query_one("#ds-progress", ProgressBar).update(progress=min(done, SAMPLE_CLIPS))
+
+    @work(thread=True, exclusive=True, group="sample", exit_on_error=False, description="generate the sample data")
+    def _generate(self, folder: Path) -> None:
+        from whisper_tui.sample_data import make_sample_dataset
+
+        try:
+            out = make_sample_dataset(folder, n_clips=SAMPLE_CLIPS)
+        except WhisperTuiError as exc:
+            self.post_message(EngineFailed("generate the sample data", exc))
+            self.app.call_from_thread(self._stop_progress)
+            return
+        self.post_message(SampleDataReady(Path(out)))
+
+    def _stop_progress(self) -> None:
+        self._generating = False
+        if self._progress_timer is not None:
+            self._progress_timer.stop()
+            self._progress_timer = None
+        self.query_one("#ds-progress-row").display = False
+
+    def on_sample_data_ready(self, message: SampleDataReady) -> None:
+        self._stop_progress()
+        self.notify(f"Sample dataset ready: {message.folder}")
+        self.open_folder(message.folder)
+
+    # -- actions -------------------------------------------------------------------------------
+    def action_focus_folder(self) -> None:
+        self.query_one("#ds-folder", Input).focus()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#ds-filter", Input).focus()
+
+    def action_browse(self) -> None:
+        start = Path(self.query_one("#ds-folder", Input).value.strip() or "~").expanduser()
+
+        def picked(folder: Path | None) -> None:
+            if folder is not None:
+                self.open_folder(folder)
+
+        self.app.push_screen(FolderPicker(start if start.exists() else Path.home()), picked)
+
+    def action_toggle_problems(self) -> None:
+        box = self.query_one("#ds-problems-only", Checkbox)
+        box.value = not box.value
+
+    def action_cycle_sort(self) -> None:
+        index = SORT_CYCLE.index(self.sort_column)
+        self._set_sort(SORT_CYCLE[(index + 1) % len(SORT_CYCLE)], False)
+        self.notify(f"Sorted by {COLUMNS[self.sort_column][0]}", timeout=2)
+
+    def action_reverse_sort(self) -> None:
+        self._set_sort(self.sort_column, not self.sort_reverse)
+
+    def action_revalidate(self) -> None:
+        if self.folder is None and self._pending_folder is None:
+            self.notify("Open a folder first.", severity="warning")
+            return
+        self.open_folder(self.folder or self._pending_folder)
+
+    def action_report(self) -> None:
+        if self.report is None:
+            self.notify("Open a folder first.", severity="warning")
+            return
+        self.app.push_screen(ReportScreen(self.report.format_text()))
+
+    def action_use_for_training(self) -> None:
+        if self.folder is None:
+            self.notify("Open a folder first.", severity="warning")
+            return
+        if self.report is not None and not self.report.usable_clips:
+            self.notify("No clip in this folder is usable for training: fix the red rows first.",
+                        severity="error")
+            return
+        self.run_worker(self.app.use_dataset_for_training(self.folder), exclusive=False)

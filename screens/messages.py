@@ -1,0 +1,86 @@
+"""Typed messages that carry engine results from worker threads to widgets.
+
+Workers never touch widgets; they `post_message` one of these (thread-safe) and the handler
+(`on_<snake_case_name>`) updates the UI on the main thread. Dataclasses keep the payload explicit.
+Engine objects are typed loosely (`object`) where importing their module here would pull the engine's
+heavier parts into the app's first paint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from textual.message import Message
+
+from whisper_tui.errors import WhisperTuiError
+from whisper_tui.sysmon import SystemStats
+
+
+@dataclass
+class EngineFailed(Message):
+    """An engine call raised a user-fixable error; `action` says what was being done ("validate dataset")."""
+
+    action: str
+    error: WhisperTuiError
+
+
+@dataclass
+class DatasetValidated(Message):
+    """`whisper_tui.dataset.validate_dataset(folder)` finished; `report` is its DatasetReport."""
+
+    folder: Path
+    report: object
+
+
+@dataclass
+class SampleDataProgress(Message):
+    """Progress of generating the sample dataset; `total` is None while the size is unknown."""
+
+    done: int
+    total: int | None
+    note: str = ""
+
+
+@dataclass
+class SampleDataReady(Message):
+    folder: Path
+
+
+@dataclass
+class WaveformLoaded(Message):
+    """A clip decoded for the waveform view (mono, at its own sample rate)."""
+
+    path: Path
+    wave: np.ndarray
+    sample_rate: int
+
+
+@dataclass
+class SystemStatsRead(Message):
+    """One `whisper_tui.sysmon.snapshot()`, e.g. to compare a memory estimate with what the machine has."""
+
+    stats: SystemStats
+
+
+@dataclass
+class ProfileSaved(Message):
+    """A profile was written to the user profile folder under `name`."""
+
+    name: str
+    path: Path
+
+
+@dataclass
+class TrainingRequested(Message):
+    """The Train setup screen asks the app to start a run with this (validated) profile."""
+
+    profile: object
+
+
+@dataclass
+class DatasetChosen(Message):
+    """The Dataset screen has a usable folder; Train setup may offer it as data.train_dir."""
+
+    folder: Path

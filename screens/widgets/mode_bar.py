@@ -1,0 +1,73 @@
+"""The one-line bar at the top of every main screen: where you are and how to get elsewhere.
+
+It lists the five views with their number keys, highlights the one it sits on, and (clickable)
+switches mode for mouse users. On the right it shows the app's `status_line` (e.g. a training run
+in progress) so a run stays visible from every screen.
+"""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widget import Widget
+
+# (mode, key, label); the app builds its MODES and bindings from this table too
+MAIN_MODES: tuple[tuple[str, str, str], ...] = (
+    ("dataset", "1", "Dataset"),
+    ("train", "2", "Train setup"),
+    ("dashboard", "3", "Dashboard"),
+    ("transcribe", "4", "Transcribe"),
+    ("runs", "5", "Runs"),
+)
+SHORT_LABELS = {"train": "Train"}  # used when the bar is narrow
+
+
+class ModeBar(Widget):
+    """`whisper-tui  1 Dataset  2 Train setup  3 Dashboard  4 Transcribe  5 Runs      ● training 40%`."""
+
+    DEFAULT_CSS = """
+    ModeBar {
+        dock: top;
+        height: 1;
+        background: $panel;
+        color: $text-muted;
+    }
+    """
+
+    status: reactive[str] = reactive("")
+
+    def __init__(self, mode: str | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.mode = mode  # None: ask the app which mode our screen belongs to
+
+    def on_mount(self) -> None:
+        if self.mode is None:
+            finder = getattr(self.app, "mode_of_screen", None)
+            self.mode = finder(self.screen) if finder else None
+        if hasattr(self.app, "status_line"):
+            self.watch(self.app, "status_line", self._status_changed)
+
+    def _status_changed(self, value: str) -> None:
+        self.status = value
+
+    def _tabs(self, short: bool) -> Content:
+        parts = ["[b] whisper-tui [/b]"]
+        for mode, key, label in MAIN_MODES:
+            name = SHORT_LABELS.get(mode, label) if short else label
+            click = f"@click=app.switch_mode('{mode}')"
+            if mode == self.mode:
+                parts.append(f"[{click} reverse b] {key} {name} [/]")
+            else:
+                parts.append(f"[{click}] [b]{key}[/b] {name} [/]")
+        return Content.from_markup("".join(parts))
+
+    def render(self) -> Content:
+        width = self.content_size.width
+        status = Content.from_markup("[b $warning] $status [/]", status=self.status) if self.status else Content("")
+        tabs = self._tabs(short=False)
+        if tabs.cell_length + status.cell_length > width:
+            tabs = self._tabs(short=True)
+        gap = width - tabs.cell_length - status.cell_length
+        if gap < 1:
+            return tabs
+        return Content.assemble(tabs, " " * gap, status)
