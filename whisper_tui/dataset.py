@@ -53,7 +53,7 @@ PROBLEM_KINDS: dict[str, tuple[str, str]] = {
     "missing": (ERROR, "audio file not found (or no file_name)"),
     "unreadable": (ERROR, "not a readable audio file"),
     "escapes_folder": (ERROR, "path leads outside the dataset folder; not read"),
-    "encoding": (ERROR, "bytes that are not UTF-8 in metadata.csv"),
+    "encoding": (ERROR, "text that is not valid UTF-8 in metadata.csv"),
     "empty_transcript": (ERROR, "empty transcription"),
     "duplicate": (ERROR, "file listed more than once"),
     "too_short": (ERROR, f"shorter than {MIN_CLIP_SECONDS:g} s"),
@@ -119,7 +119,9 @@ _SURROGATES = re.compile("[\udc80-\udcff]")
 
 
 def _bad_bytes(text: str) -> list[str]:
-    return [f"0x{ord(ch) - 0xDC00:02X}" for ch in _SURROGATES.findall(text)]
+    """Undecodable bytes (kept as surrogates) and U+FFFD left by an earlier bad conversion."""
+    out = [f"0x{ord(ch) - 0xDC00:02X}" for ch in _SURROGATES.findall(text)]
+    return out + ["U+FFFD"] * text.count("\ufffd")
 
 
 def _clean(text: str) -> str:
@@ -209,10 +211,12 @@ def _sidecar_rows(folder: Path) -> list[tuple[str, str]]:
                    and not p.name.startswith("."))
     if not any(p.with_suffix(".txt").is_file() for p in audio):
         return []
+    folder_real = folder.resolve()
     rows = []
     for p in audio:
         txt = p.with_suffix(".txt")
-        text = _decode(txt.read_bytes()) if txt.is_file() else ""
+        inside = txt.is_file() and txt.resolve().is_relative_to(folder_real)  # never read a link out
+        text = _decode(txt.read_bytes()) if inside else ""
         rows.append((p.name, " ".join(text.split())))
     return rows
 
@@ -289,7 +293,7 @@ def _rows_to_clips(folder: Path, csv_path: Path, records, names) -> tuple[list[C
         name, transcription = _clean(raw_name), _clean(raw_text)
         bad = _bad_bytes(raw_name + raw_text)
         if bad:
-            problems.append(_problem("encoding", f"{name or '(no file_name)'}: bytes that are not UTF-8 "
+            problems.append(_problem("encoding", f"{name or '(no file_name)'}: text that is not valid UTF-8 "
                                      f"({', '.join(sorted(set(bad)))}) in {METADATA_FILE}", row, name,
                                      f"re-save {METADATA_FILE} as UTF-8"))
         if not name:
@@ -334,7 +338,7 @@ def _audio_problems(clip: Clip, check_silence: bool) -> tuple[AudioInfo | None, 
     try:
         info = audio_info(clip.path)
     except AudioError as exc:
-        return None, [_problem("unreadable", f"{name}: {exc.message}", row, name, exc.hint)]
+        return None, [_problem("unreadable", exc.message, row, name, exc.hint)]
     out = []
     if info.duration_s < MIN_CLIP_SECONDS:
         out.append(_problem("too_short", f"{name} lasts {info.duration_s:.3f} s", row, name,
@@ -349,11 +353,11 @@ def _audio_problems(clip: Clip, check_silence: bool) -> tuple[AudioInfo | None, 
         try:
             wave, _sr = read_mono(clip.path)
         except AudioError as exc:
-            return info, out + [_problem("unreadable", f"{name}: {exc.message}", row, name, exc.hint)]
+            return info, out + [_problem("unreadable", exc.message, row, name, exc.hint)]
         level = float(np.sqrt(np.mean(np.square(wave, dtype=np.float64))))
         if level < _SILENCE_RMS:
-            dbfs = 20 * np.log10(level) if level > 0 else float("-inf")
-            out.append(_problem("silence", f"{name} is silent ({dbfs:.0f} dBFS)", row, name,
+            how = f"{20 * np.log10(level):.0f} dBFS" if level > 0 else "every sample is zero"
+            out.append(_problem("silence", f"{name} is silent ({how})", row, name,
                                 "check the recording; a silent clip teaches the model to hallucinate"))
     return info, out
 

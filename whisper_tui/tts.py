@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import functools
 import os
 import shutil
 import subprocess
@@ -41,6 +42,12 @@ _ENDPAUSE = 0x1000
 _INITIALIZE_DONT_EXIT = 0x8000
 _PARAM = {"rate": 1, "volume": 2, "pitch": 3, "range": 4, "punctuation": 5, "capitals": 6, "wordgap": 7}
 _SEED = 12345
+
+
+
+class UnknownVoice(AudioError):
+    """eSpeak has no voice by that name (the engine itself works)."""
+
 
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 
@@ -99,8 +106,8 @@ def _speak_with_library(text: str, voice: str, rate_wpm: int, pitch: int) -> tup
         try:
             lib.espeak_SetSynthCallback(collect)
             if lib.espeak_SetVoiceByName(voice.encode()) != 0:
-                raise AudioError(f"Unknown eSpeak voice: {voice!r}", "use e.g. en-us, en, en-gb-x-rp or en-029",
-                                 where=voice)
+                raise UnknownVoice(f"Unknown eSpeak voice: {voice!r}", "use e.g. en-us, en, en-gb-x-rp or en-029",
+                                   where=voice)
             for name, value in (("rate", rate_wpm), ("pitch", pitch), ("volume", 100), ("range", 50),
                                 ("punctuation", 0), ("capitals", 0), ("wordgap", 0)):
                 lib.espeak_SetParameter(_PARAM[name], int(value), 0)
@@ -143,7 +150,7 @@ def _speak_with_binary(text: str, voice: str, rate_wpm: int, pitch: int) -> tupl
         if proc.returncode != 0 or not os.path.exists(out):
             msg = proc.stderr.decode("utf-8", "replace").strip()
             if "voice" in msg.lower():
-                raise AudioError(f"Unknown eSpeak voice: {voice!r}", msg, where=voice)
+                raise UnknownVoice(f"Unknown eSpeak voice: {voice!r}", msg, where=voice)
             raise OSError(f"{exe} failed: {msg or proc.returncode}")
         wave, sr = sf.read(out, dtype="int16", always_2d=True)
     return wave[:, 0].copy(), int(sr)
@@ -188,11 +195,12 @@ def synthesize(text: str, voice: str = DEFAULT_VOICE, rate_wpm: int = 160, pitch
     return np.concatenate([np.zeros(int(round(lead_in_s * SAMPLE_RATE)), np.float32), wave])
 
 
+@functools.lru_cache(maxsize=64)
 def voice_available(voice: str) -> bool:
-    """Whether eSpeak knows `voice` (e.g. "en-gb-x-rp", "en-us+f3")."""
+    """Whether eSpeak knows `voice` (e.g. "en-gb-x-rp", "en-us+f3"); AudioError if eSpeak can't run at all."""
     try:
         synthesize("a", voice)
-    except AudioError:
+    except UnknownVoice:
         return False
     return True
 
