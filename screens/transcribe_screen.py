@@ -1,18 +1,328 @@
-"""Transcribe console (placeholder until the full screen lands)."""
+"""Transcribe console: run the bundled or a fine-tuned model on a file or folder and compare them.
+
+Models load and run in a thread worker (loading alone takes seconds), results come back one
+batch at a time as messages, and the table grows as they arrive. Compare mode runs the bundled
+tiny.en and the chosen model on the same batch, so each row shows both transcripts with the
+words that differ marked, plus WER per clip when the folder has reference transcripts.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import DataTable, Footer, Input, Label, Select, Static, Switch
+from textual.worker import Worker, get_current_worker
+
+from .notify import notify_worker_failure
+from .widgets.mode_bar import ModeBar
+from .widgets.run_format import fmt_rate
+from .widgets.tx_messages import TranscribeFiles, TranscribeFinished, TranscribeResult, TranscribeStatus
+from .widgets.tx_models import BUNDLED, is_bundled, model_choices, short_model_name
+from .widgets.tx_references import find_references
+from .widgets.tx_results import BASE, MODEL, ClipRow, ResultsTable
+from .widgets.tx_summary import summary_text
+from .widgets.word_diff import inline_diff
+
+MAX_CACHED_MODELS = 2  # the bundled model and the chosen one stay loaded between runs
 
 
 class TranscribeScreen(Screen):
-    """Transcribe files with the bundled or a fine-tuned model."""
+    """Pick a model and some audio, see the transcripts; `select_model` pre-selects a model (from a run)."""
 
+    CSS_PATH = "../styles/transcribe.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+    HELP = ("Transcribe a file or a folder with the bundled tiny.en or a model from a run. Compare mode shows "
+            "both models side by side, with the words that changed marked; folders with metadata.csv or .txt "
+            "transcripts get a WER per clip.")
+    BINDINGS = [
+        Binding("ctrl+t", "toggle_compare", "Compare", id="transcribe.compare"),
+        Binding("ctrl+r", "rerun", "Run again", id="transcribe.rerun"),
+        Binding("escape", "stop_or_leave", "Stop / leave field", show=False, id="transcribe.stop"),
+        Binding("y", "copy_text", "Copy text", id="transcribe.copy"),
+        Binding("ctrl+l", "focus_audio", "Audio path", show=False, id="transcribe.audio"),
+    ]
+
+    def __init__(self, name: str | None = None, id: str | None = None, classes: str | None = None, *,
+                 runs_root=None, base_model: str = BUNDLED, transcriber_factory=None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.runs_root = runs_root
+        self.base_model = base_model  # what compare mode puts beside the chosen model
+        self._make_transcriber = transcriber_factory  # None: whisper_tui.transcribe.Transcriber
+        self.model_value = BUNDLED
+        self._extra_models: list[tuple[str, str]] = []  # opened by path / from a run, kept across refreshes
+        self._transcribers: dict[str, object] = {}
+        self._job = 0
+        self._running = False
+        self._target: Path | None = None
+        self._labels: dict[str, str] = {}
+        self._references: dict[Path, str] = {}
+
+    # -- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static("Transcribe console", id="tx-title")
+        yield ModeBar("transcribe")
+        with Vertical(id="tx-form"):
+            with Horizontal(id="tx-model-row"):
+                yield Label("Model", classes="tx-label")
+                yield Select([("tiny.en (bundled)", BUNDLED)], value=BUNDLED, allow_blank=False, compact=True,
+                             id="tx-model")
+                yield Input(placeholder="…or a model folder / hub id, Enter", compact=True, id="tx-model-path")
+            with Horizontal(id="tx-audio-row"):
+                yield Label("Audio", classes="tx-label")
+                yield Input(placeholder="audio file or folder, Enter to transcribe", compact=True, id="tx-audio")
+                yield Label("Compare with tiny.en", id="tx-compare-label")
+                yield Switch(False, id="tx-compare")
+        yield Label("Choose a model and an audio file or folder, then press Enter.", id="tx-status")
+        yield ResultsTable(id="tx-results")
+        yield Static("", id="tx-detail")
+        yield Static("", id="tx-summary")
         yield Footer()
 
+    def on_mount(self) -> None:
+        self.refresh_models()
+        self.query_one("#tx-audio", Input).focus()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_models()  # a run may have finished since
+
+    # -- models --------------------------------------------------------------------------------
+    def refresh_models(self) -> None:
+        from whisper_tui.runs import list_runs
+
+        try:
+            runs = list_runs(self.runs_root)
+        except OSError:
+            runs = []
+        choices = model_choices(runs)
+        known = {value for _, value in choices}
+        choices += [(label, value) for label, value in self._extra_models if value not in known]
+        select = self.query_one("#tx-model", Select)
+        with self.prevent(Select.Changed):
+            select.set_options(choices)
+            select.value = self.model_value if self.model_value in {v for _, v in choices} else BUNDLED
+        self.model_value = select.value
+
     def select_model(self, path) -> None:
-        self.model_path = str(path)
+        """Choose `path` (a model folder, run output or hub id) as the model to transcribe with."""
+        value = str(path).strip()
+        if not value:
+            return
+        if is_bundled(value):
+            value = BUNDLED
+        elif Path(value).expanduser().exists():
+            value = str(Path(value).expanduser())
+            if all(v != value for _, v in self._extra_models):
+                self._extra_models.append((f"{short_model_name(value)} (opened)", value))
+        elif all(v != value for _, v in self._extra_models):
+            self._extra_models.append((f"{value} (hub)", value))
+        self.model_value = value
+        if self.is_mounted:
+            self.refresh_models()
+            self._set_status(Text.assemble("Model: ", (short_model_name(value), "bold"),
+                                           " — give an audio file or folder and press Enter."))
+
+    @on(Select.Changed, "#tx-model")
+    def _model_chosen(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            self.model_value = event.value
+
+    @on(Input.Submitted, "#tx-model-path")
+    def _model_path_given(self, event: Input.Submitted) -> None:
+        self.select_model(event.value)
+        self.query_one("#tx-audio", Input).focus()
+
+    # -- running -------------------------------------------------------------------------------
+    @on(Input.Submitted, "#tx-audio")
+    def _audio_given(self, event: Input.Submitted) -> None:
+        if event.value.strip():
+            self.transcribe(event.value.strip())
+
+    def transcribe(self, target: str | Path) -> None:
+        """Transcribe a file or folder with the selected model (and tiny.en too in compare mode)."""
+        compare = self.query_one("#tx-compare", Switch).value
+        if compare and is_bundled(self.model_value):
+            self.notify("Compare shows tiny.en next to a fine-tuned model: pick one under Model first.",
+                        severity="warning")
+            compare = False
+        self._job += 1
+        self._running = True
+        self._target = Path(target).expanduser()
+        model_label = short_model_name(self.model_value)
+        base_label = short_model_name(self.base_model)
+        self._labels = {BASE: base_label, MODEL: model_label} if compare else {MODEL: model_label}
+        self._references = {}
+        self.query_one(ResultsTable).reset(compare=compare, model_label=model_label, base_label=base_label)
+        self.query_one("#tx-detail", Static).update("")
+        self.query_one("#tx-summary", Static).update("")
+        self._set_status(f"Reading {self._target}…")
+        self.refresh_bindings()
+        self._transcribe_worker(self._job, self._target, self.model_value, compare)
+
+    @work(thread=True, exclusive=True, group="transcribe", exit_on_error=False, description="transcribe")
+    def _transcribe_worker(self, job: int, target: Path, model_value: str, compare: bool) -> None:
+        from whisper_tui.transcribe import list_audio_files
+
+        worker = get_current_worker()
+        files = list_audio_files(target)
+        self.post_message(TranscribeFiles(job, files, find_references(target, files)))
+        roles = [(BASE, self.base_model), (MODEL, model_value)] if compare else [(MODEL, model_value)]
+        transcribers = {}
+        for role, value in roles:
+            if worker.is_cancelled:
+                return
+            self.post_message(TranscribeStatus(job, f"Loading {short_model_name(value)}…"))
+            transcribers[role] = self._transcriber(value)
+        batch = max(t.batch_size for t in transcribers.values())
+        for start in range(0, len(files), batch):
+            chunk = files[start:start + batch]
+            results = {}
+            for role, value in roles:
+                self.post_message(TranscribeStatus(
+                    job, f"Transcribing {start + 1}–{start + len(chunk)} of {len(files)} with "
+                         f"{short_model_name(value)}…  (escape stops)"))
+                results[role] = transcribers[role].transcribe_files(chunk)
+                if worker.is_cancelled:
+                    self.post_message(TranscribeFinished(job, stopped=True))
+                    return
+            for index in range(len(chunk)):
+                self.post_message(TranscribeResult(job, {role: results[role][index] for role, _ in roles}))
+        self.post_message(TranscribeFinished(job))
+
+    def _transcriber(self, value: str):
+        """Loaded models are kept (the base + the last chosen) so running again doesn't reload."""
+        make = self._make_transcriber
+        if make is None:
+            from whisper_tui.transcribe import Transcriber as make
+
+        key = BUNDLED if is_bundled(value) else value
+        if key not in self._transcribers:
+            keep = {BUNDLED, self.base_model}
+            evictable = [k for k in self._transcribers if k not in keep]
+            while evictable and len(self._transcribers) >= MAX_CACHED_MODELS:
+                self._transcribers.pop(evictable.pop(0), None)
+            self._transcribers[key] = make(key)
+        return self._transcribers[key]
+
+    # -- worker messages -----------------------------------------------------------------------
+    def on_transcribe_status(self, message: TranscribeStatus) -> None:
+        if message.job == self._job:
+            self._set_status(message.text)
+
+    def on_transcribe_files(self, message: TranscribeFiles) -> None:
+        if message.job != self._job:
+            return
+        self._references = message.references
+        refs = f", {len(message.references)} with a reference transcript" if message.references else ""
+        self._set_status(f"{len(message.files)} audio file{'s' * (len(message.files) != 1)}{refs}")
+
+    def on_transcribe_result(self, message: TranscribeResult) -> None:
+        if message.job != self._job:
+            return
+        results = message.results
+        path = next(iter(results.values())).path
+        table = self.query_one(ResultsTable)
+        table.add_clip(ClipRow(path, self._references.get(Path(path).resolve()), dict(results)))
+        self.query_one("#tx-summary", Static).update(summary_text(table.clip_rows, self._labels))
+        if len(table.clip_rows) == 1:
+            self._show_detail(table.clip_rows[0])
+
+    def on_transcribe_finished(self, message: TranscribeFinished) -> None:
+        if message.job != self._job:
+            return
+        self._running = False
+        count = len(self.query_one(ResultsTable).clip_rows)
+        done = "Stopped" if message.stopped else "Done"
+        self._set_status(f"{done}: {count} file{'s' * (count != 1)} transcribed. Enter on the audio path runs again.")
+        self.refresh_bindings()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "transcribe":
+            return
+        if notify_worker_failure(self, event):
+            self._running = False
+            error = event.worker.error
+            message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+            self._set_status(Text(f"Failed: {message}", style="red"))
+            self.refresh_bindings()
+
+    # -- detail of the highlighted clip --------------------------------------------------------
+    @on(DataTable.RowHighlighted, "#tx-results")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        row = self.query_one(ResultsTable).row_for_cursor()
+        if row is not None:
+            self._show_detail(row)
+
+    def _show_detail(self, row: ClipRow) -> None:
+        detail = Text.assemble((row.path.name, "bold"), f" · {row.duration_s:.1f} s")
+        if row.reference is not None:
+            detail.append("\nreference  ", style="dim")
+            detail.append(row.reference)
+        for role, label in self._labels.items():
+            result = row.results.get(role)
+            if result is None:
+                continue
+            if len(label) > 10:
+                label = "fine-tuned" if role == MODEL else label[:10]
+            detail.append(f"\n{label:<10} ", style="bold")
+            if not result.ok:
+                detail.append(result.error or "failed", style="red")
+            elif row.reference is not None:
+                detail.append_text(inline_diff(row.reference, result.text))
+                detail.append(f"  WER {fmt_rate(row.wer(role))}", style="bold")
+            else:
+                detail.append(result.text)
+        if row.reference is not None:
+            detail.append("\nvs reference: red = missed or wrong, green = said instead", style="dim italic")
+        elif BASE in row.results and MODEL in row.results:
+            detail.append("\nred = only tiny.en has it, green = only the fine-tuned model has it", style="dim italic")
+        self.query_one("#tx-detail", Static).update(detail)
+
+    # -- actions -------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "rerun":
+            return True if self._target is not None and not self._running else None
+        if action == "copy_text":
+            return True if self.query_one(ResultsTable).clip_rows else None
+        return True
+
+    def action_toggle_compare(self) -> None:
+        switch = self.query_one("#tx-compare", Switch)
+        switch.value = not switch.value
+
+    @on(Switch.Changed, "#tx-compare")
+    def _compare_changed(self, event: Switch.Changed) -> None:
+        if self._target is not None and not self._running:
+            self.transcribe(self._target)  # show the other view of the same audio at once
+
+    def action_rerun(self) -> None:
+        if self._target is not None:
+            self.transcribe(self._target)
+
+    def action_stop_or_leave(self) -> None:
+        if self._running:
+            self.workers.cancel_group(self, "transcribe")
+            self._set_status("Stopping after the current batch…")
+            return
+        if isinstance(self.focused, Input):
+            self.query_one(ResultsTable).focus()
+
+    def action_copy_text(self) -> None:
+        row = self.query_one(ResultsTable).row_for_cursor()
+        if row is None:
+            return
+        result = row.results.get(MODEL) or row.results.get(BASE)
+        if result is not None and result.ok:
+            self.app.copy_to_clipboard(result.text)
+            self.notify(f"Copied the transcript of {row.path.name}")
+
+    def action_focus_audio(self) -> None:
+        self.query_one("#tx-audio", Input).focus()
+
+    def _set_status(self, text: str | Text) -> None:
+        self.query_one("#tx-status", Label).update(text)

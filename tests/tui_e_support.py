@@ -142,3 +142,42 @@ def write_fake_run(root: Path, name: str, *, status="finished", started="2025-03
     (run_dir / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
     (run_dir / "final").mkdir()
     return run_dir
+
+
+class CannedTranscriber:
+    """Stands in for whisper_tui.transcribe.Transcriber in snapshots: fixed texts, fixed timings."""
+
+    batch_size = 2
+
+    def __init__(self, model, texts: dict[str, str]):
+        self.model = model
+        self.texts = texts
+
+    def transcribe_files(self, paths, on_result=None):
+        import soundfile as sf
+
+        from whisper_tui.transcribe import Transcription
+
+        results = []
+        for path in map(Path, paths):
+            duration = sf.info(str(path)).duration
+            text = self.texts.get(path.name, "")
+            results.append(Transcription(path, text, duration, duration * (0.05 if "tiny" in str(self.model) else 0.08)))
+            if on_result is not None:
+                on_result(results[-1])
+        return results
+
+
+def write_clips(folder: Path, names_and_seconds, references: dict[str, str] | None = None) -> Path:
+    """Short synthetic wavs (+ metadata.csv when references are given)."""
+    import numpy as np
+    import soundfile as sf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, (name, seconds) in enumerate(names_and_seconds):
+        t = np.arange(int(16000 * seconds)) / 16000
+        sf.write(folder / name, (0.2 * np.sin(2 * np.pi * (200 + 50 * index) * t)).astype("float32"), 16000)
+    if references:
+        rows = ["file_name,transcription", *(f'{name},"{text}"' for name, text in references.items())]
+        (folder / "metadata.csv").write_text("\n".join(rows) + "\n")
+    return folder

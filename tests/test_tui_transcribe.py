@@ -1,0 +1,227 @@
+"""Transcribe console: real (tiny, random) models in a worker, results table, compare mode, references."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from rich.text import Text
+from textual.app import App
+from textual.widgets import Input, Label, Select, Static
+from tui_e_support import CannedTranscriber, write_clips, write_fake_run
+
+from screens.transcribe_screen import TranscribeScreen
+from screens.widgets.tx_results import ResultsTable
+from screens.widgets.word_diff import DELETED, INSERTED, changed_word_count, inline_diff, side_by_side
+
+REFS = {"a.wav": "the quick brown fox", "b.wav": "please call stella", "c.wav": "six spoons of snow peas"}
+
+
+class TxApp(App):
+    def __init__(self, **screen_kwargs) -> None:
+        super().__init__()
+        self.screen_kwargs = screen_kwargs
+
+    def on_mount(self) -> None:
+        self.tx = TranscribeScreen(**self.screen_kwargs)
+        self.push_screen(self.tx)
+
+
+async def run_folder(pilot, app: TxApp, target: Path) -> None:
+    app.tx.query_one("#tx-audio", Input).value = str(target)
+    app.tx.query_one("#tx-audio", Input).focus()
+    await pilot.press("enter")
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause(0.2)
+
+
+def cell_texts(table: ResultsTable, column: str) -> list[str]:
+    return [str(table.get_cell(str(row.path), column)) for row in table.clip_rows]
+
+
+async def test_folder_of_three_wavs_gives_three_rows_with_a_real_model(tmp_path, tiny_whisper_dir):
+    audio = write_clips(tmp_path / "audio", [("a.wav", 1.0), ("b.wav", 1.5), ("c.wav", 0.5)])
+    app = TxApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        app.tx.select_model(tiny_whisper_dir)
+        assert app.tx.query_one("#tx-model", Select).value == str(tiny_whisper_dir)
+        await run_folder(pilot, app, audio)
+
+        table = app.tx.query_one(ResultsTable)
+        assert [row.path.name for row in table.clip_rows] == ["a.wav", "b.wav", "c.wav"]
+        assert table.row_count == 3
+        assert cell_texts(table, "dur") == ["1.0s", "1.5s", "0.5s"]
+        assert all(row.results["model"].ok for row in table.clip_rows)
+        assert all(float(value) > 0 for value in cell_texts(table, "rtf"))
+        assert "WER" not in [str(c.label) for c in table.columns.values()]  # no references here
+        summary = str(app.tx.query_one("#tx-summary", Static).content)
+        assert "RTF" in summary and "3 files, 3.0 s of audio" in summary
+        assert "Done: 3 files" in str(app.tx.query_one("#tx-status", Label).content)
+
+
+async def test_compare_mode_shows_two_model_columns_with_real_models(tmp_path, tiny_whisper_dir):
+    from conftest import build_tiny_whisper
+
+    other = build_tiny_whisper(tmp_path / "other-model", seed=1)
+    audio = write_clips(tmp_path / "audio", [("a.wav", 1.0), ("b.wav", 0.8), ("c.wav", 0.6)], REFS)
+    app = TxApp(base_model=str(tiny_whisper_dir))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.tx.select_model(other)
+        await pilot.press("ctrl+t")  # compare on (nothing transcribed yet, so nothing runs)
+        assert app.tx.query_one("#tx-compare").value is True
+        await run_folder(pilot, app, audio)
+
+        table = app.tx.query_one(ResultsTable)
+        assert table.compare and table.row_count == 3
+        labels = [str(column.label) for column in table.columns.values()]
+        assert labels[2:4] == ["tiny-whisper0", "other-model"]
+        assert labels[4:] == ["WER base", "WER tuned"]
+        for row in table.clip_rows:
+            assert set(row.results) == {"base", "model"} and row.reference == REFS[row.path.name]
+        summary = str(app.tx.query_one("#tx-summary", Static).content).splitlines()
+        assert summary[0].startswith("tiny-whisper0: RTF") and summary[1].startswith("other-model: RTF")
+        assert all("WER" in line for line in summary)
+
+        await pilot.press("ctrl+t")  # compare off again: the same audio is transcribed again, one model
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        assert not table.compare and table.row_count == 3
+        assert set(table.clip_rows[0].results) == {"model"}
+
+
+def canned(texts_base: dict, texts_model: dict):
+    def factory(model):
+        return CannedTranscriber(model, texts_base if model == "tiny.en" else texts_model)
+
+    return factory
+
+
+async def test_compare_marks_word_differences_and_scores_each_clip(tmp_path):
+    audio = write_clips(tmp_path / "audio", [("a.wav", 1.0), ("b.wav", 1.0), ("c.wav", 1.0)], REFS)
+    base = {"a.wav": "the quick brown fax", "b.wav": "please call stella", "c.wav": "six spoons snow peas"}
+    tuned = {"a.wav": "the quick brown fox", "b.wav": "please call stella", "c.wav": "six spoons of snow peas"}
+    app = TxApp(transcriber_factory=canned(base, tuned))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.tx.select_model(tmp_path)  # any existing folder: the canned factory ignores it
+        app.tx.query_one("#tx-compare").value = True
+        await run_folder(pilot, app, audio)
+
+        table = app.tx.query_one(ResultsTable)
+        assert cell_texts(table, "wer_base") == ["25.0%", "0.0%", "20.0%"]
+        assert cell_texts(table, "wer_model") == ["0.0%", "0.0%", "0.0%"]
+        left = table.get_cell(str(audio / "a.wav"), "base")
+        right = table.get_cell(str(audio / "a.wav"), "model")
+        assert isinstance(left, Text) and isinstance(right, Text)
+        assert [left.plain[span.start:span.end] for span in left.spans if span.style == DELETED] == ["fax"]
+        assert [right.plain[span.start:span.end] for span in right.spans if span.style == INSERTED] == ["fox"]
+        summary = str(app.tx.query_one("#tx-summary", Static).content)
+        assert "tiny.en: RTF 0.05 · WER 16.7%" in summary  # 2 errors in 12 reference words
+        detail = str(app.tx.query_one("#tx-detail", Static).content)
+        assert "reference  the quick brown fox" in detail and "WER 25.0%" in detail
+
+
+async def test_compare_with_the_bundled_model_itself_runs_once_and_says_why(tmp_path):
+    audio = write_clips(tmp_path / "audio", [("a.wav", 1.0)])
+    app = TxApp(transcriber_factory=canned({"a.wav": "hello"}, {}))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        app.tx.query_one("#tx-compare").value = True
+        await run_folder(pilot, app, audio)
+        table = app.tx.query_one(ResultsTable)
+        assert not table.compare and cell_texts(table, "model") == ["hello"]
+        assert any("pick one under Model" in n.message for n in app._notifications)
+
+
+async def test_single_file_uses_its_txt_sidecar_as_reference(tmp_path):
+    audio = write_clips(tmp_path / "audio", [("one.wav", 1.0), ("two.wav", 1.0)])
+    (audio / "one.txt").write_text("hello there world\n")
+    app = TxApp(transcriber_factory=canned({"one.wav": "hello world"}, {}))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await run_folder(pilot, app, audio / "one.wav")
+        table = app.tx.query_one(ResultsTable)
+        assert table.row_count == 1 and cell_texts(table, "wer_model") == ["33.3%"]
+
+
+async def test_missing_path_is_reported(tmp_path):
+    app = TxApp(transcriber_factory=canned({}, {}))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await run_folder(pilot, app, tmp_path / "nope")
+        status = str(app.tx.query_one("#tx-status", Label).content)
+        assert "does not exist" in status
+        assert app.tx.query_one(ResultsTable).row_count == 0
+
+
+async def test_models_of_past_runs_are_offered(tmp_path):
+    runs_root = Path(os.environ["WHISPER_TUI_DATA_DIR"]) / "runs"
+    run = write_fake_run(runs_root, "20250301-100000-quick", best_wer=0.125)
+    (run / "best").mkdir()
+    app = TxApp(transcriber_factory=canned({}, {}))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        select = app.tx.query_one("#tx-model", Select)
+        options = {value: str(label) for label, value in select._options}
+        assert options["tiny.en"] == "tiny.en (bundled)"
+        assert options[str(run / "final")] == "20250301-100000-quick · final"
+        assert options[str(run / "best")] == "20250301-100000-quick · best · WER 12.5%"
+        app.tx.query_one("#tx-model-path", Input).value = "org/some-whisper"
+        app.tx.query_one("#tx-model-path", Input).focus()
+        await pilot.press("enter")
+        assert select.value == "org/some-whisper" and app.tx.model_value == "org/some-whisper"
+
+
+async def test_escape_stops_after_the_current_batch(tmp_path):
+    audio = write_clips(tmp_path / "audio", [(f"{n}.wav", 0.3) for n in "abcdef"])
+    started = threading.Event()
+
+    class Slow(CannedTranscriber):
+        def transcribe_files(self, paths, on_result=None):
+            started.set()
+            time.sleep(0.3)
+            return super().transcribe_files(paths, on_result)
+
+    app = TxApp(transcriber_factory=lambda model: Slow(model, {}))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        app.tx.query_one("#tx-audio", Input).value = str(audio)
+        app.tx.query_one("#tx-audio", Input).focus()
+        await pilot.press("enter")
+        for _ in range(50):
+            if started.is_set():
+                break
+            await pilot.pause(0.02)
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        rows = app.tx.query_one(ResultsTable).row_count
+        assert rows < 6  # batches of 2: it stopped before the end
+        assert "Stopped" in str(app.tx.query_one("#tx-status", Label).content)
+
+
+@pytest.mark.parametrize(("before", "after", "changed"), [
+    ("the quick brown fox", "the quick brown fox", 0),
+    ("Hello, world.", "hello world", 0),  # case and punctuation don't count
+    ("a b c", "a x c", 2),
+    ("a b", "a b c d", 2),
+])
+def test_word_diff(before, after, changed):
+    assert changed_word_count(before, after) == changed
+    left, right = side_by_side(before, after)
+    assert left.plain == " ".join(before.split()) and right.plain == " ".join(after.split())
+    assert sum(1 for s in left.spans if s.style == DELETED) + sum(1 for s in right.spans if s.style == INSERTED) \
+        == changed
+
+
+def test_inline_diff_keeps_both_sides_in_order():
+    text = inline_diff("ask not what your country", "ask what their country can")
+    assert text.plain == "ask not what your their country can"
+    assert [text.plain[s.start:s.end] for s in text.spans if s.style == DELETED] == ["not", "your"]
+    assert [text.plain[s.start:s.end] for s in text.spans if s.style == INSERTED] == ["their", "can"]
