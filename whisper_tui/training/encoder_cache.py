@@ -92,7 +92,7 @@ class EncoderCache:
         return self.k == self.n_layers
 
     def get(self, clip) -> np.ndarray:
-        return np.asarray(self.array[self.index[_clip_identity(clip)]])
+        return np.array(self.array[self.index[_clip_identity(clip)]])  # a writable copy, not a view
 
     @classmethod
     def build(cls, model, dataset, k: int, *, batch_size: int = 8, device: str = "cpu",

@@ -19,6 +19,7 @@ from pathlib import Path
 from ..errors import DiskFull, OutOfMemory, WhisperTuiError
 from .events import (CheckpointSaved, LogEvent, RunCancelled, RunFailed, RunFinished, RunStarted,
                      TrainingEvent)
+from ..quiet import quiet_libraries
 from .run_folder import RunFolder, now_iso, resolve_resume
 
 Listener = Callable[[TrainingEvent], None]
@@ -224,6 +225,7 @@ class TrainingJob:
 
         import torch
 
+        quiet_libraries()
         from .model_setup import build_trainable_model, choose_device, choose_precision, count_parameters
 
         device = self.device or choose_device()
@@ -370,7 +372,7 @@ class TrainingJob:
         return int(per_epoch * tr.num_train_epochs)
 
     def _trainer(self, model, processor, train_ds, eval_ds, lr, precision, device, cached_top_from):
-        from transformers import Seq2SeqTrainingArguments
+        from transformers import PrinterCallback, Seq2SeqTrainingArguments
 
         from ..metrics import error_rates
         from .callbacks import JobCallback
@@ -431,6 +433,8 @@ class TrainingJob:
             model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, data_collator=collator,
             processing_class=processor.feature_extractor, compute_metrics=compute_metrics if eval_ds else None,
             callbacks=[callback], cached_top_from=cached_top_from)
+        # Our events replace the Trainer's own printing (raw dicts on stdout would garble a progress bar).
+        trainer.remove_callback(PrinterCallback)
         return trainer
 
     # -- saving ------------------------------------------------------------------------------

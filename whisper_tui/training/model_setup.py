@@ -62,6 +62,18 @@ def freeze_encoder_layers(model, k: int) -> None:
             p.requires_grad_(False)
 
 
+def keep_4bit_weights_trainable(model) -> None:
+    """Stop bitsandbytes from repacking nf4 weights for its CPU inference kernel.
+
+    On AVX512-BF16 CPUs, bnb >= 0.50 repacks a Linear4bit's weight the first time it runs in eval
+    mode without grad (our base evaluation, the encoder cache); the packed path adds the bias in
+    place and breaks the backward pass once training starts. Training must keep the plain layout.
+    """
+    for module in model.modules():
+        if hasattr(module, "support_avx512bf16_for_cpu"):
+            module.support_avx512bf16_for_cpu = False
+
+
 def lora_target_regex(target_modules: list[str], n_encoder_layers: int, k_frozen: int) -> str:
     """A peft target regex that skips frozen encoder layers (LoRA there would be wasted and uncacheable)."""
     names = "|".join(sorted(set(target_modules)))
@@ -91,6 +103,8 @@ def build_trainable_model(profile, device: str, precision: Precision, log=print)
     strategy = ft.strategy
     quantization = "nf4" if strategy == "qlora" else None
     model, processor = load_model(profile.model.name, device=device, dtype=torch.float32, quantization=quantization)
+    if quantization:
+        keep_4bit_weights_trainable(model)
     if hasattr(model, "peft_config"):
         # Continuing from a LoRA adapter: train the adapter further.
         for name, p in model.named_parameters():
