@@ -8,6 +8,7 @@ torch/torchaudio are imported only when a resample is actually needed.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,18 +120,25 @@ def read_mono(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(wave, dtype=np.float32), int(sr)
 
 
+@functools.lru_cache(maxsize=16)
+def _resampler(orig_sr: int, target_sr: int):
+    """torchaudio's Resample keeps its sinc kernel; building it costs more than applying it."""
+    import torchaudio.transforms
+
+    return torchaudio.transforms.Resample(orig_sr, target_sr)
+
+
 def resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """Band-limited sinc resampling (torchaudio), the same filter HF's recipes use."""
+    """Band-limited sinc resampling (torchaudio.functional.resample's filter, kernel cached per rate pair)."""
     wave = np.asarray(wave, dtype=np.float32)
     if orig_sr == target_sr or wave.size == 0:
         return wave.copy()
     if orig_sr <= 0 or target_sr <= 0:
         raise ValueError(f"sample rates must be positive, got {orig_sr} -> {target_sr}")
     import torch
-    import torchaudio.functional as F
 
     with torch.no_grad():
-        out = F.resample(torch.from_numpy(np.ascontiguousarray(wave)), int(orig_sr), int(target_sr))
+        out = _resampler(int(orig_sr), int(target_sr))(torch.from_numpy(np.ascontiguousarray(wave)))
     return out.numpy().astype(np.float32, copy=False)
 
 
