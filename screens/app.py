@@ -124,7 +124,7 @@ class WhisperTuiApp(App):
     async def start_training(self, profile, output_dir=None, resume_from=None) -> None:
         """Show the dashboard and start a run there (DashboardScreen.start_run reports its own errors)."""
         dashboard = await self.show_mode("dashboard")
-        if getattr(dashboard, "is_running", False):
+        if getattr(dashboard, "training_active", False):
             self.notify("A run is already in progress: cancel it on the dashboard first.", severity="warning")
             return
         dashboard.start_run(profile, output_dir=output_dir, resume_from=resume_from)
@@ -168,7 +168,7 @@ class WhisperTuiApp(App):
     # -- quitting -------------------------------------------------------------------------------
     def _running_dashboard(self):
         dashboard = self.mode_screen("dashboard")
-        return dashboard if dashboard is not None and getattr(dashboard, "is_running", False) else None
+        return dashboard if dashboard is not None and getattr(dashboard, "training_active", False) else None
 
     async def action_quit(self) -> None:
         if self._running_dashboard() is None:
@@ -200,7 +200,7 @@ class WhisperTuiApp(App):
         deadline = loop.time() + CANCEL_WAIT_SECONDS
 
         def check() -> None:
-            if not getattr(dashboard, "is_running", False) or loop.time() > deadline:
+            if not getattr(dashboard, "training_active", False) or loop.time() > deadline:
                 self.exit()
             else:
                 self.set_timer(0.2, check)

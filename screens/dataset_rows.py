@@ -11,13 +11,13 @@ from pathlib import Path
 
 ERROR, WARNING = "error", "warning"
 
-# column key -> (header, sort key on a ClipRow)
+# column key -> (header, sort value of a ClipRow; None = unknown, always listed last)
 COLUMNS: dict[str, tuple[str, object]] = {
     "row": ("#", lambda r: r.row),
     "file": ("File", lambda r: r.file_name.lower()),
-    "duration": ("Dur s", lambda r: (r.duration_s is None, r.duration_s or 0.0)),
-    "rate": ("Hz", lambda r: (r.sample_rate is None, r.sample_rate or 0)),
-    "channels": ("Ch", lambda r: (r.channels is None, r.channels or 0)),
+    "duration": ("Dur s", lambda r: r.duration_s),
+    "rate": ("Hz", lambda r: r.sample_rate),
+    "channels": ("Ch", lambda r: r.channels),
     "transcript": ("Transcript", lambda r: r.transcription.lower()),
     "problems": ("Problems", lambda r: (-_severity_rank(r.severity), r.problem_text)),
 }
@@ -92,8 +92,11 @@ def filter_rows(rows: list[ClipRow], text: str = "", problems_only: bool = False
 
 
 def sort_rows(rows: list[ClipRow], column: str, reverse: bool = False) -> list[ClipRow]:
-    key = COLUMNS[column][1]
-    return sorted(rows, key=key, reverse=reverse)  # type: ignore[arg-type]
+    """Stable sort by one column; rows whose value is unknown (missing file) stay at the bottom."""
+    value = COLUMNS[column][1]
+    known = [r for r in rows if value(r) is not None]  # type: ignore[operator]
+    unknown = [r for r in rows if value(r) is None]  # type: ignore[operator]
+    return sorted(known, key=value, reverse=reverse) + unknown  # type: ignore[arg-type]
 
 
 def histogram_bin_seconds(max_duration: float, target_bins: int = 24) -> float:

@@ -68,6 +68,7 @@ class ReportScreen(ModalScreen[None]):
 
 class DatasetScreen(Screen):
     AUTO_FOCUS = "#ds-table"  # not the folder field: a first key press should act, not type
+    sample_clips = SAMPLE_CLIPS  # size of the generated sample set (tests make a small one)
     HELP = ("Open a dataset folder (audio + metadata.csv) to check it before training. Red rows are not "
             "used for training, yellow rows have warnings.")
 
@@ -112,7 +113,7 @@ class DatasetScreen(Screen):
             yield Checkbox("problems only", id="ds-problems-only", compact=True)
         with Horizontal(id="ds-progress-row", classes="bar"):
             yield Static("Generating the sample dataset", id="ds-progress-label")
-            yield ProgressBar(total=SAMPLE_CLIPS, id="ds-progress", show_eta=False)
+            yield ProgressBar(total=self.sample_clips, id="ds-progress", show_eta=False)
         with Horizontal(id="ds-main"):
             table = DataTable(id="ds-table", cursor_type="row", zebra_stripes=True)
             table.border_title = "Clips"
@@ -432,7 +433,7 @@ class DatasetScreen(Screen):
 
         self.app.push_screen(ConfirmModal(
             "Generate the sample dataset?",
-            f"It is synthesised offline with eSpeak NG ({SAMPLE_CLIPS} short clips of drug and software "
+            f"It is synthesised offline with eSpeak NG ({self.sample_clips} short clips of drug and software "
             f"names, about a minute on 2 cores) into {folder}.", yes_label="Generate"), answered)
 
     def action_generate_sample(self) -> None:
@@ -444,7 +445,7 @@ class DatasetScreen(Screen):
         row = self.query_one("#ds-progress-row")
         row.display = True
         bar = self.query_one("#ds-progress", ProgressBar)
-        bar.update(total=SAMPLE_CLIPS, progress=0)
+        bar.update(total=self.sample_clips, progress=0)
         self.query_one("#ds-progress-label", Static).update(f"Generating sample data in {folder}")
         self._progress_timer = self.set_interval(0.5, lambda: self._poll_progress(folder))
         self._generate(folder)
@@ -456,14 +457,14 @@ class DatasetScreen(Screen):
                        default=0)
         except OSError:
             return
-        self.query_one("#ds-progress", ProgressBar).update(progress=min(done, SAMPLE_CLIPS))
+        self.query_one("#ds-progress", ProgressBar).update(progress=min(done, self.sample_clips))
 
     @work(thread=True, exclusive=True, group="sample", exit_on_error=False, description="generate the sample data")
     def _generate(self, folder: Path) -> None:
         from whisper_tui.sample_data import make_sample_dataset
 
         try:
-            out = make_sample_dataset(folder, n_clips=SAMPLE_CLIPS)
+            out = make_sample_dataset(folder, n_clips=self.sample_clips)
         except WhisperTuiError as exc:
             self.post_message(EngineFailed("generate the sample data", exc))
             self.app.call_from_thread(self._stop_progress)
