@@ -1,15 +1,297 @@
-"""Past runs history (placeholder until the full screen lands)."""
+"""Runs history: every past run with its result, its curves, and two runs compared side by side.
+
+The list is read from the run folders each time the screen is shown (a run may have finished
+meanwhile). Folders a crash left half written show as "broken" with the reason instead of
+breaking the list. Unfinished runs with a checkpoint can be resumed from here.
+"""
 
 from __future__ import annotations
 
+import inspect
+from pathlib import Path
+
+from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import ContentSwitcher, DataTable, Footer, Label, Static
+
+from whisper_tui.runs import RunSummary, list_runs, metric_series, read_metrics
+
+from .widgets.charts import MetricChart, Series
+from .widgets.mode_bar import ModeBar
+from .widgets.run_format import fmt_duration, fmt_rate, fmt_when
+from .widgets.runs_compare import compare_rows
+from .widgets.runs_info import run_info_text, status_text
+from .widgets.runs_stats import run_stats, wer_curve
+
+RESUMABLE = ("cancelled", "interrupted", "failed")
+MARK = "●"
 
 
 class RunsScreen(Screen):
-    """Lists past training runs."""
+    """Past runs under the runs folder (and `extra_roots`)."""
 
+    CSS_PATH = "../styles/runs.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+    HELP = ("Every training run: its best WER, its loss and WER curves. Mark two runs with space and press c "
+            "to compare them; t transcribes with a run's model, u resumes a cancelled or interrupted run.")
+    BINDINGS = [
+        Binding("enter", "open", "Open", id="runs.open"),
+        Binding("space", "mark", "Mark", id="runs.mark"),
+        Binding("c", "compare", "Compare marked", id="runs.compare"),
+        Binding("t", "transcribe", "Transcribe with model", id="runs.transcribe"),
+        Binding("u", "resume", "Resume run", id="runs.resume"),
+        Binding("r", "refresh", "Refresh", id="runs.refresh"),
+        Binding("escape", "back", "Back to list", id="runs.back"),
+    ]
+
+    def __init__(self, name: str | None = None, id: str | None = None, classes: str | None = None, *,
+                 root=None, extra_roots=()) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.root = root
+        self.extra_roots = tuple(extra_roots)
+        self.runs: list[RunSummary] = []
+        self.marked: list[Path] = []  # at most two, oldest first
+        self.shown: RunSummary | None = None
+        self._records: dict[Path, list[dict]] = {}
+
+    # -- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static("Runs", id="runs-title")
+        yield ModeBar("runs")
+        yield Label("", id="runs-status")
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        with ContentSwitcher(initial="runs-empty", id="runs-view"):
+            yield Static("", id="runs-empty")
+            with Vertical(id="runs-detail"):
+                yield Static("", id="runs-info")
+                with Horizontal(id="runs-charts"):
+                    yield MetricChart("Training loss", empty_text="no training steps logged", id="runs-loss")
+                    yield MetricChart("WER % (step 0 = before training)", markers=True,
+                                      empty_text="no evaluations logged", id="runs-wer")
+            with Vertical(id="runs-compare"):
+                with Horizontal(id="runs-compare-body"):
+                    yield DataTable(id="runs-compare-table", cursor_type="none", zebra_stripes=True)
+                    with Vertical(id="runs-compare-charts"):
+                        yield MetricChart("WER %  (A cyan, B orange)", markers=True, legend=False,
+                                          empty_text="no evaluations logged", id="runs-compare-wer")
+                        yield MetricChart("Training loss  (A cyan, B orange)", legend=False,
+                                          empty_text="no training steps logged", id="runs-compare-loss")
         yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#runs-table", DataTable)
+        for key, label in (("mark", " "), ("started", "Started"), ("status", "Status"), ("profile", "Profile"),
+                           ("strategy", "Strategy"), ("best", "Best WER"), ("base", "Before"),
+                           ("duration", "Duration"), ("name", "Run")):
+            table.add_column(label, key=key)
+        self.refresh_runs()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_runs()
+
+    # -- data ----------------------------------------------------------------------------------
+    def _run_roots_text(self) -> str:
+        from whisper_tui.locations import default_runs_dir
+
+        roots = [Path(self.root) if self.root else default_runs_dir(), *map(Path, self.extra_roots)]
+        return ", ".join(str(r) for r in roots)
+
+    def refresh_runs(self) -> None:
+        self.runs = list_runs(self.root, self.extra_roots)
+        self._records.clear()
+        keys = {run.run_dir for run in self.runs}
+        self.marked = [path for path in self.marked if path in keys]
+        table = self.query_one("#runs-table", DataTable)
+        cursor_key = self.shown.run_dir if self.shown else None
+        table.clear()
+        for run in self.runs:
+            table.add_row(*self._cells(run), key=str(run.run_dir))
+        if not self.runs:
+            self.shown = None
+            self.query_one("#runs-empty", Static).update(Text.assemble(
+                ("No training runs yet\n\n", "bold"), f"Runs are kept in {self._run_roots_text()}.\n",
+                "Press ", ("2", "bold reverse"), " to set up and start one."))
+            self._set_view("runs-empty")
+        else:
+            index = next((i for i, run in enumerate(self.runs) if run.run_dir == cursor_key), 0)
+            table.move_cursor(row=index)
+            if self.query_one("#runs-view", ContentSwitcher).current != "runs-compare":
+                self.show_run(self.runs[index])
+        self._update_status()
+        self.refresh_bindings()
+
+    def _cells(self, run: RunSummary) -> list:
+        mark = Text(MARK, style="bold magenta") if run.run_dir in self.marked else Text("")
+        return [mark, fmt_when(run.started), status_text(run.status),
+                run.profile or "—", run.strategy or "—", fmt_rate(run.best_wer), fmt_rate(run.base_wer),
+                fmt_duration(run.duration_s), run.name]
+
+    def records(self, run: RunSummary) -> list[dict]:
+        if run.run_dir not in self._records:
+            self._records[run.run_dir] = read_metrics(run.run_dir)
+        return self._records[run.run_dir]
+
+    def _update_status(self) -> None:
+        count = len(self.runs)
+        text = f"{count} run{'s' * (count != 1)} · space marks two, c compares them"
+        if self.marked:
+            text += f" · marked: {', '.join(p.name for p in self.marked)}"
+        self.query_one("#runs-status", Label).update(text)
+
+    def _set_view(self, view: str) -> None:
+        """Comparing takes the whole screen (the list hides); escape brings the list back."""
+        self.query_one("#runs-view", ContentSwitcher).current = view
+        self.set_class(view == "runs-compare", "-comparing")
+
+    def _run_at_cursor(self) -> RunSummary | None:
+        table = self.query_one("#runs-table", DataTable)
+        if not self.runs or table.cursor_row < 0 or table.cursor_row >= len(self.runs):
+            return None
+        return self.runs[table.cursor_row]
+
+    # -- one run -------------------------------------------------------------------------------
+    def show_run(self, run: RunSummary) -> None:
+        self.shown = run
+        records = self.records(run)
+        self.query_one("#runs-info", Static).update(run_info_text(run, run_stats(records)))
+        loss = self.query_one("#runs-loss", MetricChart)
+        loss.set_series([Series("loss", *metric_series(records, "step", "loss"))])
+        wer = self.query_one("#runs-wer", MetricChart)
+        wer.set_series([Series("WER %", *wer_curve(records))])
+        self._set_view("runs-detail")
+        loss.redraw(force=True)
+        wer.redraw(force=True)
+        self.refresh_bindings()
+
+    @on(DataTable.RowHighlighted, "#runs-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        run = self._run_at_cursor()
+        if run is not None and self.query_one("#runs-view", ContentSwitcher).current != "runs-compare":
+            self.show_run(run)
+        self.refresh_bindings()
+
+    @on(DataTable.RowSelected, "#runs-table")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open()
+
+    # -- two runs ------------------------------------------------------------------------------
+    def compare(self, first: RunSummary, second: RunSummary) -> None:
+        runs = (first, second)
+        stats = [run_stats(self.records(run)) for run in runs]
+        table = self.query_one("#runs-compare-table", DataTable)
+        table.clear(columns=True)
+        table.add_column("", key="label")
+        table.add_column(Text("A", style="bold cyan"), key="a")
+        table.add_column(Text("B", style="bold orange1"), key="b")
+        for label, left, right in compare_rows(runs, stats):
+            table.add_row(Text(label, style="bold"), left, right)
+        wer_series, loss_series = [], []
+        for tag, run, color in (("A", first, "cyan"), ("B", second, "orange")):
+            records = self.records(run)
+            wer_series.append(Series(f"{tag} {run.name}", *wer_curve(records), color=color))
+            loss_series.append(Series(f"{tag} {run.name}", *metric_series(records, "step", "loss"), color=color))
+        wer = self.query_one("#runs-compare-wer", MetricChart)
+        loss = self.query_one("#runs-compare-loss", MetricChart)
+        wer.set_series(wer_series)
+        loss.set_series(loss_series)
+        self._set_view("runs-compare")
+        self.query_one("#runs-status", Label).update(Text.assemble(
+            ("A", "bold cyan"), f" {first.name}   ", ("B", "bold orange1"), f" {second.name}   ",
+            ("escape: back to the list", "dim")))
+        wer.redraw(force=True)
+        loss.redraw(force=True)
+        self.refresh_bindings()
+
+    # -- actions -------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        run = self._run_at_cursor() if self.is_mounted else None
+        if action in ("open", "mark"):
+            return True if run is not None else None
+        if action == "compare":
+            return True if len(self.marked) == 2 else None
+        if action == "back":
+            return True if self.has_class("-comparing") else False
+        if action == "transcribe":
+            return True if run is not None and run.model_dirs else None
+        if action == "resume":
+            return True if run is not None and run.status in RESUMABLE and run.latest_checkpoint else None
+        return True
+
+    def action_open(self) -> None:
+        run = self._run_at_cursor()
+        if run is not None:
+            self.show_run(run)
+            self._update_status()
+
+    def action_back(self) -> None:
+        self.action_open()
+        self.query_one("#runs-table", DataTable).focus()
+
+    def action_mark(self) -> None:
+        run = self._run_at_cursor()
+        if run is None:
+            return
+        if run.run_dir in self.marked:
+            self.marked.remove(run.run_dir)
+        else:
+            self.marked.append(run.run_dir)
+            if len(self.marked) > 2:
+                self.marked.pop(0)  # keep the two most recent marks
+        table = self.query_one("#runs-table", DataTable)
+        for other in self.runs:
+            table.update_cell(str(other.run_dir), "mark", self._cells(other)[0])
+        self._update_status()
+        self.refresh_bindings()
+
+    def action_compare(self) -> None:
+        if len(self.marked) != 2:
+            self.notify("Mark two runs with space first.", severity="warning")
+            return
+        by_dir = {run.run_dir: run for run in self.runs}
+        self.compare(by_dir[self.marked[0]], by_dir[self.marked[1]])
+
+    async def action_transcribe(self) -> None:
+        run = self._run_at_cursor()
+        if run is None or not run.model_dirs:
+            self.notify("This run saved no model.", severity="warning")
+            return
+        model = run.best_dir or run.final_dir
+        opener = getattr(self.app, "open_transcribe", None)
+        if callable(opener):
+            result = opener(model)
+            if inspect.isawaitable(result):
+                await result
+            return
+        await self.app.switch_mode("transcribe")
+        select_model = getattr(self.app.screen, "select_model", None)
+        if callable(select_model):
+            select_model(model)
+
+    async def action_resume(self) -> None:
+        run = self._run_at_cursor()
+        if run is None or run.latest_checkpoint is None:
+            self.notify("Nothing to resume: this run has no complete checkpoint.", severity="warning")
+            return
+        from whisper_tui.errors import WhisperTuiError
+        from whisper_tui.profile import load_profile
+
+        try:
+            profile = load_profile(run.run_dir / "profile.toml")
+        except WhisperTuiError as error:
+            self.notify(f"{error.message}\n{error.hint}".strip(), title="Cannot resume", severity="error")
+            return
+        starter = getattr(self.app, "start_training", None)
+        if not callable(starter):
+            self.notify("This app cannot start training.", severity="error")
+            return
+        result = starter(profile, resume_from=run.run_dir)
+        if inspect.isawaitable(result):
+            await result
+
+    def action_refresh(self) -> None:
+        self.refresh_runs()
+        self.notify(f"{len(self.runs)} runs", timeout=2)

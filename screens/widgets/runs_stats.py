@@ -1,0 +1,52 @@
+"""Numbers about one run that only its metrics.jsonl knows (steps, epochs, last loss), for the Runs screen."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RunStats:
+    steps: int | None
+    epochs: float | None
+    final_loss: float | None
+    evaluations: int
+    samples_per_second: float | None
+
+
+def _number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        return None
+    return float(value)
+
+
+def run_stats(records: list[dict]) -> RunStats:
+    steps = [r for r in records if r.get("type") == "step"]
+    evals = [r for r in records if r.get("type") == "eval" and not r.get("base")]
+    last = steps[-1] if steps else {}
+    losses = [_number(r.get("loss")) for r in steps]
+    losses = [v for v in losses if v is not None]
+    speeds = [_number(r.get("samples_per_second")) for r in steps[-20:]]
+    speeds = [v for v in speeds if v]
+    step = _number(last.get("step"))
+    return RunStats(
+        steps=int(step) if step is not None else None,
+        epochs=_number(last.get("epoch")),
+        final_loss=losses[-1] if losses else None,
+        evaluations=len(evals),
+        samples_per_second=sum(speeds) / len(speeds) if speeds else None,
+    )
+
+
+def wer_curve(records: list[dict]) -> tuple[list[float], list[float]]:
+    """(steps, WER %) including the base-model evaluation at step 0, so the curve shows the gain."""
+    xs, ys = [], []
+    for record in records:
+        if record.get("type") != "eval":
+            continue
+        step, wer = _number(record.get("step")), _number(record.get("wer"))
+        if step is not None and wer is not None:
+            xs.append(0.0 if record.get("base") else step)
+            ys.append(100 * wer)
+    return xs, ys

@@ -1,0 +1,183 @@
+"""Runs screen: list run folders written by the test, open one, compare two, survive a broken one."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from textual.app import App
+from textual.widgets import ContentSwitcher, DataTable, Label, Static
+from tui_e_support import write_fake_run
+
+from screens.runs_screen import RunsScreen
+from screens.widgets.charts import MetricChart
+from whisper_tui.training.run_folder import CHECKPOINT_MARK
+
+
+class RunsApp(App):
+    def __init__(self, **screen_kwargs) -> None:
+        super().__init__()
+        self.screen_kwargs = screen_kwargs
+        self.opened: list[Path] = []
+        self.started: list[tuple] = []
+
+    async def open_transcribe(self, path) -> None:
+        self.opened.append(Path(path))
+
+    async def start_training(self, profile, output_dir=None, resume_from=None) -> None:
+        self.started.append((profile, output_dir, resume_from))
+
+    def on_mount(self) -> None:
+        self.runs_screen = RunsScreen(**self.screen_kwargs)
+        self.push_screen(self.runs_screen)
+
+
+def runs_root() -> Path:
+    return Path(os.environ["WHISPER_TUI_DATA_DIR"]) / "runs"  # set per test by conftest
+
+
+def make_runs() -> tuple[Path, Path, Path]:
+    root = runs_root()
+    older = write_fake_run(root, "20250301-100000-cpu-quick", started="2025-03-01T10:00:00", best_wer=0.18,
+                           base_wer=0.32, duration_s=312, steps=30, strategy="lora", profile="cpu-quick")
+    newer = write_fake_run(root, "20250302-093000-full", started="2025-03-02T09:30:00", best_wer=0.12,
+                           base_wer=0.32, duration_s=1250, steps=60, strategy="full", profile="full")
+    (newer / "best").mkdir()
+    broken = root / "20250303-120000-qlora-4gb"
+    broken.mkdir()
+    (broken / "run.json").write_text('{"status": "runn')
+    return older, newer, broken
+
+
+def text_of(widget) -> str:
+    return str(widget.content)
+
+
+async def test_lists_runs_newest_first_and_reports_broken(tmp_path):
+    older, newer, broken = make_runs()
+    app = RunsApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        table = app.runs_screen.query_one("#runs-table", DataTable)
+        assert table.row_count == 3
+        assert [str(table.get_row_at(i)[-1]) for i in range(3)] == [broken.name, newer.name, older.name]
+        assert [str(table.get_row_at(i)[2]) for i in range(3)] == ["broken", "finished", "finished"]
+        assert str(table.get_row_at(1)[5]) == "12.0%" and str(table.get_row_at(1)[7]) == "20m50s"
+        info = text_of(app.runs_screen.query_one("#runs-info", Static))  # cursor starts on the broken run
+        assert "broken" in info and "not valid JSON" in info
+        assert "3 runs" in text_of(app.runs_screen.query_one("#runs-status", Label))
+
+
+async def test_opening_a_run_shows_its_curves(tmp_path):
+    older, newer, _broken = make_runs()
+    app = RunsApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("down", "down", "enter")
+        await pilot.pause()
+        screen = app.runs_screen
+        assert screen.shown.run_dir == older
+        info = text_of(screen.query_one("#runs-info", Static))
+        assert "Best WER 18.0%" in info and "before training 32.0%" in info and "30 steps" in info
+        loss = screen.query_one("#runs-loss", MetricChart).series[0]
+        assert list(loss.xs) == [float(s) for s in range(1, 31)]
+        assert loss.ys[0] > loss.ys[-1]
+        wer = screen.query_one("#runs-wer", MetricChart).series[0]
+        assert wer.xs[0] == 0.0 and wer.ys[0] == 32.0  # the base evaluation starts the curve
+        assert wer.ys[-1] == 18.0
+
+
+async def test_mark_two_and_compare(tmp_path):
+    older, newer, _broken = make_runs()
+    app = RunsApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = app.runs_screen
+        assert screen.check_action("compare", ()) is None
+        await pilot.press("down", "space", "down", "space")
+        assert screen.marked == [newer, older]
+        await pilot.press("c")
+        await pilot.pause()
+
+        assert screen.query_one("#runs-view", ContentSwitcher).current == "runs-compare"
+        assert not screen.query_one("#runs-table").display  # the comparison has the screen
+        table = screen.query_one("#runs-compare-table", DataTable)
+        rows = {str(table.get_row_at(i)[0]): (table.get_row_at(i)[1], table.get_row_at(i)[2])
+                for i in range(table.row_count)}
+        assert str(rows["Best WER"][0]) == "12.0%" and str(rows["Best WER"][1]) == "18.0%"
+        assert rows["Best WER"][0].style == "bold green" or any(
+            span.style == "bold green" for span in rows["Best WER"][0].spans)
+        assert str(rows["Steps"][0]) == "60" and str(rows["Steps"][1]) == "30"
+        assert str(rows["Change"][0]) == "-20.0 pts" and str(rows["Change"][1]) == "-14.0 pts"
+        series = screen.query_one("#runs-compare-wer", MetricChart).series
+        assert [s.label for s in series] == [f"A {newer.name}", f"B {older.name}"]
+        assert all(s.xs[0] == 0.0 for s in series)
+
+        await pilot.press("escape")
+        await pilot.pause()
+        assert screen.query_one("#runs-table").display
+        assert screen.query_one("#runs-view", ContentSwitcher).current == "runs-detail"
+
+
+async def test_a_third_mark_replaces_the_oldest(tmp_path):
+    older, newer, broken = make_runs()
+    app = RunsApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("space", "down", "space", "down", "space")
+        assert app.runs_screen.marked == [newer, older]
+        await pilot.press("space")  # unmark
+        assert app.runs_screen.marked == [newer]
+
+
+async def test_transcribe_and_resume_from_a_run(tmp_path):
+    from whisper_tui.profile import load_profile, save_profile
+
+    older, newer, _broken = make_runs()
+    cancelled = write_fake_run(runs_root(), "20250304-080000-cpu-quick", status="cancelled",
+                               started="2025-03-04T08:00:00", steps=10)
+    checkpoint = cancelled / "checkpoints" / "checkpoint-10"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / CHECKPOINT_MARK).write_text("done")
+    save_profile(load_profile("cpu-quick"), cancelled / "profile.toml")
+
+    app = RunsApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = app.runs_screen
+        assert screen.shown.run_dir == cancelled
+        assert screen.check_action("resume", ()) is True
+        await pilot.press("u")
+        await pilot.pause()
+        (profile, output_dir, resume_from), = app.started
+        assert resume_from == cancelled and output_dir is None
+        assert profile.finetuning.strategy == load_profile("cpu-quick").finetuning.strategy
+
+        await pilot.press("down", "down")  # past the broken run to the finished "full" one (best/ and final/)
+        assert screen.check_action("resume", ()) is None
+        await pilot.press("t")
+        await pilot.pause()
+        assert app.opened == [newer / "best"]
+
+
+async def test_no_runs_says_where_they_would_be(tmp_path):
+    app = RunsApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen = app.runs_screen
+        assert screen.query_one("#runs-view", ContentSwitcher).current == "runs-empty"
+        empty = text_of(screen.query_one("#runs-empty", Static))
+        assert "No training runs yet" in empty and str(runs_root()) in empty
+
+
+async def test_extra_roots_and_refresh(tmp_path):
+    elsewhere = write_fake_run(tmp_path / "elsewhere", "20250305-100000-x", started="2025-03-05T10:00:00")
+    app = RunsApp(extra_roots=[tmp_path / "elsewhere"])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        table = app.runs_screen.query_one("#runs-table", DataTable)
+        assert table.row_count == 1 and str(table.get_row_at(0)[-1]) == elsewhere.name
+        make_runs()
+        await pilot.press("r")
+        await pilot.pause()
+        assert table.row_count == 4
