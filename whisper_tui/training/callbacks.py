@@ -31,7 +31,6 @@ class JobCallback(TrainerCallback):
         self.is_main = state.is_world_process_zero
         self._samples_per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * max(
             1, args.world_size)
-        self._t_last = time.perf_counter()
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
@@ -50,11 +49,16 @@ class JobCallback(TrainerCallback):
         window = self._recent[-20:]
         return self._samples_per_step * len(window) / max(sum(window), 1e-9)
 
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._t_last = time.perf_counter()
+
     def on_step_end(self, args, state, control, **kwargs):
+        # Step time only (begin -> end): evaluation and checkpoint saves between steps are not
+        # training throughput and would make samples/s and the ETA jump after every epoch.
         now = time.perf_counter()
         if self._t_last is not None:
             self._recent.append(now - self._t_last)
-        self._t_last = now
+        self._t_last = None
         sps = self.samples_per_second()
         remaining = max(0, state.max_steps - state.global_step)
         eta = remaining * self._samples_per_step / sps if sps > 0 else None
@@ -77,7 +81,6 @@ class JobCallback(TrainerCallback):
                 return control
             self.job._set_state("running")
             self.job._emit(Resumed(state.global_step))
-            self._t_last = time.perf_counter()
         return control
 
     # -- evaluation and checkpoints ----------------------------------------------------------
