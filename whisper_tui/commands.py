@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .console import ProgressBar, TrainingPrinter, say
 from .errors import DatasetError, WhisperTuiError
+from .quiet import quiet_libraries
 
 EXIT_OK, EXIT_USER, EXIT_TRAINING, EXIT_CANCELLED = 0, 2, 3, 130
 
@@ -64,8 +65,8 @@ def run_training(profile, output=None, resume=None, evaluate_base=True, quiet=Fa
     from .training.events import RunCancelled, RunFailed
     from .training.job import TrainingJob
 
-    job = TrainingJob(profile, output, resume_from=resume, listeners=[TrainingPrinter(quiet=quiet)],
-                      evaluate_base=evaluate_base)
+    printer = [TrainingPrinter(quiet=quiet)] if os.environ.get("RANK", "0") == "0" else []  # torchrun: rank 0 talks
+    job = TrainingJob(profile, output, resume_from=resume, listeners=printer, evaluate_base=evaluate_base)
     interrupts = {"n": 0}
 
     def on_sigint(signum, frame):
@@ -104,6 +105,7 @@ _USER_ERRORS = {"DatasetError", "ProfileError", "ModelError", "OfflineError", "A
 
 
 def cmd_train(args) -> int:
+    quiet_libraries()
     if args.resume:
         from .profile import load_profile
 
@@ -153,6 +155,7 @@ def evaluate_on(model_name: str, data_dir: Path, test_split: float, seed: int, b
 
 
 def cmd_evaluate(args) -> int:
+    quiet_libraries()
     data_dir = _data_dir(args.data)
     report = evaluate_on(args.model, data_dir, args.test_split, args.seed, args.batch_size)
     rows = None if args.rows < 0 else args.rows
@@ -177,6 +180,7 @@ def _default_report_path(model_name: str) -> Path:
 
 # -- transcribe ------------------------------------------------------------------------------
 def cmd_transcribe(args) -> int:
+    quiet_libraries()
     from .transcribe import Transcriber, list_audio_files
 
     files = list_audio_files(Path(args.path).expanduser())
@@ -237,6 +241,7 @@ def cmd_sample_data(args) -> int:
 
 # -- demo (README quick start) ---------------------------------------------------------------
 def cmd_demo(args) -> int:
+    quiet_libraries()
     from .profile import DEFAULT_PROFILE, apply_overrides, load_profile
 
     data_dir = _data_dir(args.data)

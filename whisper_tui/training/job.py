@@ -115,6 +115,8 @@ class TrainingJob:
         self.state = state
 
     def _emit(self, event: TrainingEvent) -> None:
+        if not self._is_main() and not isinstance(event, (RunFinished, RunFailed, RunCancelled)):
+            return  # under torchrun only rank 0 reports progress
         for listener in list(self.listeners):
             try:
                 listener(event)
@@ -122,10 +124,11 @@ class TrainingJob:
                 self.folder.log("listener failed:\n" + traceback.format_exc(), "error")
 
     def log(self, message: str, level: str = "info") -> None:
-        try:
-            self.folder.log(message, level)
-        except OSError:
-            pass
+        if self._is_main():
+            try:
+                self.folder.log(message, level)
+            except OSError:
+                pass
         self._emit(LogEvent(message, level))
 
     def _check_cancel(self) -> None:
@@ -138,8 +141,11 @@ class TrainingJob:
         started = time.time()
         acquired = False
         try:
-            warning = self.folder.acquire(resuming=self.resume_checkpoint is not None)
-            acquired = True
+            if self._is_main():  # under torchrun, rank 0 owns the folder; the other ranks only train
+                warning = self.folder.acquire(resuming=self.resume_checkpoint is not None)
+                acquired = True
+            else:
+                warning = None
             if warning:
                 self.log(warning, "warning")
             result = self._run(started)
@@ -196,7 +202,8 @@ class TrainingJob:
         if self._is_main():
             self.folder.update_status(**fields)
 
-    def _is_main(self) -> bool:
+    @staticmethod
+    def _is_main() -> bool:
         import os
 
         return os.environ.get("RANK", "0") == "0"
@@ -368,7 +375,10 @@ class TrainingJob:
         tr = self.profile.training
         if tr.max_steps and tr.max_steps > 0:
             return tr.max_steps
-        per_epoch = max(1, -(-n_train // (tr.per_device_train_batch_size * tr.gradient_accumulation_steps)))
+        import os
+
+        world = max(1, int(os.environ.get("WORLD_SIZE", "1")))
+        per_epoch = max(1, -(-n_train // (tr.per_device_train_batch_size * tr.gradient_accumulation_steps * world)))
         return int(per_epoch * tr.num_train_epochs)
 
     def _trainer(self, model, processor, train_ds, eval_ds, lr, precision, device, cached_top_from):
@@ -413,6 +423,9 @@ class TrainingJob:
             dataloader_num_workers=0,
             disable_tqdm=True,
             save_only_model=False,
+            log_level="error",  # the Trainer resets transformers' verbosity from these; our events do the talking
+            log_level_replica="error",
+            ddp_find_unused_parameters=False,
         )
         tokenizer = processor.tokenizer
 
