@@ -56,3 +56,21 @@ def make_dataset(folder: Path, n: int = 3, seconds: float = 0.5, sr: int = 16000
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under folder with its bytes, to prove nothing was changed."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+TONE_WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+
+
+def write_tone_dataset(folder: Path, n: int = 8, seconds: float = 1.0, seed: int = 0) -> Path:
+    """A trainable dataset without TTS: n clips of distinct tones + noise, each labelled with two words."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(16000 * seconds)) / 16000
+    rows = []
+    for i in range(n):
+        wave = 0.3 * np.sin(2 * np.pi * (180 + 40 * i) * t) + 0.02 * rng.standard_normal(t.size)
+        sf.write(folder / f"clip{i:02d}.wav", wave.astype(np.float32), 16000)
+        rows.append((f"clip{i:02d}.wav", f"{TONE_WORDS[i % 8]} {TONE_WORDS[(i + 3) % 8]}"))
+    write_metadata(folder, rows)
+    return folder

@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from builders import build_tiny_whisper, write_tone_dataset
+from conftest import build_tiny_whisper
+from helpers_audio import write_tone_dataset
 from whisper_tui.errors import RunFolderError
 from whisper_tui.profile import apply_overrides, load_profile
 from whisper_tui.training import events as ev
@@ -17,11 +18,14 @@ from whisper_tui.training.job import TrainingJob
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
     root = tmp_path_factory.mktemp("job")
-    return build_tiny_whisper(root / "model"), write_tone_dataset(root / "data", n=8)
+    # d_model 64 (not conftest's 32): bitsandbytes' CPU nf4 kernels need rows of at least 64 for QLoRA.
+    model = build_tiny_whisper(root / "model", d_model=64, encoder_layers=2, encoder_ffn_dim=128, decoder_ffn_dim=128)
+    return model, write_tone_dataset(root / "data", n=8)
 
 
 @pytest.fixture(autouse=True)
 def own_cache(tmp_path, monkeypatch):
+    """A fresh encoder cache per test, so 'cached' really builds its cache."""
     monkeypatch.setenv("WHISPER_TUI_CACHE_DIR", str(tmp_path / "cache"))
 
 

@@ -107,21 +107,39 @@ _USER_ERRORS = {"DatasetError", "ProfileError", "ModelError", "OfflineError", "A
 def cmd_train(args) -> int:
     quiet_libraries()
     if args.resume:
-        from .profile import load_profile
-
-        run_dir = Path(args.resume).expanduser()
-        if run_dir.name.startswith("checkpoint-"):
-            run_dir = run_dir.parent.parent
-        profile_file = run_dir / "profile.toml"
-        if not profile_file.exists():
-            raise DatasetError(f"{run_dir}: no profile.toml, so this is not a whisper-tui run folder",
-                               "pass the folder given as --output (or printed) when the run started")
-        profile = load_profile(profile_file)
+        profile = _resume_profile(args)
     else:
         profile = profile_from_args(args)
     _job, code = run_training(profile, args.output, args.resume, evaluate_base=not args.no_base_eval,
                               quiet=args.quiet)
     return code
+
+
+RESUME_MAY_CHANGE = {"epochs": "training.num_train_epochs", "max_steps": "training.max_steps"}
+
+
+def _resume_profile(args):
+    """A resumed run keeps the profile it started with; only its length may change (to train longer)."""
+    from .errors import ProfileError, RunFolderError
+    from .profile import apply_overrides, load_profile
+
+    run_dir = Path(args.resume).expanduser()
+    if run_dir.name.startswith("checkpoint-"):
+        run_dir = run_dir.parent.parent
+    profile_file = run_dir / "profile.toml"
+    if not profile_file.exists():
+        raise RunFolderError(f"{run_dir}: no profile.toml, so this is not a whisper-tui run folder",
+                             "pass the folder given as --output (or printed) when the run started", where=str(run_dir))
+    changed = [name for name in ("profile", "config", "data", "test_dir", "test_split", "output", "model", "strategy",
+                                 "freeze_encoder", "frozen_encoder_layers", "grad_ckpt", "encoder_cache", "lr",
+                                 "batch_size", "precision", "merge_lora") if getattr(args, name, None) is not None]
+    if changed or args.set:
+        flags = ", ".join("--" + n.replace("_", "-") for n in changed) or "--set"
+        raise ProfileError(f"--resume continues {run_dir} with its saved profile; {flags} cannot change it",
+                           "only --epochs and --max-steps may be given with --resume; start a new run for other changes")
+    overrides = {key: getattr(args, name) for name, key in RESUME_MAY_CHANGE.items() if getattr(args, name) is not None}
+    profile = load_profile(profile_file)
+    return apply_overrides(profile, overrides) if overrides else profile
 
 
 # -- evaluate --------------------------------------------------------------------------------

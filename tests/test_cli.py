@@ -1,0 +1,137 @@
+"""The headless command line as a script user meets it: exit codes, one-line errors, run folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import build_tiny_whisper
+from helpers_audio import write_tone_dataset, write_wav
+from whisper_tui.cli import main
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    return build_tiny_whisper(root / "model"), write_tone_dataset(root / "data", n=6)
+
+
+def cli(*args: str, env_extra: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "whisper_tui.cli", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def test_no_arguments_without_a_terminal_explains_and_fails():
+    proc = cli()
+    assert proc.returncode == 2
+    assert "no command given and no terminal" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_validate_reports_problems_and_sets_the_exit_code(tmp_path, capsys):
+    good = tmp_path / "good"
+    write_wav(good / "a.wav", seconds=1.0)
+    (good / "metadata.csv").write_text("file_name,transcription\na.wav,hello there\n")
+    assert main(["validate", str(good)]) == 0
+    bad = tmp_path / "bad"
+    write_wav(bad / "a.wav", seconds=1.0)
+    (bad / "metadata.csv").write_text("file_name,transcription\na.wav,hello\nmissing.wav,gone\n")
+    assert main(["validate", str(bad)]) == 2
+    out = capsys.readouterr().out
+    assert "missing.wav" in out and "missing" in out
+
+
+def test_bad_profile_override_names_the_key(assets, tmp_path, capsys):
+    model, data = assets
+    code = main(["train", "--model", str(model), "--data", str(data), "--output", str(tmp_path / "run"),
+                 "--set", "finetuning.lora.r=0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "finetuning.lora.r" in err
+    assert not (tmp_path / "run").exists()  # nothing was started
+
+
+def test_missing_inputs_are_one_line_errors(tmp_path, capsys):
+    assert main(["transcribe", str(tmp_path / "nope.wav")]) == 2
+    assert main(["evaluate", "--data", str(tmp_path / "nodata")]) == 2
+    assert main(["train", "--profile", "no-such-profile"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 3 and "Traceback" not in err
+
+
+def test_train_evaluate_transcribe_round_trip(assets, tmp_path, capsys):
+    model, data = assets
+    out = tmp_path / "run"
+    code = main(["train", "--model", str(model), "--data", str(data), "--output", str(out), "--epochs", "1",
+                 "--batch-size", "2", "--set", "training.generation_max_length=8", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    assert (out / "final" / "adapter_config.json").exists() and (out / "best").is_dir()
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+
+    report = tmp_path / "eval.json"
+    assert main(["evaluate", "--model", str(out / "final"), "--data", str(data), "--test-split", "1.0",
+                 "--report", str(report), "--batch-size", "4"]) == 0
+    saved = json.loads(report.read_text())
+    assert saved["n_clips"] == 6 and 0 <= saved["wer"]
+
+    capsys.readouterr()
+    assert main(["transcribe", str(data), "--model", str(out), "--compare", str(model), "--json"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    assert len(lines) == 6 and all(str(model) in row for row in lines)
+
+    # the same output folder again is refused, and the finished run is untouched
+    assert main(["train", "--model", str(model), "--data", str(data), "--output", str(out), "--epochs", "1"]) == 2
+    assert "already holds a training run" in capsys.readouterr().err
+    assert (out / "final" / "adapter_config.json").exists()
+
+
+def test_profiles_and_locate(capsys, tmp_path):
+    assert main(["profiles"]) == 0
+    listing = capsys.readouterr().out
+    for name in ("cpu-quick", "lora-8gb", "qlora-4gb", "full"):
+        assert name in listing
+    assert main(["profiles", "show", "cpu-quick"]) == 0
+    assert "[finetuning.lora]" in capsys.readouterr().out
+    seed = tmp_path / "config.yaml"
+    seed.write_text("model:\n  name: openai/whisper-tiny\nfinetuning:\n  strategy: lora\ntraining:\n"
+                    "  num_train_epochs: 2\n")
+    assert main(["profiles", "import", str(seed), "--as", "from-seed"]) == 0
+    assert main(["profiles", "show", "from-seed"]) == 0
+    assert "num_train_epochs = 2" in capsys.readouterr().out
+    assert main(["locate"]) == 0
+    assert str(tmp_path) in capsys.readouterr().out  # the test's isolated dirs are what it reports
+
+
+def test_ctrl_c_cancels_with_a_checkpoint_and_resume_finishes(assets, tmp_path):
+    """A real process, a real SIGINT: exit 130, a complete checkpoint, then --resume finishes the run."""
+    import signal
+    import time
+
+    model, data = assets
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "whisper_tui.cli", "train", "--model", str(model), "--data", str(data),
+            "--output", str(out), "--epochs", "40", "--batch-size", "1", "--no-base-eval",
+            "--set", "training.eval_strategy='no'"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    metrics = out / "metrics.jsonl"
+    while time.time() < deadline and not (metrics.exists() and metrics.read_text().count("\n") >= 3):
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 130, err
+    assert "resume with: whisper-tui train --resume" in err
+    status = json.loads((out / "run.json").read_text())
+    assert status["status"] == "cancelled" and status["last_checkpoint"]
+    ckpts = list((out / "checkpoints").glob("checkpoint-*/whisper_tui_complete"))
+    assert ckpts, "cancel must leave a complete checkpoint"
+    refused = cli("train", "--resume", str(out), "--lr", "0.1")
+    assert refused.returncode == 2 and "--lr cannot change it" in refused.stderr
+    resumed = cli("train", "--resume", str(out), "--epochs", "2", timeout=400)  # 2 epochs = 12 steps in all
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
