@@ -18,10 +18,10 @@ COLUMNS: dict[str, tuple[str, object]] = {
     "duration": ("Dur s", lambda r: r.duration_s),
     "rate": ("Hz", lambda r: r.sample_rate),
     "channels": ("Ch", lambda r: r.channels),
-    "transcript": ("Transcript", lambda r: r.transcription.lower()),
     "problems": ("Problems", lambda r: (-_severity_rank(r.severity), r.problem_text)),
+    "transcript": ("Transcript", lambda r: r.transcription.lower()),  # last: long, and shown below anyway
 }
-SORT_CYCLE = ("row", "file", "duration", "rate", "channels", "transcript", "problems")
+SORT_CYCLE = ("row", "file", "duration", "rate", "channels", "problems", "transcript")
 
 
 def _severity_rank(severity: str) -> int:
@@ -97,6 +97,14 @@ def sort_rows(rows: list[ClipRow], column: str, reverse: bool = False) -> list[C
     known = [r for r in rows if value(r) is not None]  # type: ignore[operator]
     unknown = [r for r in rows if value(r) is None]  # type: ignore[operator]
     return sorted(known, key=value, reverse=reverse) + unknown  # type: ignore[arg-type]
+
+
+def format_clock(seconds: float) -> str:
+    """m:ss, or h:mm:ss from an hour up: how audio lengths are usually written."""
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def histogram_bin_seconds(max_duration: float, target_bins: int = 24) -> float:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -24,7 +25,7 @@ from textual.worker import Worker, get_current_worker
 from whisper_tui.errors import WhisperTuiError
 
 from .dataset_rows import (COLUMNS, ERROR, SORT_CYCLE, WARNING, ClipRow, filter_rows, folder_problems,
-                           histogram_bin_seconds, rows_from_report, sort_rows)
+                           format_clock, histogram_bin_seconds, rows_from_report, sort_rows)
 from .messages import DatasetValidated, EngineFailed, SampleDataReady, WaveformLoaded
 from .notify import error_text, notify_error, notify_worker_failure
 from .widgets.folder_picker import FolderPicker
@@ -38,10 +39,14 @@ WAVEFORM_DELAY = 0.15  # s of highlight before a clip is decoded (arrowing throu
 SAMPLE_CLIPS = 80
 
 
-def _fmt_minutes(seconds: float) -> str:
-    if seconds >= 3600:
-        return f"{seconds / 3600:.2f} h"
-    return f"{seconds / 60:.1f} min"
+def _axis(left: str, middle: str, right: str) -> Table:
+    """One line under the histogram: labels at both ends, a caption between (fits any width)."""
+    grid = Table.grid(expand=True)
+    grid.add_column(justify="left", no_wrap=True)
+    grid.add_column(justify="center", ratio=1, no_wrap=True, overflow="ellipsis")
+    grid.add_column(justify="right", no_wrap=True)
+    grid.add_row(left, middle, right, style="dim")
+    return grid
 
 
 class ReportScreen(ModalScreen[None]):
@@ -147,6 +152,9 @@ class DatasetScreen(Screen):
             ("s", "bold reverse"), " for the sample data (made offline on first use).\n\n",
             "A dataset is a folder of audio clips with a metadata.csv of file_name,transcription.")
 
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < 100, "-narrow")  # a slimmer side panel leaves the table room
+
     # -- opening a folder ----------------------------------------------------------------------
     def open_folder(self, folder: Path) -> None:
         """Validate `folder` in the background; the table fills when it is done."""
@@ -237,8 +245,8 @@ class DatasetScreen(Screen):
             Text("—" if row.duration_s is None else f"{row.duration_s:.1f}", style=style, justify="right"),
             Text("—" if row.sample_rate is None else str(row.sample_rate), style=rate_style, justify="right"),
             Text("—" if row.channels is None else str(row.channels), style=style, justify="right"),
-            Text(transcript or "(empty)", style=style or ("" if transcript else "dim")),
             Text(row.problem_text or "ok", style=style or "green"),
+            Text(transcript or "(empty)", style=style or ("" if transcript else "dim")),
         ]
 
     def _update_headers(self) -> None:
@@ -305,13 +313,13 @@ class DatasetScreen(Screen):
         durations = report.durations()
         summary = Text()
         summary.append(f"{report.folder.name or report.folder}\n", style="bold")
-        summary.append(f"{len(report.clips)} clips, {len(usable)} usable\n")
-        summary.append(f"{_fmt_minutes(report.total_seconds)} of audio")
-        if report.usable_seconds != report.total_seconds:
-            summary.append(f" ({_fmt_minutes(report.usable_seconds)} usable)")
-        summary.append(f"\nSplit {test_split:g}: {len(train)} train, {len(test)} test\n")
+        summary.append(f"{len(report.clips)} clips · {len(usable)} usable\n")
+        summary.append(f"{format_clock(report.total_seconds)} audio")
+        if round(report.usable_seconds) != round(report.total_seconds):
+            summary.append(f" · {format_clock(report.usable_seconds)} usable")
+        summary.append(f"\ntrain {len(train)} · test {len(test)} ({test_split:g})\n")
         if durations:
-            summary.append(f"Durations {min(durations):.1f}–{max(durations):.1f} s, median "
+            summary.append(f"{min(durations):.1f}–{max(durations):.1f} s, median "
                            f"{sorted(durations)[len(durations) // 2]:.1f} s")
         self.query_one("#ds-summary", Static).update(summary)
 
@@ -322,11 +330,7 @@ class DatasetScreen(Screen):
             bins = duration_histogram(durations, bin_s)
             spark.data = [count for _start, _end, count in bins]
             spark.display = True
-            top = bins[-1][1]
-            width = max(10, spark.size.width or 28)
-            left, right = "0 s", f"{top:g} s"
-            axis.update(Text(left + "durations".center(max(1, width - len(left) - len(right))) + right,
-                             style="dim"))
+            axis.update(_axis("0 s", "clip lengths", f"{bins[-1][1]:g} s"))
         else:
             spark.display = False
             axis.update("")
@@ -337,9 +341,7 @@ class DatasetScreen(Screen):
         else:
             counts.append(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)\n", style="bold")
             for kind, n in report.counts.items():
-                severity, meaning = PROBLEM_KINDS[kind]
-                counts.append(f"{n:>4} {kind}", style=ROW_STYLES[severity])
-                counts.append(f"  {meaning}\n", style="dim")
+                counts.append(f"{n:>4} {kind}\n", style=ROW_STYLES[PROBLEM_KINDS[kind][0]])
             for problem in folder_problems(report):
                 counts.append(f"• {problem}\n", style=ROW_STYLES[problem.severity])
         self.query_one("#ds-problem-counts", Static).update(counts)

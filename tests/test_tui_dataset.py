@@ -24,7 +24,7 @@ def table_files(screen) -> list[str]:
 
 def row_problems(screen) -> dict[str, str]:
     table = screen.query_one("#ds-table", DataTable)
-    return {str(table.get_row_at(i)[1]): str(table.get_row_at(i)[6]) for i in range(table.row_count)}
+    return {str(table.get_row_at(i)[1]): str(table.get_row_at(i)[5]) for i in range(table.row_count)}
 
 
 # -- table model (no Textual) -------------------------------------------------------------------
@@ -99,8 +99,8 @@ async def test_loads_a_folder_and_marks_problem_rows(tmp_path):
         bad = table.get_row("row-9")  # missing.wav is on line 9 of metadata.csv
         assert "red" in str(bad[1].style)
         summary = str(screen.query_one("#ds-summary", Static).content)
-        assert f"{TOTAL_ROWS} clips, {GOOD_CLIPS + 1} usable" in summary
-        assert "train" in summary and "test" in summary
+        assert f"{TOTAL_ROWS} clips · {GOOD_CLIPS + 1} usable" in summary
+        assert "train 6 · test 1 (0.2)" in summary
         counts = str(screen.query_one("#ds-problem-counts", Static).content)
         assert "3 error(s), 1 warning(s)" in counts
 
