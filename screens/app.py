@@ -171,21 +171,34 @@ class WhisperTuiApp(App):
         return dashboard if dashboard is not None and getattr(dashboard, "training_active", False) else None
 
     async def action_quit(self) -> None:
-        if self._running_dashboard() is None:
-            self.exit()
-            return
-        if self._quitting:
-            return
+        """Quit; first ask when a run would be cancelled or profile edits would be lost."""
         from .widgets.dash_confirm import ConfirmModal
 
-        def answered(quit_now: bool | None) -> None:
-            if quit_now:
-                self.cancel_run_and_exit("Quitting: cancelling the run and saving a checkpoint…")
+        if self._quitting or isinstance(self.screen, ConfirmModal):
+            return  # a question is already open
 
-        self.push_screen(ConfirmModal(
-            "Training is running", "Quit anyway? The run is cancelled and a checkpoint is saved first, "
-            "so it can be resumed later from the Runs screen.", yes_label="Cancel run and quit",
-            no_label="Keep training"), answered)
+        if self._running_dashboard() is not None:
+            def answered(quit_now: bool | None) -> None:
+                if quit_now:
+                    self.cancel_run_and_exit("Quitting: cancelling the run and saving a checkpoint…")
+
+            self.push_screen(ConfirmModal(
+                "Training is running", "Quit anyway? The run is cancelled and a checkpoint is saved first, "
+                "so it can be resumed later from the Runs screen.", yes_label="Cancel run and quit",
+                no_label="Keep training"), answered)
+            return
+        setup = self.mode_screen("train")
+        if setup is not None and getattr(setup, "modified", False):
+            def discard(quit_now: bool | None) -> None:
+                if quit_now:
+                    self.exit()
+
+            self.push_screen(ConfirmModal(
+                "Unsaved profile changes", f'The profile "{setup.profile_name}" has changes that are not saved '
+                "(Train setup, ctrl+s saves). Quit and lose them?", yes_label="Quit without saving",
+                no_label="Keep editing"), discard)
+            return
+        self.exit()
 
     def cancel_run_and_exit(self, note: str) -> None:
         """Cancel the running job, wait (in the background) until it stopped, then exit."""

@@ -242,3 +242,26 @@ async def test_dataset_from_the_command_line(tmp_path):
         await settle(pilot)
         assert app.mode_screen("dataset").folder == folder
         assert app.current_mode == "train" and app.screen.profile_name == "full"
+
+
+async def test_quit_with_unsaved_profile_changes_asks():
+    app = WhisperTuiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        from screens.widgets.profile_form import ProfileForm
+
+        app.screen.query_one(ProfileForm).editor("training.num_train_epochs").value = "2"
+        await pilot.pause()
+        assert app.screen.modified
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ConfirmModal"
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.is_running and app.current_mode == "train"
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert not app.is_running

@@ -218,3 +218,24 @@ async def test_generate_sample_data(monkeypatch):
         assert not screen.query_one("#ds-progress-row").display
         assert len(table_files(screen)) == 3
         assert screen.folder.name == "sample-data"
+
+
+async def test_folder_picker_opens_the_highlighted_folder(tmp_path):
+    from screens.widgets.folder_picker import FolderPicker, FolderTree
+
+    make_dataset(tmp_path / "projects" / "speech", problems=False)
+    (tmp_path / "projects" / ".hidden").mkdir()
+    app = WhisperTuiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        screen.query_one("#ds-folder", Input).value = str(tmp_path / "projects")
+        await pilot.press("b")
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, FolderPicker)
+        tree = app.screen.query_one(FolderTree)
+        labels = [str(node.label) for node in tree.root.children]
+        assert labels == ["speech"]  # folders only, no hidden ones
+        await pilot.press("down", "o")
+        await settle(pilot)
+        assert app.screen is screen and screen.folder == tmp_path / "projects" / "speech"
+        assert len(table_files(screen)) == GOOD_CLIPS

@@ -62,7 +62,7 @@ class FolderPicker(ModalScreen[Path | None]):
 
     def _show_root(self) -> None:
         self.query_one("#picker-title", Label).update(
-            f"Pick a dataset folder in {self.root}  — ↑↓ move, → open, backspace up")
+            f"{self.root}  — ↑↓ move · enter opens · o picks · backspace goes up")
 
     def _highlighted(self) -> Path:
         tree = self.query_one(FolderTree)
