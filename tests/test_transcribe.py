@@ -121,10 +121,16 @@ def test_list_audio_files(tmp_path):
         list_audio_files(tmp_path / "sub")
 
 
-def test_accepts_a_loaded_pair(tiny_transcriber):
-    pair = Transcriber((tiny_transcriber.model, tiny_transcriber.processor), max_new_tokens=12)
+def test_accepts_a_loaded_pair_and_gives_it_back_in_training_mode(tiny_transcriber):
+    model = tiny_transcriber.model
+    pair = Transcriber((model, tiny_transcriber.processor), max_new_tokens=12)
     wave = _noise(1.0, level=0.05)
-    assert pair.transcribe_waves([wave]) == tiny_transcriber.transcribe_waves([wave])
+    model.train()
+    try:
+        assert pair.transcribe_waves([wave]) == tiny_transcriber.transcribe_waves([wave])
+        assert model.training
+    finally:
+        model.eval()
 
 
 @pytest.mark.slow

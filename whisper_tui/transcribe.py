@@ -186,7 +186,6 @@ class Transcriber:
             ref = model if isinstance(model, ModelRef) else None
             self.model, self.processor = load_model(model, device=device_for(device), dtype=dtype)
             self.model_name = ref.describe() if ref else str(model or "tiny.en")
-        self.model.eval()
         self.batch_size = batch_size
         self.num_beams = num_beams
         self.max_new_tokens = max_new_tokens
@@ -243,8 +242,13 @@ class Transcriber:
                         "logits_processor": LogitsProcessorList([LoopGuard(self.model.generation_config.eos_token_id)])}
         if self.multilingual:
             kwargs.update(language=self.language, task="transcribe")
-        with torch.inference_mode():
-            tokens = self.model.generate(input_features=input_features, **kwargs)
+        was_training = self.model.training  # a live model lent by the trainer goes back as it came
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                tokens = self.model.generate(input_features=input_features, **kwargs)
+        finally:
+            self.model.train(was_training)
         sequences = tokens.sequences if hasattr(tokens, "sequences") else tokens
         return [t.strip() for t in self.processor.tokenizer.batch_decode(sequences, skip_special_tokens=True)]
 
