@@ -78,16 +78,16 @@ class DatasetScreen(Screen):
             "used for training, yellow rows have warnings.")
 
     BINDINGS = [
-        Binding("f", "focus_folder", "Folder", id="dataset.folder"),
+        Binding("f", "focus_folder", "Folder", show=False, tooltip="Type a dataset folder", id="dataset.folder"),
         Binding("b", "browse", "Browse", id="dataset.browse"),
-        Binding("s", "open_sample", "Sample data", id="dataset.sample"),
+        Binding("s", "open_sample", "Sample", id="dataset.sample"),
         Binding("slash", "focus_filter", "Filter", key_display="/", id="dataset.filter"),
-        Binding("p", "toggle_problems", "Problems only", id="dataset.problems"),
+        Binding("p", "toggle_problems", "Problems", tooltip="Show only rows with problems", id="dataset.problems"),
         Binding("o", "cycle_sort", "Sort", id="dataset.sort"),
         Binding("O", "reverse_sort", "Reverse sort", show=False, id="dataset.reverse"),
-        Binding("r", "revalidate", "Recheck", id="dataset.recheck"),
+        Binding("r", "revalidate", "Recheck", show=False, tooltip="Check the folder again", id="dataset.recheck"),
         Binding("v", "report", "Report", id="dataset.report"),
-        Binding("t", "use_for_training", "Train on it", id="dataset.train"),
+        Binding("t", "use_for_training", "Train", tooltip="Use this folder as data.train_dir", id="dataset.train"),
         Binding("g", "generate_sample", "Generate sample data", show=False, id="dataset.generate"),
     ]
 
@@ -133,7 +133,7 @@ class DatasetScreen(Screen):
             wave.border_title = "Waveform"
             yield wave
             yield Static("", id="ds-clip-info")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # ^p is on the mode bar: room for keys
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

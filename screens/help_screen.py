@@ -40,7 +40,7 @@ def binding_rows(bindings_source, app) -> list[tuple[str, str]]:
         for binding in binding_list:
             if not binding.description or binding.system:
                 continue
-            row = (app.get_key_display(binding), binding.description)
+            row = (app.get_key_display(binding), binding.tooltip or binding.description)  # the longer wording
             if row not in seen:
                 seen.add(row)
                 rows.append(row)

@@ -120,12 +120,12 @@ class TrainSetupScreen(Screen):
             "under a new name. The estimate is arithmetic from Whisper tiny's shape, not a measurement.")
 
     BINDINGS = [
-        Binding("ctrl+t", "start", "Start training", id="train.start"),
+        Binding("ctrl+t", "start", "Start", tooltip="Start training with this profile", id="train.start"),
         Binding("ctrl+s", "profile_save", "Save", id="train.save"),
         Binding("ctrl+n", "profile_save_as", "Save as", id="train.save_as"),
         Binding("ctrl+l", "focus_profiles", "Load", id="train.load"),
         Binding("ctrl+r", "profile_revert", "Revert", id="train.revert"),
-        Binding("f8", "profile_delete", "Delete profile", id="train.delete"),
+        Binding("f8", "profile_delete", "Delete", tooltip="Delete this user profile", id="train.delete"),
     ]
 
     def __init__(self) -> None:
@@ -159,7 +159,7 @@ class TrainSetupScreen(Screen):
                 yield Button("▶ Start training ^t", id="ts-start", variant="success", compact=True)
                 yield Static("", id="ts-estimate")
         yield Static("", id="ts-help")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # ^p is on the mode bar: room for keys
 
     def on_mount(self) -> None:
         self.query_one("#ts-side").border_title = "Profile"

@@ -61,6 +61,11 @@ async def test_mode_bar_marks_the_current_screen():
         assert bar.render().plain.rstrip().endswith("● training 40%")
         spans = [span for span in bar.render().spans if "reverse" in str(span.style)]
         assert len(spans) == 1 and bar.render().plain[spans[0].start:spans[0].end].strip() == "1 Dataset"
+        app.status_line = ""
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        narrow = bar.render().plain
+        assert len(narrow) <= 80 and "5 Runs" in narrow and narrow.rstrip().endswith("^p commands")
 
 
 async def test_escape_leaves_a_text_field_so_number_keys_work():
@@ -86,11 +91,11 @@ async def test_help_lists_the_current_screens_keys_first():
         assert titles[0] == "Train setup screen (key 2)" and titles[1] == "Everywhere"
         assert {"Dataset screen (key 1)", "Dashboard screen (key 3)", "Runs screen (key 5)"} <= set(titles)
         train_rows = dict((desc, key) for key, desc in sections[0][2])
-        assert train_rows["Start training"] == "^t" and train_rows["Save"] == "^s"
+        assert train_rows["Start training with this profile"] == "^t" and train_rows["Save"] == "^s"
         everywhere = dict((desc, key) for key, desc in sections[1][2])
         assert everywhere["Help"] == "? / f1" and everywhere["Quit"] == "^q"
         dataset_rows = dict((desc, key) for key, desc in sections[titles.index("Dataset screen (key 1)")][2])
-        assert dataset_rows["Problems only"] == "p" and dataset_rows["Filter"] == "/"
+        assert dataset_rows["Show only rows with problems"] == "p" and dataset_rows["Filter"] == "/"
         await pilot.press("escape")
         assert isinstance(app.screen, TrainSetupScreen)
         await pilot.press("f1")

@@ -23,7 +23,10 @@ SHORT_LABELS = {"train": "Train"}  # used when the bar is narrow
 
 
 class ModeBar(Widget):
-    """`whisper-tui  1 Dataset  2 Train setup  3 Dashboard  4 Transcribe  5 Runs      ● training 40%`."""
+    """`whisper-tui  1 Dataset  2 Train setup  3 Dashboard  4 Transcribe  5 Runs      ● training 40%`.
+
+    With no status to show, the right end says `? help`.
+    """
 
     DEFAULT_CSS = """
     ModeBar {
@@ -50,8 +53,8 @@ class ModeBar(Widget):
     def _status_changed(self, value: str) -> None:
         self.status = value
 
-    def _tabs(self, short: bool) -> Content:
-        parts = ["[b] whisper-tui [/b]"]
+    def _tabs(self, short: bool, title: bool) -> Content:
+        parts = ["[b] whisper-tui [/b]"] if title else [" "]
         for mode, key, label in MAIN_MODES:
             name = SHORT_LABELS.get(mode, label) if short else label
             click = f"@click=app.switch_mode('{mode}')"
@@ -61,13 +64,21 @@ class ModeBar(Widget):
                 parts.append(f"[{click}] [b]{key}[/b] {name} [/]")
         return Content.from_markup("".join(parts))
 
+    def _right(self) -> list[Content]:
+        """What can go at the right end, most informative first."""
+        if self.status:
+            return [Content.from_markup("[b $warning] $status [/]", status=self.status)]
+        # footers may be too narrow to show these keys: keep help and the palette one glance away
+        return [Content.from_markup("[@click=app.help][b]?[/b] help[/]  [@click=app.command_palette][b]^p[/b] "
+                                    "commands [/]"),
+                Content.from_markup("[@click=app.help][b]?[/b] help [/]")]
+
     def render(self) -> Content:
         width = self.content_size.width
-        status = Content.from_markup("[b $warning] $status [/]", status=self.status) if self.status else Content("")
-        tabs = self._tabs(short=False)
-        if tabs.cell_length + status.cell_length > width:
-            tabs = self._tabs(short=True)
-        gap = width - tabs.cell_length - status.cell_length
-        if gap < 1:
-            return tabs
-        return Content.assemble(tabs, " " * gap, status)
+        variants = [(short, title) for short, title in ((False, True), (True, True), (True, False))]
+        for right in self._right():
+            for short, title in variants:
+                tabs = self._tabs(short, title)
+                if tabs.cell_length + right.cell_length + 1 <= width:
+                    return Content.assemble(tabs, " " * (width - tabs.cell_length - right.cell_length), right)
+        return self._tabs(True, False)
