@@ -152,6 +152,10 @@ class DatasetScreen(Screen):
             ("s", "bold reverse"), " for the sample data (made offline on first use).\n\n",
             "A dataset is a folder of audio clips with a metadata.csv of file_name,transcription.")
 
+    def on_screen_resume(self) -> None:
+        if self.report is not None:
+            self._refresh_summary()  # the split follows Train setup's test_split, which may have changed
+
     def on_resize(self) -> None:
         self.set_class(self.size.width < 100, "-narrow")  # a slimmer side panel leaves the table room
 

@@ -34,14 +34,6 @@ class DatasetValidated(Message):
     report: object
 
 
-@dataclass
-class SampleDataProgress(Message):
-    """Progress of generating the sample dataset; `total` is None while the size is unknown."""
-
-    done: int
-    total: int | None
-    note: str = ""
-
 
 @dataclass
 class SampleDataReady(Message):
@@ -62,25 +54,3 @@ class SystemStatsRead(Message):
     """One `whisper_tui.sysmon.snapshot()`, e.g. to compare a memory estimate with what the machine has."""
 
     stats: SystemStats
-
-
-@dataclass
-class ProfileSaved(Message):
-    """A profile was written to the user profile folder under `name`."""
-
-    name: str
-    path: Path
-
-
-@dataclass
-class TrainingRequested(Message):
-    """The Train setup screen asks the app to start a run with this (validated) profile."""
-
-    profile: object
-
-
-@dataclass
-class DatasetChosen(Message):
-    """The Dataset screen has a usable folder; Train setup may offer it as data.train_dir."""
-
-    folder: Path

@@ -239,3 +239,21 @@ async def test_folder_picker_opens_the_highlighted_folder(tmp_path):
         await settle(pilot)
         assert app.screen is screen and screen.folder == tmp_path / "projects" / "speech"
         assert len(table_files(screen)) == GOOD_CLIPS
+
+
+async def test_split_follows_train_setup_test_split(tmp_path):
+    from screens.widgets.profile_form import ProfileForm
+
+    app = WhisperTuiApp(dataset=make_dataset(tmp_path / "ds"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        dataset = app.screen
+        assert "train 6 · test 1 (0.2)" in str(dataset.query_one("#ds-summary", Static).content)
+        await pilot.press("2")
+        await settle(pilot)
+        app.screen.query_one(ProfileForm).editor("data.test_split").value = "0.5"
+        await pilot.pause()
+        app.screen.set_focus(None)
+        await pilot.press("1")
+        await pilot.pause()
+        assert "train 3 · test 4 (0.5)" in str(dataset.query_one("#ds-summary", Static).content)
