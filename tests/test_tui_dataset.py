@@ -257,3 +257,18 @@ async def test_split_follows_train_setup_test_split(tmp_path):
         await pilot.press("1")
         await pilot.pause()
         assert "train 3 · test 4 (0.5)" in str(dataset.query_one("#ds-summary", Static).content)
+
+
+async def test_an_engine_bug_in_a_worker_is_a_notification_not_a_crash(tmp_path, monkeypatch):
+    def broken(folder, **kwargs):
+        raise RuntimeError("validator exploded")
+
+    monkeypatch.setattr("whisper_tui.dataset.validate_dataset", broken)
+    app = WhisperTuiApp(dataset=make_dataset(tmp_path / "ds"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        notes = [n for n in app._notifications if n.severity == "error"]
+        assert notes and "validator exploded" in notes[-1].message
+        assert notes[-1].title.startswith("Could not check the dataset")
+        assert not app.screen.query_one("#ds-table", DataTable).loading
+        assert app.is_running
