@@ -320,7 +320,8 @@ def build_processor(ct2_dir: str | Path, n_mels: int = 80, vocab_size: int | Non
     tokenizer_file = ct2_dir / "tokenizer.json"
     if not tokenizer_file.is_file():
         raise ModelError(f"{ct2_dir} has no tokenizer.json",
-                         "copy tokenizer.json next to model.bin (ct2-transformers-converter --copy_files tokenizer.json)",
+                         "copy tokenizer.json next to model.bin "
+                         "(ct2-transformers-converter --copy_files tokenizer.json)",
                          where=str(ct2_dir))
     eot = "<|endoftext|>"
     try:

@@ -148,7 +148,8 @@ def read_model_bin(path: str | Path) -> CT2Model:
         raise ModelError(f"{path} does not exist", "point to a CTranslate2 model folder that has model.bin",
                          where=str(path)) from exc
     except OSError as exc:
-        raise ModelError(f"cannot read {path}: {exc.strerror}", "check the file's permissions", where=str(path)) from exc
+        raise ModelError(f"cannot read {path}: {exc.strerror}", "check the file's permissions",
+                         where=str(path)) from exc
     cur = _Cursor(data, path)
     version = cur.unpack("I")
     if version not in _SUPPORTED_BINARY_VERSIONS:

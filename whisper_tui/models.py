@@ -144,7 +144,8 @@ def _resolve_adapter(name: str, path: Path, depth: int) -> ModelRef:
     recorded = ours.get("base_model") or peft_base
     if recorded is None:
         raise ModelError(f"adapter {path} does not say which base model it was trained on",
-                         "add base_model_name_or_path to its adapter_config.json", where=str(path / "adapter_config.json"))
+                         "add base_model_name_or_path to its adapter_config.json",
+                         where=str(path / "adapter_config.json"))
     try:
         base = _resolve(str(recorded).strip(), depth + 1)
     except ModelError as exc:

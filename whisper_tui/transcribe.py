@@ -15,7 +15,6 @@ untouched: only back-to-back repeats count.
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import time
@@ -27,8 +26,6 @@ import numpy as np
 
 from .audio import AUDIO_EXTENSIONS, SAMPLE_RATE, load_audio
 from .errors import AudioError, WhisperTuiError
-
-log = logging.getLogger(__name__)
 
 MAX_CHUNK_S = 30.0
 CUT_SEARCH_S = 5.0  # look this far back from each 30 s mark for the quietest place to cut
