@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Label
-from textual.widgets._tree import TreeNode
+from textual.widgets.tree import TreeNode
 
 
 class FolderTree(DirectoryTree):
