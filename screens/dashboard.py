@@ -228,8 +228,8 @@ class DashboardScreen(Screen):
             log.write(Text(event.message, style=LOG_STYLES.get(event.level, "")))
         elif isinstance(event, EvalEvent):
             label = "base model" if event.step == 0 else f"step {event.step}"
-            best = " ★ best so far" if event.is_best else ""
-            log.write(Text(f"eval {label}: WER {fmt_rate(event.wer)}, CER {fmt_rate(event.cer)}{best}",
+            best = " ★ best" if event.is_best else ""
+            log.write(Text(f"eval {label}: WER {fmt_rate(event.wer)} CER {fmt_rate(event.cer)}{best}",
                            style="bold" if event.is_best else ""))
         elif isinstance(event, CheckpointSaved):
             what = {"best": "best model", "final": "final model", "cancel": "checkpoint before stopping"}
@@ -246,6 +246,9 @@ class DashboardScreen(Screen):
             log.write(Text(f"failed: {event.reason}" + (f" — {event.hint}" if event.hint else ""), style="bold red"))
 
     def _notify_end(self, event: TrainingEvent) -> None:
+        """Only when the user is elsewhere: here the summary panel already says it."""
+        if self.is_current:
+            return
         if isinstance(event, RunFinished):
             self.notify(f"Training finished — best WER {fmt_rate(event.best_wer)}", title="Training")
         elif isinstance(event, RunFailed):

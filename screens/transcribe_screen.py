@@ -129,7 +129,8 @@ class TranscribeScreen(Screen):
 
     @on(Select.Changed, "#tx-model")
     def _model_chosen(self, event: Select.Changed) -> None:
-        if isinstance(event.value, str):
+        # A Changed queued before `select_model` set another value arrives late: only the current one counts.
+        if isinstance(event.value, str) and event.value == event.select.value:
             self.model_value = event.value
 
     @on(Input.Submitted, "#tx-model-path")
@@ -285,8 +286,8 @@ class TranscribeScreen(Screen):
 
     # -- actions -------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "rerun":
-            return True if self._target is not None and not self._running else None
+        if action == "rerun":  # while running it restarts (the new worker replaces the old one)
+            return True if self._target is not None else None
         if action == "copy_text":
             return True if self.query_one(ResultsTable).clip_rows else None
         return True
@@ -297,8 +298,10 @@ class TranscribeScreen(Screen):
 
     @on(Switch.Changed, "#tx-compare")
     def _compare_changed(self, event: Switch.Changed) -> None:
-        if self._target is not None and not self._running:
-            self.transcribe(self._target)  # show the other view of the same audio at once
+        """Show the other view of the same audio at once, unless the results already are that view."""
+        wanted = event.value and not is_bundled(self.model_value)
+        if self._target is not None and self.query_one(ResultsTable).compare != wanted:
+            self.transcribe(self._target)
 
     def action_rerun(self) -> None:
         if self._target is not None:
