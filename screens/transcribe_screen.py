@@ -59,7 +59,7 @@ class TranscribeScreen(Screen):
         self._extra_models: list[tuple[str, str]] = []  # opened by path / from a run, kept across refreshes
         self._transcribers: dict[str, object] = {}
         self._job = 0
-        self._running = False
+        self._busy = False
         self._target: Path | None = None
         self._labels: dict[str, str] = {}
         self._references: dict[Path, str] = {}
@@ -78,7 +78,7 @@ class TranscribeScreen(Screen):
                 yield Input(placeholder="audio file or folder, Enter to transcribe", compact=True, id="tx-audio")
                 yield Label("Compare with tiny.en", id="tx-compare-label")
                 yield Switch(False, id="tx-compare")
-        yield Label("Choose a model and an audio file or folder, then press Enter.", id="tx-status")
+        yield Label("Pick a model, type an audio file or folder under Audio (Tab), then Enter.", id="tx-status")
         yield ResultsTable(id="tx-results")
         yield Static("", id="tx-detail")
         yield Static("", id="tx-summary")
@@ -86,7 +86,8 @@ class TranscribeScreen(Screen):
 
     def on_mount(self) -> None:
         self.refresh_models()
-        self.query_one("#tx-audio", Input).focus()
+        # Not a text field: number keys must still switch screens when this one opens.
+        self.query_one("#tx-model", Select).focus()
 
     def on_screen_resume(self) -> None:
         self.refresh_models()  # a run may have finished since
@@ -125,7 +126,8 @@ class TranscribeScreen(Screen):
         if self.is_mounted:
             self.refresh_models()
             self._set_status(Text.assemble("Model: ", (short_model_name(value), "bold"),
-                                           " — give an audio file or folder and press Enter."))
+                                           " — type an audio file or folder and press Enter."))
+            self.query_one("#tx-audio", Input).focus()  # the next thing to do
 
     @on(Select.Changed, "#tx-model")
     def _model_chosen(self, event: Select.Changed) -> None:
@@ -152,7 +154,7 @@ class TranscribeScreen(Screen):
                         severity="warning")
             compare = False
         self._job += 1
-        self._running = True
+        self._busy = True
         self._target = Path(target).expanduser()
         model_label = short_model_name(self.model_value)
         base_label = short_model_name(self.base_model)
@@ -236,7 +238,7 @@ class TranscribeScreen(Screen):
     def on_transcribe_finished(self, message: TranscribeFinished) -> None:
         if message.job != self._job:
             return
-        self._running = False
+        self._busy = False
         count = len(self.query_one(ResultsTable).clip_rows)
         done = "Stopped" if message.stopped else "Done"
         self._set_status(f"{done}: {count} file{'s' * (count != 1)} transcribed. Enter on the audio path runs again.")
@@ -246,7 +248,7 @@ class TranscribeScreen(Screen):
         if event.worker.group != "transcribe":
             return
         if notify_worker_failure(self, event):
-            self._running = False
+            self._busy = False
             error = event.worker.error
             message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
             self._set_status(Text(f"Failed: {message}", style="red"))
@@ -308,7 +310,7 @@ class TranscribeScreen(Screen):
             self.transcribe(self._target)
 
     def action_stop_or_leave(self) -> None:
-        if self._running:
+        if self._busy:
             self.workers.cancel_group(self, "transcribe")
             self._set_status("Stopping after the current batch…")
             return
