@@ -225,3 +225,18 @@ def test_inline_diff_keeps_both_sides_in_order():
     assert text.plain == "ask not what your their country can"
     assert [text.plain[s.start:s.end] for s in text.spans if s.style == DELETED] == ["not", "your"]
     assert [text.plain[s.start:s.end] for s in text.spans if s.style == INSERTED] == ["their", "can"]
+
+
+async def test_opens_off_the_text_fields_and_escape_leaves_one(tmp_path):
+    app = TxApp(transcriber_factory=canned({}, {}))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert not isinstance(app.focused, Input)  # number keys reach the app's screen switching
+        app.tx.query_one("#tx-audio", Input).focus()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.focused, Input)
+        assert "Stopping" not in str(app.tx.query_one("#tx-status", Label).content)
+        app.tx.select_model(tmp_path)  # e.g. "transcribe with this model" from the dashboard
+        await pilot.pause()
+        assert app.focused is app.tx.query_one("#tx-audio", Input)  # the next thing to fill in
