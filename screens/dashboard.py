@@ -79,10 +79,12 @@ class DashboardScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     BINDINGS = [
-        Binding("p", "toggle_pause", "Pause/resume", id="dashboard.pause"),
-        Binding("c", "cancel_run", "Cancel run", id="dashboard.cancel"),
-        Binding("t", "transcribe", "Transcribe with model", id="dashboard.transcribe"),
-        Binding("l", "focus_log", "Log", show=False, id="dashboard.log"),
+        Binding("p", "toggle_pause", "Pause", tooltip="Pause or resume the run", id="dashboard.pause"),
+        Binding("c", "cancel_run", "Cancel", tooltip="Cancel the run (asks first; a checkpoint is saved)",
+                id="dashboard.cancel"),
+        Binding("t", "transcribe", "Transcribe", tooltip="Transcribe with the model this run saved",
+                id="dashboard.transcribe"),
+        Binding("l", "focus_log", "Log", show=False, tooltip="Move to the log panel", id="dashboard.log"),
     ]
 
     _job_ids = itertools.count(1)

@@ -40,13 +40,14 @@ class RunsScreen(Screen):
     HELP = ("Every training run: its best WER, its loss and WER curves. Mark two runs with space and press c "
             "to compare them; t transcribes with a run's model, u resumes a cancelled or interrupted run.")
     BINDINGS = [
-        Binding("enter", "open", "Open", id="runs.open"),
-        Binding("space", "mark", "Mark", id="runs.mark"),
-        Binding("c", "compare", "Compare marked", id="runs.compare"),
-        Binding("t", "transcribe", "Transcribe with model", id="runs.transcribe"),
-        Binding("u", "resume", "Resume run", id="runs.resume"),
-        Binding("r", "refresh", "Refresh", id="runs.refresh"),
-        Binding("escape", "back", "Back to list", id="runs.back"),
+        Binding("enter", "open", "Open", show=False, tooltip="Show the run's curves", id="runs.open"),
+        Binding("space", "mark", "Mark", tooltip="Mark / unmark a run for comparing (two at most)", id="runs.mark"),
+        Binding("c", "compare", "Compare", tooltip="Compare the two marked runs", id="runs.compare"),
+        Binding("t", "transcribe", "Transcribe", tooltip="Transcribe with this run's model", id="runs.transcribe"),
+        Binding("u", "resume", "Resume", tooltip="Resume a cancelled or interrupted run from its checkpoint",
+                id="runs.resume"),
+        Binding("r", "refresh", "Refresh", tooltip="Read the runs folder again", id="runs.refresh"),
+        Binding("escape", "back", "Back", tooltip="Back to the list of runs", id="runs.back"),
     ]
 
     def __init__(self, name: str | None = None, id: str | None = None, classes: str | None = None, *,

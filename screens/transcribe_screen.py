@@ -42,11 +42,14 @@ class TranscribeScreen(Screen):
             "both models side by side, with the words that changed marked; folders with metadata.csv or .txt "
             "transcripts get a WER per clip.")
     BINDINGS = [
-        Binding("ctrl+t", "toggle_compare", "Compare", id="transcribe.compare"),
-        Binding("ctrl+r", "rerun", "Run again", id="transcribe.rerun"),
-        Binding("escape", "stop_or_leave", "Stop / leave field", show=False, id="transcribe.stop"),
-        Binding("y", "copy_text", "Copy text", id="transcribe.copy"),
-        Binding("ctrl+l", "focus_audio", "Audio path", show=False, id="transcribe.audio"),
+        Binding("ctrl+t", "toggle_compare", "Compare", tooltip="Compare with tiny.en side by side (on/off)",
+                id="transcribe.compare"),
+        Binding("ctrl+r", "rerun", "Again", tooltip="Transcribe the same audio again", id="transcribe.rerun"),
+        Binding("escape", "stop_or_leave", "Stop", show=False,
+                tooltip="Stop transcribing after the current batch, or leave the text field", id="transcribe.stop"),
+        Binding("y", "copy_text", "Copy", tooltip="Copy the selected clip's transcript", id="transcribe.copy"),
+        Binding("ctrl+l", "focus_audio", "Audio", show=False, tooltip="Type an audio file or folder",
+                id="transcribe.audio"),
     ]
 
     def __init__(self, name: str | None = None, id: str | None = None, classes: str | None = None, *,
