@@ -118,3 +118,25 @@ class JobCallback(TrainerCallback):
             self.job.last_checkpoint = ckpt
             reason = "cancel" if self.job._cancel.is_set() else "periodic"
             self.job._emit(CheckpointSaved(ckpt, state.global_step, reason))
+
+
+class ThreadTuningCallback(TrainerCallback):
+    """Runs `threads.ThreadTuner` around each optimizer step and logs when the choice changes."""
+
+    def __init__(self, job, tuner=None):
+        from .threads import ThreadTuner
+
+        self.job = job
+        self.tuner = tuner or ThreadTuner()
+        self._reported: int | None = None
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self.tuner.before()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.tuner.after()
+        if self.tuner.history and self.tuner.choice != self._reported:
+            self._reported = self.tuner.choice
+            threads, seconds = self.tuner.history[-1]
+            self.job.log(f"CPU threads: {threads} (fastest of {self.tuner.candidates} at "
+                         f"{seconds:.2f} s per step, checked again as training goes on)")

@@ -31,6 +31,9 @@ class WhisperCollator:
             hidden = torch.stack([torch.as_tensor(e["encoder_hidden"]) for e in examples])
             hidden = hidden.to(self.dtype or torch.float32)
             batch["encoder_outputs"] = BaseModelOutput(last_hidden_state=hidden)
+            if "cross_kv" in examples[0]:
+                # stays fp16 here: each decoder layer widens only its own slice, right before use
+                batch["cross_kv"] = torch.from_numpy(np.stack([e["cross_kv"] for e in examples]))
 
         width = max(len(e["labels"]) for e in examples)
         labels = torch.full((len(examples), width), -100, dtype=torch.long)

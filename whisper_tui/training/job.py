@@ -76,6 +76,8 @@ class TrainingJob:
         self._thread: threading.Thread | None = None
         self._model = None
         self._processor = None
+        self._fast_cross = None  # cross_kv.FastCrossAttention while the cross-attention cache is in use
+        self._cleanups: list[Callable[[], None]] = []  # temporary files and patches, undone when the run ends
 
     # -- public controls ---------------------------------------------------------------------
     @property
@@ -170,12 +172,20 @@ class TrainingJob:
             else:
                 result = self._unexpected(exc, acquired)
         finally:
+            self._run_cleanups()
             if acquired:
                 self.folder.release()
         self.result = result
         self._emit(result)
         self._done.set()
         return result
+
+    def _run_cleanups(self) -> None:
+        while self._cleanups:
+            try:
+                self._cleanups.pop()()
+            except Exception:  # cleaning up must never hide the run's own result
+                self.folder.log("cleanup failed:\n" + traceback.format_exc(), "warning")
 
     def _unexpected(self, exc: Exception, acquired: bool) -> RunFailed:
         detail = traceback.format_exc()
@@ -367,9 +377,50 @@ class TrainingJob:
                                    batch_size=self.profile.training.per_device_eval_batch_size)
         self.log("encoder cache reused from an earlier run" if cache.reused
                  else f"encoder cache built in {cache.build_seconds:.1f}s ({cache.path})")
-        cached_train = CachedEncoderDataset(train_ds, cache)
+        if cache.is_full and self.profile.finetuning.gradient_checkpointing:
+            self._skip_checkpointing(model)
+        cross_kv = self._cross_kv(model, train_ds, cache) if cache.is_full else None
+        cached_train = CachedEncoderDataset(train_ds, cache, cross_kv)
         cached_eval = CachedEncoderDataset(eval_ds, cache) if eval_ds is not None else None
         return cached_train, cached_eval, (None if cache.is_full else k_frozen)
+
+    def _skip_checkpointing(self, model) -> None:
+        """With the whole encoder cached, only the decoder runs: its activations (tokens x 384 per layer)
+        are tiny, so recomputing them in the backward pass would cost time and save nothing."""
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        if getattr(base, "is_activation_checkpointing", False):
+            base.activation_checkpointing_disable()
+            if hasattr(base, "disable_input_require_grads"):
+                base.disable_input_require_grads()
+            self.log("gradient checkpointing off: with the encoder cached, the decoder's activations are small")
+
+    def _cross_kv(self, model, train_ds, cache):
+        """Precompute the decoder's frozen cross-attention keys/values of the training clips, when valid and affordable."""
+        import shutil
+
+        from .cross_kv import CrossKVCache, FastCrossAttention, cross_kv_is_valid, estimated_bytes
+        from ..locations import cache_dir
+
+        ok, why = cross_kv_is_valid(model)
+        if not ok:
+            self.log(f"cross-attention cache off: {why}")
+            return None
+        need = estimated_bytes(model, len(train_ds))
+        root = cache_dir() / "cross-kv"
+        root.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(root).free
+        if need > free // 2:
+            self.log(f"cross-attention cache off: it needs {need / 1e9:.1f} GB and {root} has {free / 1e9:.1f} GB free",
+                     "warning")
+            return None
+        kv = CrossKVCache.build(model, lambda i: cache.get(train_ds.clips[i]), len(train_ds),
+                                batch_size=self.profile.training.per_device_eval_batch_size, root=root)
+        self._cleanups.append(kv.close)
+        self._fast_cross = FastCrossAttention(model)
+        self._cleanups.append(self._fast_cross.remove)
+        self.log(f"cross-attention keys/values of {len(train_ds)} clips computed in {kv.build_seconds:.1f}s "
+                 f"({need / 1e6:.0f} MB, removed after the run)")
+        return kv
 
     def _estimate_steps(self, n_train: int) -> int:
         tr = self.profile.training
@@ -382,11 +433,14 @@ class TrainingJob:
         return int(per_epoch * tr.num_train_epochs)
 
     def _trainer(self, model, processor, train_ds, eval_ds, lr, precision, device, cached_top_from):
+        import os
+
         from transformers import PrinterCallback, Seq2SeqTrainingArguments
 
         from ..metrics import error_rates
-        from .callbacks import JobCallback
+        from .callbacks import JobCallback, ThreadTuningCallback
         from .collator import WhisperCollator
+        from .threads import tuning_enabled
         from .trainer import WhisperTrainer
 
         tr = self.profile.training
@@ -442,10 +496,20 @@ class TrainingJob:
 
         collator = WhisperCollator(base.config.decoder_start_token_id, dtype=None)
         callback = JobCallback(self)
+        callbacks = [callback]
+        if device == "cpu":
+            import torch
+
+            threads_before = torch.get_num_threads()
+            self._cleanups.append(lambda: torch.set_num_threads(threads_before))
+            if tuning_enabled(device):
+                callbacks.append(ThreadTuningCallback(self))
+            elif os.environ.get("WHISPER_TUI_THREADS", "").isdigit():
+                torch.set_num_threads(max(1, int(os.environ["WHISPER_TUI_THREADS"])))
         trainer = WhisperTrainer(
             model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, data_collator=collator,
             processing_class=processor.feature_extractor, compute_metrics=compute_metrics if eval_ds else None,
-            callbacks=[callback], cached_top_from=cached_top_from)
+            callbacks=callbacks, cached_top_from=cached_top_from, fast_cross=self._fast_cross)
         # Our events replace the Trainer's own printing (raw dicts on stdout would garble a progress bar).
         trainer.remove_callback(PrinterCallback)
         return trainer

@@ -73,11 +73,16 @@ class FeatureDataset:
 
 
 class CachedEncoderDataset:
-    """Examples whose encoder side is a row of a precomputed cache (the encoder is frozen)."""
+    """Examples whose encoder side is a row of a precomputed cache (the encoder is frozen).
 
-    def __init__(self, base: FeatureDataset, cache):
+    With `cross_kv` (a `cross_kv.CrossKVCache` row per example, same order) an example also
+    carries the decoder's frozen cross-attention keys/values.
+    """
+
+    def __init__(self, base: FeatureDataset, cache, cross_kv=None):
         self.base = base
         self.cache = cache
+        self.cross_kv = cross_kv
         self.clips = base.clips
         self.labels = base.labels
 
@@ -85,7 +90,10 @@ class CachedEncoderDataset:
         return len(self.base)
 
     def __getitem__(self, i: int) -> dict:
-        return {"encoder_hidden": self.cache.get(self.base.clips[i]), "labels": self.labels[i]}
+        item = {"encoder_hidden": self.cache.get(self.base.clips[i]), "labels": self.labels[i]}
+        if self.cross_kv is not None:
+            item["cross_kv"] = self.cross_kv.get(i)
+        return item
 
     def lengths(self) -> list[int]:
         return self.base.lengths()

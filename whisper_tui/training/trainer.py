@@ -1,9 +1,13 @@
 """The HF Seq2SeqTrainer, taught to train from cached encoder outputs.
 
 Using the stock Trainer (not a home-made loop) keeps multi-GPU (torchrun/accelerate), mixed
-precision, checkpoint/resume and schedulers as transformers does them. The only addition: when
-the cache holds the output of frozen layer K < all, the top encoder layers run here, with grad,
-before the decoder sees the hidden states.
+precision, checkpoint/resume and schedulers as transformers does them. Additions:
+- when the cache holds the output of frozen layer K < all, the top encoder layers run here, with
+  grad, before the decoder sees the hidden states;
+- when a batch carries the decoder's frozen cross-attention keys/values (`cross_kv.py`), the
+  cross-attention runs from them instead of projecting 1500 frames per layer;
+- the loss projects only real label positions onto the 51k-token vocabulary (the largest matmul
+  left once the encoder is cached); padded positions were computed and then ignored.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ from transformers import Seq2SeqTrainer
 
 
 class WhisperTrainer(Seq2SeqTrainer):
-    def __init__(self, *args, cached_top_from: int | None = None, **kwargs):
+    def __init__(self, *args, cached_top_from: int | None = None, fast_cross=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.cached_top_from = cached_top_from
+        self.fast_cross = fast_cross  # cross_kv.FastCrossAttention, installed on the model, or None
 
     def _expand_cached(self, inputs):
         if self.cached_top_from is None or "encoder_outputs" not in inputs:
@@ -33,13 +38,59 @@ class WhisperTrainer(Seq2SeqTrainer):
         return inputs
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        return super().compute_loss(model, self._expand_cached(inputs), return_outputs=return_outputs,
-                                    num_items_in_batch=num_items_in_batch)
+        inputs = dict(self._expand_cached(inputs))
+        kv = inputs.pop("cross_kv", None)
+        if self.fast_cross is not None:
+            if kv is not None:
+                self.fast_cross.set_batch(inputs["encoder_outputs"].last_hidden_state, kv)
+            else:
+                self.fast_cross.clear()
+        if return_outputs or "labels" not in inputs or not _plain_model(model):
+            return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                        num_items_in_batch=num_items_in_batch)
+        return label_positions_loss(model, inputs, self.args)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **gen_kwargs):
         import torch
 
+        inputs = dict(inputs)
+        inputs.pop("cross_kv", None)
+        if self.fast_cross is not None:
+            self.fast_cross.clear()
         if self.cached_top_from is not None and "encoder_outputs" in inputs:
             with torch.no_grad():
                 inputs = self._expand_cached(inputs)
         return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys, **gen_kwargs)
+
+
+def _plain_model(model) -> bool:
+    """False under DDP/FSDP/DeepSpeed wrappers: their gradient sync needs the wrapper's own forward."""
+    return not hasattr(model, "module")
+
+
+def label_positions_loss(model, inputs, args=None):
+    """Whisper's seq2seq loss (mean cross-entropy over labels != -100), with logits for those positions only.
+
+    Same value as `WhisperForConditionalGeneration(..., labels=labels).loss`, computed by calling
+    the inner encoder-decoder and the output projection ourselves. Under CUDA mixed precision the
+    Trainer's autocast wraps the outer model's forward, which this bypasses, so it is applied here.
+    """
+    import contextlib
+
+    import torch
+    import torch.nn.functional as F
+    from transformers.models.whisper.modeling_whisper import shift_tokens_right
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    labels = inputs["labels"]
+    decoder_input_ids = shift_tokens_right(labels, base.config.pad_token_id, base.config.decoder_start_token_id)
+    dtype = torch.bfloat16 if args is not None and args.bf16 else torch.float16 if args is not None and args.fp16 \
+        else None
+    device_type = labels.device.type
+    amp = torch.autocast(device_type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+    with amp:
+        outputs = base.model(input_features=inputs.get("input_features"), encoder_outputs=inputs.get("encoder_outputs"),
+                             decoder_input_ids=decoder_input_ids, use_cache=False)
+        keep = labels != -100
+        logits = base.proj_out(outputs.last_hidden_state[keep])
+    return F.cross_entropy(logits.float(), labels[keep])
