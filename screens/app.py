@@ -129,9 +129,10 @@ class WhisperTuiApp(App):
             return
         dashboard.start_run(profile, output_dir=output_dir, resume_from=resume_from)
 
-    async def open_transcribe(self, model_path: str | Path) -> None:
+    async def open_transcribe(self, model_path: str | Path, audio: str | Path | None = None,
+                              compare: bool = False) -> None:
         screen = await self.show_mode("transcribe")
-        screen.select_model(model_path)
+        screen.select_model(model_path, audio=str(audio) if audio else None, compare=compare)
 
     async def start_training_from_setup(self) -> None:
         screen = await self.show_mode("train")

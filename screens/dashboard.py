@@ -408,6 +408,18 @@ class DashboardScreen(Screen):
             "can be resumed later; the model so far stays in the run folder.",
             yes_label="Cancel run", no_label="Keep training"), answered)
 
+    def _run_data_folder(self) -> str | None:
+        """The folder the run trained on (the bundled sample data when the profile left it empty)."""
+        profile = getattr(self.job, "profile", None)
+        data = getattr(profile, "data", None)
+        if data is None:
+            return None
+        if data.train_dir:
+            return data.train_dir
+        from whisper_tui.locations import default_sample_data_dir
+
+        return str(default_sample_data_dir())
+
     async def action_transcribe(self) -> None:
         model_dir = self.state.model_dir
         if model_dir is None:
@@ -415,7 +427,7 @@ class DashboardScreen(Screen):
             return
         open_transcribe = getattr(self.app, "open_transcribe", None)
         if callable(open_transcribe):
-            result = open_transcribe(model_dir)
+            result = open_transcribe(model_dir, audio=self._run_data_folder(), compare=True)
             if inspect.isawaitable(result):
                 await result
             return

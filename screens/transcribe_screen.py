@@ -48,7 +48,7 @@ class TranscribeScreen(Screen):
         Binding("escape", "stop_or_leave", "Stop", show=False,
                 tooltip="Stop transcribing after the current batch, or leave the text field", id="transcribe.stop"),
         Binding("y", "copy_text", "Copy", tooltip="Copy the selected clip's transcript", id="transcribe.copy"),
-        Binding("ctrl+l", "focus_audio", "Audio", show=False, tooltip="Type an audio file or folder",
+        Binding("ctrl+l", "focus_audio", "Audio", tooltip="Type an audio file or folder",
                 id="transcribe.audio"),
     ]
 
@@ -112,8 +112,17 @@ class TranscribeScreen(Screen):
             select.value = self.model_value if self.model_value in {v for _, v in choices} else BUNDLED
         self.model_value = select.value
 
-    def select_model(self, path) -> None:
-        """Choose `path` (a model folder, run output or hub id) as the model to transcribe with."""
+    def select_model(self, path, audio: str | None = None, compare: bool = False) -> None:
+        """Choose `path` (a model folder, run output or hub id) as the model to transcribe with.
+
+        Coming from a finished run, `audio` pre-fills the run's data folder and `compare` turns on the
+        base-vs-tuned view, so the next Enter shows what the fine-tune changed.
+        """
+        if self.is_mounted:
+            if audio and not self.query_one("#tx-audio", Input).value.strip():
+                self.query_one("#tx-audio", Input).value = str(audio)
+            if compare and not is_bundled(str(path)):
+                self.query_one("#tx-compare", Switch).value = True
         value = str(path).strip()
         if not value:
             return

@@ -137,7 +137,8 @@ async def test_start_training_and_open_transcribe_use_the_screens(monkeypatch):
     calls = []
     monkeypatch.setattr(DashboardScreen, "start_run",
                         lambda self, profile, output_dir=None, resume_from=None: calls.append(("run", profile)))
-    monkeypatch.setattr(TranscribeScreen, "select_model", lambda self, path: calls.append(("model", path)))
+    monkeypatch.setattr(TranscribeScreen, "select_model",
+                        lambda self, path, audio=None, compare=False: calls.append(("model", path)))
     app = WhisperTuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
         await app.start_training_from_setup()

@@ -37,8 +37,9 @@ class DashApp(App):
         self.jobs.append(job)
         return job
 
-    async def open_transcribe(self, path) -> None:
+    async def open_transcribe(self, path, audio=None, compare=False) -> None:
         self.opened.append(Path(path))
+        self.open_options = {"audio": audio, "compare": compare}
 
     def on_mount(self) -> None:
         self.dashboard = DashboardScreen(job_factory=self.make_job, stats_source=no_gpu_stats)
@@ -126,6 +127,9 @@ async def test_scripted_run_updates_every_panel(tmp_path):
         await pilot.press("t")
         await pilot.pause()
         assert app.opened == [job.run_dir / "best"]
+        # the console opens on the run's data, comparing against the base model
+        assert app.open_options["compare"] is True
+        assert app.open_options["audio"] == "/data/speech"
 
 
 async def test_pause_and_resume_keys_reach_the_job(tmp_path):

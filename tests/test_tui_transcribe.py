@@ -240,3 +240,19 @@ async def test_opens_off_the_text_fields_and_escape_leaves_one(tmp_path):
         app.tx.select_model(tmp_path)  # e.g. "transcribe with this model" from the dashboard
         await pilot.pause()
         assert app.focused is app.tx.query_one("#tx-audio", Input)  # the next thing to fill in
+
+
+async def test_from_a_finished_run_the_console_is_ready_to_compare_on_its_data(tmp_path):
+    from textual.widgets import Switch
+
+    app = TxApp(transcriber_factory=canned({}, {}))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.tx.select_model(tmp_path, audio="/data/speech", compare=True)
+        await pilot.pause()
+        assert app.tx.query_one("#tx-audio", Input).value == "/data/speech"
+        assert app.tx.query_one("#tx-compare", Switch).value is True
+        app.tx.query_one("#tx-audio", Input).value = "/mine"
+        app.tx.select_model(tmp_path, audio="/data/speech")  # never overwrites what the user typed
+        await pilot.pause()
+        assert app.tx.query_one("#tx-audio", Input).value == "/mine"

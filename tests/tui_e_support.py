@@ -66,8 +66,13 @@ class ScriptedJob:
         return self._done.wait(timeout)
 
 
+class FakeData:
+    train_dir = "/data/speech"
+
+
 class FakeProfile:
     name = "quick-test"
+    data = FakeData()
 
 
 def training_script(run_dir: Path, total: int = 40, evals=(10, 20, 30, 40), finish: bool = True) -> list:
