@@ -263,7 +263,7 @@ class RunsScreen(Screen):
         model = run.best_dir or run.final_dir
         opener = getattr(self.app, "open_transcribe", None)
         if callable(opener):
-            result = opener(model)
+            result = opener(model, audio=run.data_dir, compare=True)
             if inspect.isawaitable(result):
                 await result
             return

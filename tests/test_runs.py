@@ -148,3 +148,19 @@ def test_mixed_naive_and_aware_start_times_sort(tmp_path):
     write_run(tmp_path, "20250301-100000-a", started="2025-03-01T10:00:00+00:00")
     write_run(tmp_path, "20250302-100000-b", started="2025-03-02T10:00:00")
     assert [r.name for r in runs.list_runs(tmp_path)] == ["20250302-100000-b", "20250301-100000-a"]
+
+
+def test_data_dir_comes_from_the_runs_profile(tmp_path):
+    from whisper_tui.locations import default_sample_data_dir
+    from whisper_tui.profile import apply_overrides, load_profile, save_profile
+    from whisper_tui.runs import read_run
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text('{"status": "finished"}')
+    assert read_run(run).data_dir is None  # no profile.toml: nothing to offer
+    save_profile(load_profile("cpu-quick"), run / "profile.toml")
+    assert read_run(run).data_dir == default_sample_data_dir()
+    save_profile(apply_overrides(load_profile("cpu-quick"), {"data.train_dir": str(tmp_path / "speech")}),
+                 run / "profile.toml")
+    assert read_run(run).data_dir == tmp_path / "speech"

@@ -21,8 +21,9 @@ class RunsApp(App):
         self.opened: list[Path] = []
         self.started: list[tuple] = []
 
-    async def open_transcribe(self, path) -> None:
+    async def open_transcribe(self, path, audio=None, compare=False) -> None:
         self.opened.append(Path(path))
+        self.open_options = {"audio": audio, "compare": compare}
 
     async def start_training(self, profile, output_dir=None, resume_from=None) -> None:
         self.started.append((profile, output_dir, resume_from))
@@ -158,6 +159,7 @@ async def test_transcribe_and_resume_from_a_run(tmp_path):
         await pilot.press("t")
         await pilot.pause()
         assert app.opened == [newer / "best"]
+        assert app.open_options["compare"] is True  # base vs this run's model, on the run's own data
 
 
 async def test_no_runs_says_where_they_would_be(tmp_path):

@@ -52,6 +52,22 @@ class RunSummary:
         return path if path.is_dir() else None
 
     @property
+    def data_dir(self) -> Path | None:
+        """The folder the run trained on, from its profile.toml (empty there = the bundled sample data)."""
+        import tomllib
+
+        try:
+            data = tomllib.loads((self.run_dir / "profile.toml").read_text(encoding="utf-8")).get("data", {})
+        except (OSError, ValueError):
+            return None
+        train_dir = str(data.get("train_dir") or "")
+        if not train_dir:
+            from .locations import default_sample_data_dir
+
+            return default_sample_data_dir()
+        return Path(train_dir).expanduser()
+
+    @property
     def best_dir(self) -> Path | None:
         path = self.run_dir / "best"
         return path if path.is_dir() else None
