@@ -157,6 +157,7 @@ class TranscribeScreen(Screen):
     def _audio_given(self, event: Input.Submitted) -> None:
         if event.value.strip():
             self.transcribe(event.value.strip())
+            self.query_one(ResultsTable).focus()  # results stream in there; number keys switch screens again
 
     def transcribe(self, target: str | Path) -> None:
         """Transcribe a file or folder with the selected model (and tiny.en too in compare mode)."""
