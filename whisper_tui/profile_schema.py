@@ -126,7 +126,7 @@ class FinetuningSettings:
 class TrainingSettings:
     num_train_epochs: int = setting(3, Rule("int", "passes over the training clips", low=0, low_open=True))
     learning_rate: float = setting(1e-3, Rule(
-        "float", "peak learning rate (LoRA/QLoRA below 1e-4 is raised to 1e-3)", low=0, low_open=True))
+        "float", "peak learning rate (LoRA/QLoRA at 1e-5 or below is raised to 1e-3, as in the seed tool)", low=0, low_open=True))
     fp16: bool = setting(False, Rule("bool", "mixed precision on CUDA (ignored on CPU); used when precision = auto"))
     precision: str = setting("auto", Rule("str", "auto follows fp16 and the device; otherwise forces one",
                                           choices=("auto", "fp32", "fp16", "bf16")))
