@@ -22,8 +22,9 @@ def _lora_model(tmp_path, targets=("q_proj", "k_proj", "v_proj"), dropout=0.0):
     model = WhisperForConditionalGeneration.from_pretrained(path)
     model.requires_grad_(False)
     names = "|".join(targets)
+    targets = rf".*decoder\.layers\.\d+\.(self_attn|encoder_attn)\.({names})$"
     model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, lora_dropout=dropout, bias="none",
-                                             target_modules=rf".*decoder\.layers\.\d+\.(self_attn|encoder_attn)\.({names})$"))
+                                             target_modules=targets))
     torch.manual_seed(1)
     for name, p in model.named_parameters():
         if "lora_B" in name:  # peft starts B at zero; make the adapters matter

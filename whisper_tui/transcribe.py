@@ -11,6 +11,13 @@ forbids the token that would start another exact repeat of a phrase already repe
 and the token budget grows with the audio length, so a loop ends early instead of running to 448
 tokens. Ordinary repetition ("ask not what your country can do for you, ask what you can do") is
 untouched: only back-to-back repeats count.
+
+Two backends run the same pipeline (chunking, length-sorted batches, token budget): "torch"
+(transformers generate, any model, any device) and "ct2" (CTranslate2, the engine inside
+faster-whisper; int8 on CPU by default). A CTranslate2 export folder is used as is; any other model
+is exported once into the cache (`export.export_ct2`). On short clips on a 2-core CPU the ct2
+backend batched across files is the fastest path (benchmarks/bench_transcribe.py). The loop guard
+is a transformers logits processor; under ct2 the token budget alone ends a loop.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ CUT_SEARCH_S = 5.0  # look this far back from each 30 s mark for the quietest pl
 _MIN_SAMPLES = SAMPLE_RATE // 100  # under 10 ms there is nothing to hear
 _TOKENS_PER_SECOND = 10  # generous: fast speech is about 4-5 tokens/s
 _TOKEN_ALLOWANCE = 20
+BACKENDS = ("torch", "ct2")
 
 
 @dataclass(frozen=True)
@@ -161,6 +169,21 @@ class LoopGuard:
             scores[rows[keep], banned[keep]] = float("-inf")
         return scores
 
+    def cut(self, tokens: Sequence[int]) -> list[int]:
+        """`tokens` up to the first one this guard would have banned: the same stop, after the fact,
+        for decoders that take no logits processor (CTranslate2)."""
+        tokens = list(tokens)
+        for end in range(1, len(tokens)):
+            for period in range(1, min(self.max_period, end) + 1):
+                repeats = self.repeats_short if period < self.short_period else self.repeats_long
+                span = period * repeats
+                if span > end or tokens[end] != tokens[end - period] or tokens[end] == self.eos_token_id:
+                    continue
+                tail = tokens[end - span:end]
+                if all(tail[i] == tail[i % period + span - period] for i in range(span)):
+                    return tokens[:end]
+        return tokens
+
 
 class Transcriber:
     """Load a model once, then transcribe many waves or files in batches.
@@ -170,12 +193,23 @@ class Transcriber:
     """
 
     def __init__(self, model, device: str = "auto", batch_size: int = 8, num_beams: int = 1,
-                 max_new_tokens: int | None = None, language: str | None = None, dtype=None) -> None:
+                 max_new_tokens: int | None = None, language: str | None = None, dtype=None,
+                 backend: str = "torch", compute_type: str | None = None) -> None:
         from .models import ModelRef, device_for, load_model
 
         if batch_size < 1 or num_beams < 1:
             raise WhisperTuiError(f"batch_size and num_beams must be at least 1 (got {batch_size}, {num_beams})",
                                   "use 1 or more", where="batch_size" if batch_size < 1 else "num_beams")
+        if backend not in BACKENDS:
+            raise WhisperTuiError(f"unknown transcription backend '{backend}'", f"use one of: {', '.join(BACKENDS)}",
+                                  where="backend")
+        self.backend = backend
+        self.batch_size = batch_size
+        self.num_beams = num_beams
+        self.max_new_tokens = max_new_tokens
+        if backend == "ct2":
+            self._init_ct2(model, device_for(device), compute_type, language)
+            return
         if isinstance(model, tuple):
             self.model, self.processor = model
             self.model_name = getattr(getattr(self.model, "config", None), "name_or_path", "") or "in-memory model"
@@ -183,9 +217,6 @@ class Transcriber:
             ref = model if isinstance(model, ModelRef) else None
             self.model, self.processor = load_model(model, device=device_for(device), dtype=dtype)
             self.model_name = ref.describe() if ref else str(model or "tiny.en")
-        self.batch_size = batch_size
-        self.num_beams = num_beams
-        self.max_new_tokens = max_new_tokens
         gen = self.model.generation_config
         self.multilingual = bool(getattr(gen, "is_multilingual", False))
         self.language = language or getattr(gen, "language", None) or "en"
@@ -193,8 +224,22 @@ class Transcriber:
         config = self.model.config
         self._max_target = int(getattr(config, "max_target_positions", 448))
 
+    def _init_ct2(self, model, device: str, compute_type: str | None, language: str | None) -> None:
+        if isinstance(model, tuple):
+            raise WhisperTuiError("the ct2 backend needs a model name or folder, not a loaded model",
+                                  "pass the model's folder (or use backend torch)", where="backend")
+        self._ct2 = CT2Whisper(model, device=device, compute_type=compute_type)
+        self.model = None
+        self.processor = self._ct2.processor
+        self.model_name = f"{model or 'tiny.en'} (CTranslate2 {self._ct2.compute_type})"
+        self.multilingual = self._ct2.multilingual
+        self.language = language or "en"
+        self._max_target = 448
+
     @property
     def device(self):
+        if self.backend == "ct2":
+            return self._ct2.device
         return self._conv.device
 
     # --- waves ---
@@ -226,8 +271,6 @@ class Transcriber:
         import torch
         from transformers.generation import LogitsProcessorList
 
-        features = self.processor.feature_extractor(waves, sampling_rate=SAMPLE_RATE, return_tensors="pt")
-        input_features = features.input_features.to(self.device, self._conv.dtype)
         longest_s = max(len(w) for w in waves) / SAMPLE_RATE
         budget = self.max_new_tokens or math.ceil(longest_s * _TOKENS_PER_SECOND) + _TOKEN_ALLOWANCE
         # A total length rather than max_new_tokens: the generation config already sets max_length,
@@ -235,6 +278,10 @@ class Transcriber:
         # + task on multilingual models) + <|notimestamps|>.
         prompt = 4 if self.multilingual else 2
         max_length = max(prompt + 1, min(budget + prompt, self._max_target))
+        if self.backend == "ct2":
+            return self._ct2.generate(waves, max_length, self.num_beams, self.language)
+        features = self.processor.feature_extractor(waves, sampling_rate=SAMPLE_RATE, return_tensors="pt")
+        input_features = features.input_features.to(self.device, self._conv.dtype)
         kwargs: dict = {"max_length": max_length, "num_beams": self.num_beams,
                         "logits_processor": LogitsProcessorList([LoopGuard(self.model.generation_config.eos_token_id)])}
         if self.multilingual:
@@ -283,3 +330,101 @@ class Transcriber:
                 for i in group:
                     on_result(results[i])
         return [r for r in results if r is not None]
+
+
+class CT2Whisper:
+    """A CTranslate2 Whisper with the processor that feeds it; exports non-CT2 models into the cache once."""
+
+    def __init__(self, model, device: str = "cpu", compute_type: str | None = None) -> None:
+        import ctranslate2
+
+        from .convert import build_processor
+
+        folder = ct2_folder_for(model)
+        self.device = device
+        self.compute_type = compute_type or ("int8" if device == "cpu" else "int8_float16")
+        cuda = device.startswith("cuda")
+        try:
+            self.model = ctranslate2.models.Whisper(str(folder), device="cuda" if cuda else "cpu",
+                                                    compute_type=self.compute_type, intra_threads=_ct2_threads())
+        except (RuntimeError, ValueError) as exc:
+            from .errors import ModelError
+
+            raise ModelError(f"CTranslate2 cannot load {folder}: {exc}",
+                             "re-export the model (whisper-tui export MODEL OUT)", where=str(folder)) from exc
+        self.multilingual = bool(self.model.is_multilingual)
+        self.processor = build_processor(folder, n_mels=int(self.model.n_mels or 80))
+        tok = self.processor.tokenizer
+        self._sot = tok.convert_tokens_to_ids("<|startoftranscript|>")
+        self._no_ts = tok.convert_tokens_to_ids("<|notimestamps|>")
+        self._task = tok.convert_tokens_to_ids("<|transcribe|>")
+        self._eot = tok.convert_tokens_to_ids("<|endoftext|>")
+
+    def _prompt(self, language: str) -> list[int]:
+        if not self.multilingual:
+            return [self._sot, self._no_ts]
+        lang = self.processor.tokenizer.convert_tokens_to_ids(f"<|{(language or 'en').lower()}|>")
+        return [self._sot, lang, self._task, self._no_ts]
+
+    def generate(self, waves: list[np.ndarray], max_length: int, num_beams: int, language: str) -> list[str]:
+        import ctranslate2
+
+        fe = self.processor.feature_extractor
+        features = fe(waves, sampling_rate=SAMPLE_RATE, return_tensors="np").input_features
+        storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(features, dtype=np.float32))
+        # transformers' Whisper generate gives `max_length` new tokens; CTranslate2 gives max_length // 2
+        # (OpenAI's sample_len = n_text_ctx // 2 convention), so ask for twice as many, within 448.
+        results = self.model.generate(storage, [self._prompt(language)] * len(waves), beam_size=num_beams,
+                                      max_length=min(448, 2 * max_length), suppress_blank=True, suppress_tokens=[-1])
+        tok = self.processor.tokenizer
+        guard = LoopGuard(self._eot)
+        # text tokens sit below <|endoftext|>; timestamps and other specials are dropped before decoding
+        texts = []
+        for r in results:
+            ids = [t for t in guard.cut(r.sequences_ids[0]) if t < self._eot]
+            texts.append(tok.decode(ids, skip_special_tokens=True).strip())
+        return texts
+
+
+def _ct2_threads() -> int:
+    try:
+        import torch
+
+        return max(1, torch.get_num_threads())
+    except ImportError:
+        return max(1, os.cpu_count() or 1)
+
+
+def ct2_folder_for(model) -> Path:
+    """`model` itself when it is a CTranslate2 export, else its export cached under the user cache."""
+    from .export import export_ct2, is_ct2_export
+    from .locations import cache_dir
+    from .models import EMBEDDED_ALIASES, resolve_model
+
+    if model is not None and is_ct2_export(Path(str(model)).expanduser()):
+        return Path(str(model)).expanduser()
+    if model is None or str(model).strip().lower() in EMBEDDED_ALIASES:
+        from .convert import embedded_source_dir
+
+        return embedded_source_dir()  # the bundled model already is a CTranslate2 folder
+    ref = resolve_model(str(model))
+    target = cache_dir() / "ct2" / _fingerprint(ref)
+    if not (target / "model.bin").is_file():
+        export_ct2(str(model), target, quantization="float32", force=True)
+    return target
+
+
+def _fingerprint(ref) -> str:
+    """Changes when any file of the model (or of an adapter's base) changes."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=10)
+    while ref is not None:
+        h.update(str(ref.path).encode())
+        if ref.path is not None and ref.path.is_dir():
+            for f in sorted(ref.path.iterdir()):
+                if f.is_file():
+                    st = f.stat()
+                    h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+        ref = ref.base
+    return h.hexdigest()

@@ -21,8 +21,10 @@ import numpy as np
 
 from ..atomic import atomic_write_text
 from ..locations import cache_dir
+from .threads import ThreadTuner, tuning_enabled
 
 KEEP_CACHES = 4
+BUILD_BATCH = 4
 
 
 def _encoder(model):
@@ -133,14 +135,23 @@ class EncoderCache:
         param = next(enc.parameters())
         was_training = enc.training
         enc.eval()
+        # Small batches: per clip the encoder costs the same at 4 as at 16 on a CPU, the activations
+        # are 4x smaller, and the thread tuner gets enough batches to measure.
+        batch_size = max(1, min(batch_size, BUILD_BATCH))
+        threads_before = torch.get_num_threads()
+        tuner = ThreadTuner(probe_steps=1, hold_steps=8) if tuning_enabled(str(device)) else None
         try:
             with torch.inference_mode():
                 for start in range(0, len(order), batch_size):
                     rows = order[start:start + batch_size]
+                    if tuner:
+                        tuner.before()
                     feats = torch.from_numpy(np.stack([dataset.features(r) for r in rows]))
                     feats = feats.to(device=device, dtype=param.dtype if param.is_floating_point() else torch.float32)
                     hidden = encode_bottom(enc, feats, k)
                     out[start:start + len(rows)] = hidden.float().cpu().numpy().astype(np.float16)
+                    if tuner:
+                        tuner.after()
                     if on_progress:
                         on_progress(min(start + len(rows), len(order)), len(order))
             out.flush()
@@ -151,6 +162,7 @@ class EncoderCache:
             raise
         finally:
             enc.train(was_training)
+            torch.set_num_threads(threads_before)
         atomic_write_text(root / f"{key}.json", json.dumps({"k": k, "clips": len(unique), "created": time.time()}))
         _prune(root, keep=path)
         cache = cls(path, index, k, n_layers)

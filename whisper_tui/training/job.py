@@ -395,7 +395,7 @@ class TrainingJob:
             self.log("gradient checkpointing off: with the encoder cached, the decoder's activations are small")
 
     def _cross_kv(self, model, train_ds, cache):
-        """Precompute the decoder's frozen cross-attention keys/values of the training clips, when valid and affordable."""
+        """The decoder's frozen cross-attention keys/values of the training clips, when valid and affordable."""
         import shutil
 
         from .cross_kv import CrossKVCache, FastCrossAttention, cross_kv_is_valid, estimated_bytes
