@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .locations import default_runs_dir
+from .processes import pid_alive
 
 RUN_JSON = "run.json"
 METRICS_FILE = "metrics.jsonl"
@@ -124,20 +125,6 @@ def _name_parts(name: str) -> tuple[datetime | None, str]:
     return started, match.group("profile")
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    except OSError:
-        return False
-    return True
-
-
 def _stale_running_reason(run_dir: Path, data: dict) -> str:
     """Why a run.json saying "running" is not really running ("" when it may well be)."""
     lock = run_dir / LOCK_FILE
@@ -150,7 +137,7 @@ def _stale_running_reason(run_dir: Path, data: dict) -> str:
         pid = int(lock.read_text(encoding="utf-8").strip() or data.get("pid") or 0)
     except (OSError, ValueError, TypeError):
         return ""
-    if pid and not _pid_alive(pid):
+    if pid and not pid_alive(pid):
         return f"the training process (pid {pid}) is gone; resume from the latest checkpoint"
     return ""
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..locations import cache_dir
+from ..processes import pid_alive
 
 _STALE_AFTER_S = 24 * 3600
 
@@ -143,21 +144,11 @@ def _sweep(root: Path) -> None:
     for folder in root.glob("run-*"):
         try:
             pid = int(folder.name.split("-")[1])
-            alive = _pid_alive(pid) and time.time() - folder.stat().st_mtime < _STALE_AFTER_S
+            alive = pid_alive(pid) and time.time() - folder.stat().st_mtime < _STALE_AFTER_S
         except (ValueError, IndexError, OSError):
             alive = False
         if not alive and pid != os.getpid():
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class FastCrossAttention:

@@ -17,24 +17,13 @@ from pathlib import Path
 
 from ..atomic import atomic_write_text
 from ..errors import RunFolderError
+from ..processes import pid_alive
 
 CHECKPOINT_MARK = "whisper_tui_complete"
 
 
 def now_iso() -> str:
     return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class RunFolder:
@@ -60,7 +49,7 @@ class RunFolder:
                 pid = int(self.lock_file.read_text().strip() or "0")
             except (OSError, ValueError):
                 pid = 0
-            if _pid_alive(pid) and pid != os.getpid():
+            if pid_alive(pid) and pid != os.getpid():
                 raise RunFolderError(
                     f"{self.path} is in use by another training run (pid {pid})",
                     "choose another --output folder or wait for that run to end", where=str(self.path))
