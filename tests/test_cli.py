@@ -135,3 +135,15 @@ def test_ctrl_c_cancels_with_a_checkpoint_and_resume_finishes(assets, tmp_path):
     resumed = cli("train", "--resume", str(out), "--epochs", "2", timeout=400)  # 2 epochs = 12 steps in all
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
+
+
+def test_export_then_transcribe_with_the_ct2_backend(assets, tmp_path, capsys):
+    model, data = assets
+    out = tmp_path / "ct2"
+    assert main(["export", str(model), str(out), "--quantization", "float32"]) == 0
+    assert (out / "model.bin").exists()
+    assert main(["export", str(model), str(out)]) == 2  # never overwritten without --force
+    capsys.readouterr()
+    assert main(["transcribe", str(data), "--model", str(out), "--backend", "ct2", "--json"]) == 0
+    rows = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    assert len(rows) == 6

@@ -71,6 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--compare", default=None, metavar="BASE", help="also run BASE and show both side by side")
     tr.add_argument("--batch-size", type=int, default=8)
     tr.add_argument("--json", action="store_true", help="print JSON lines instead of text")
+    tr.add_argument("--backend", choices=["torch", "ct2"], default="torch",
+                    help="ct2 = CTranslate2 (faster-whisper's engine; the model is exported once and cached)")
+
+    x = sub.add_parser("export", help="export a model (LoRA merged) to CTranslate2 for faster-whisper")
+    x.add_argument("model", help="tiny.en, a run folder, its final/ or best/, or any local Whisper folder")
+    x.add_argument("out", help="folder to write (must be new or empty unless --force)")
+    x.add_argument("--quantization", default="int8",
+                   choices=["float32", "int8", "int8_float32", "int16", "float16", "int8_float16", "bfloat16",
+                            "int8_bfloat16"])
+    x.add_argument("--force", action="store_true", help="replace an existing export in OUT")
 
     v = sub.add_parser("validate", help="check a dataset folder and print the report")
     v.add_argument("path")

@@ -205,7 +205,7 @@ def cmd_transcribe(args) -> int:
     models = [args.model] + ([args.compare] if args.compare else [])
     results = {}
     for name in models:
-        transcriber = Transcriber(name, batch_size=args.batch_size)
+        transcriber = Transcriber(name, batch_size=args.batch_size, backend=getattr(args, "backend", "torch"))
         bar = ProgressBar(f"transcribe [{name}]", len(files))
         done = {"n": 0}
 
@@ -237,6 +237,12 @@ def cmd_transcribe(args) -> int:
         say(f"error: {failures} file(s) could not be transcribed (see ERROR lines above)", err=True)
         return EXIT_USER
     return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from .export import cmd_export as export
+
+    return export(args)
 
 
 # -- validate / sample data ------------------------------------------------------------------
