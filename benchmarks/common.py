@@ -1,0 +1,180 @@
+"""Shared plumbing for the benchmarks: data, machine description, subprocess variants, tables, JSON.
+
+Variants run in their own Python process so peak memory (ru_maxrss) belongs to one variant and one
+variant's threads, caches or imports cannot help or hurt the next. The parent only orchestrates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def machine_info() -> dict:
+    info = {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        info["ram_gb"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError):
+        pass
+    try:
+        info["load_avg_at_start"] = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        pass
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+        info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    except ImportError:
+        pass
+    return info
+
+
+def sample_data_dir(n_clips: int = 80) -> Path:
+    """The generated sample dataset (the one `whisper-tui demo` uses); made once if missing."""
+    from whisper_tui.locations import default_sample_data_dir
+    from whisper_tui.sample_data import make_sample_dataset
+
+    folder = default_sample_data_dir()
+    if n_clips != 80:
+        folder = folder.parent / f"sample-data-{n_clips}"
+    if not (folder / "metadata.csv").exists():
+        print(f"generating the sample dataset in {folder}", file=sys.stderr)
+        make_sample_dataset(folder, n_clips=n_clips)
+    return folder
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+INPROCESS_ENV = "WHISPER_TUI_BENCH_INPROCESS"  # smoke tests: run variants in this process (fast, no RSS isolation)
+
+
+def run_variant(module: str, args: list[str], *, env: dict | None = None, timeout: float | None = None) -> dict:
+    """Run `python -m module args --json-out FILE` in a fresh process; returns the JSON it wrote."""
+    with tempfile.TemporaryDirectory(prefix="wtb-") as tmp:
+        out = Path(tmp) / "result.json"
+        if os.environ.get(INPROCESS_ENV) == "1":
+            return _run_in_process(module, [*args, "--json-out", str(out)], env or {}, out)
+        cmd = [sys.executable, "-m", module, *args, "--json-out", str(out)]
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        started = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=ROOT, env=full_env, timeout=timeout)
+        if proc.returncode != 0 or not out.exists():
+            raise RuntimeError(f"{' '.join(cmd)} failed with exit code {proc.returncode}")
+        result = json.loads(out.read_text())
+        result.setdefault("process_wall_s", time.perf_counter() - started)
+        return result
+
+
+def _run_in_process(module: str, argv: list[str], env: dict, out: Path) -> dict:
+    import importlib
+
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    started = time.perf_counter()
+    try:
+        code = importlib.import_module(module).main(argv)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    if code != 0 or not out.exists():
+        raise RuntimeError(f"{module} {' '.join(argv)} failed with exit code {code}")
+    result = json.loads(out.read_text())
+    result.setdefault("process_wall_s", time.perf_counter() - started)
+    return result
+
+
+def write_json(name: str, data: dict, smoke: bool = False, path: str | None = None) -> Path:
+    if path:
+        target = Path(path)
+    else:
+        target = RESULTS_DIR / ("smoke" if smoke else "") / f"{name}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    return target
+
+
+def format_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
+    """columns: (key, header, format spec such as '.2f'); missing values print as '-'."""
+    cells = [[h for _k, h, _f in columns]]
+    for row in rows:
+        line = []
+        for key, _h, spec in columns:
+            value = row.get(key)
+            if value is None:
+                line.append("-")
+            elif isinstance(value, (int, float)) and spec:
+                line.append(format(value, spec))
+            else:
+                line.append(str(value))
+        cells.append(line)
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    out = []
+    for n, r in enumerate(cells):
+        out.append("  ".join(c.rjust(w) if n and i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+class EpochClock:
+    """Wall and CPU time at marks: 'ready' (model loaded), then the end of each epoch."""
+
+    def __init__(self):
+        self.marks: dict[str, tuple[float, float]] = {}
+
+    def mark(self, name: str) -> None:
+        self.marks.setdefault(name, (time.perf_counter(), cpu_seconds()))
+
+    def summary(self, n_train: int, epochs: int) -> dict:
+        ready = self.marks.get("ready")
+        first = self.marks.get("epoch1")
+        last = self.marks.get(f"epoch{epochs}")
+        out: dict = {}
+        if ready and first:
+            out["epoch1_s"] = first[0] - ready[0]
+            out["epoch1_samples_per_s"] = n_train / out["epoch1_s"]
+            out["epoch1_cpu_s"] = first[1] - ready[1]
+        if first and last and epochs > 1:
+            out["later_epochs_s"] = last[0] - first[0]
+            out["later_samples_per_s"] = n_train * (epochs - 1) / out["later_epochs_s"]
+            out["later_cpu_s"] = last[1] - first[1]
+            out["later_samples_per_cpu_s"] = n_train * (epochs - 1) / max(out["later_cpu_s"], 1e-9)
+        if ready and last:
+            out["train_s"] = last[0] - ready[0]
+        return out

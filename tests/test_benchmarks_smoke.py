@@ -1,0 +1,86 @@
+"""Every benchmark runs end to end with --smoke on a tiny random Whisper, so none of them can rot.
+
+Variants run in this process (WHISPER_TUI_BENCH_INPROCESS=1) to keep the whole file well under a
+minute; the real runs use a fresh process per variant. Numbers here mean nothing; the tests check
+that each benchmark measures what it says and writes its JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from helpers_audio import write_tone_dataset
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def tone_data(tmp_path_factory):
+    return write_tone_dataset(tmp_path_factory.mktemp("bench") / "data", n=6)
+
+
+@pytest.fixture(autouse=True)
+def in_process(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))  # benchmarks/ is run from the repo root, it is not installed
+    from benchmarks.common import INPROCESS_ENV
+
+    monkeypatch.setenv(INPROCESS_ENV, "1")
+
+
+def test_bench_train_smoke(tiny_whisper_dir, tone_data, tmp_path, capsys):
+    from benchmarks import bench_train
+
+    out = tmp_path / "train.json"
+    assert bench_train.main(["--smoke", "--model", str(tiny_whisper_dir), "--data", str(tone_data),
+                             "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    runs = {r["variant"]: r for r in data["runs"]}
+    assert set(runs) == {"reference", "engine"}
+    for run in runs.values():
+        assert run["later_samples_per_s"] > 0 and run["epoch1_samples_per_s"] > 0 and run["peak_rss_mb"] > 0
+        assert 0 <= run["tuned_wer"] and run["base_wer"] == data["base"]["wer"]
+    assert data["summary"]["later_speedup"] > 0
+    assert any("encoder cache built" in m for m in runs["engine"]["engine_log"])  # the engine ran cold
+    assert "later samples/s" in capsys.readouterr().out
+
+
+def test_bench_quality_smoke(tiny_whisper_dir, tone_data, tmp_path):
+    from benchmarks import bench_quality
+
+    out = tmp_path / "quality.json"
+    assert bench_quality.main(["--smoke", "--model", str(tiny_whisper_dir), "--data", str(tone_data),
+                               "--budget", "6", "--max-epochs", "3", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert [r["run"] for r in data["rows"]] == ["reference: seed recipe", "whisper-tui: decoder-qv"]
+    for row in data["rows"]:
+        assert 1 <= row["epochs"] <= 3 and row["wer"] >= 0 and row["train_s"] > 0
+        assert isinstance(row["stopped_at_budget"], bool)
+    assert data["base"]["wer"] >= 0
+
+
+def test_bench_transcribe_smoke(tiny_whisper_dir, tone_data, tmp_path):
+    pytest.importorskip("faster_whisper")
+    from benchmarks import bench_transcribe
+
+    out = tmp_path / "transcribe.json"
+    variants = ["whisper-tui ct2 int8", "faster-whisper int8", "HF generate 1 by 1"]  # one of each code path
+    assert bench_transcribe.main(["--smoke", "--model", str(tiny_whisper_dir), "--data", str(tone_data),
+                                  "--clips", "2", "--variants", ",".join(variants), "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    rows = {r["variant"]: r for r in data["rows"]}
+    assert set(rows) == set(variants) and set(variants) <= set(bench_transcribe.VARIANTS)
+    assert all(r["audio_s_per_s"] > 0 for r in rows.values())
+    assert rows["faster-whisper int8"]["vs_fw_int8"] == pytest.approx(1.0)
+
+
+def test_bench_startup_smoke(tmp_path):
+    from benchmarks import bench_startup
+
+    out = tmp_path / "startup.json"
+    assert bench_startup.main(["--smoke", "--out", str(out)]) == 0
+    rows = {r["measurement"]: r for r in json.loads(out.read_text())["rows"]}
+    assert rows["app first paint"]["median_s"] > rows["python (empty interpreter)"]["median_s"] > 0
+    assert rows["app first paint"]["heavy"] == "none"  # torch & co. stay out of the first paint
