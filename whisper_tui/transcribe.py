@@ -223,6 +223,10 @@ class Transcriber:
         self._conv = next(p for n, p in self.model.named_parameters() if "conv1" in n)
         config = self.model.config
         self._max_target = int(getattr(config, "max_target_positions", 448))
+        from .training.threads import ThreadTuner, tuning_enabled
+
+        # per-batch thread tuning on CPU (see training/threads.py); torch's setting is restored after each batch
+        self._tuner = ThreadTuner(probe_steps=1, hold_steps=8) if tuning_enabled(self.device.type) else None
 
     def _init_ct2(self, model, device: str, compute_type: str | None, language: str | None) -> None:
         if isinstance(model, tuple):
@@ -288,10 +292,16 @@ class Transcriber:
             kwargs.update(language=self.language, task="transcribe")
         was_training = self.model.training  # a live model lent by the trainer goes back as it came
         self.model.eval()
+        threads = torch.get_num_threads()
+        if self._tuner:
+            self._tuner.before()
         try:
             with torch.inference_mode():
                 tokens = self.model.generate(input_features=input_features, **kwargs)
         finally:
+            if self._tuner:
+                self._tuner.after()
+                torch.set_num_threads(threads)
             self.model.train(was_training)
         sequences = tokens.sequences if hasattr(tokens, "sequences") else tokens
         return [t.strip() for t in self.processor.tokenizer.batch_decode(sequences, skip_special_tokens=True)]
@@ -340,18 +350,26 @@ class CT2Whisper:
 
         from .convert import build_processor
 
+        from .training.threads import ThreadTuner, thread_candidates, tuning_enabled
+
         folder = ct2_folder_for(model)
         self.device = device
         self.compute_type = compute_type or ("int8" if device == "cpu" else "int8_float16")
         cuda = device.startswith("cuda")
+        # CTranslate2 fixes its threads per model instance, so thread tuning keeps one instance per
+        # candidate (tiny in int8: ~40 MB each) and runs each batch on the tuner's current pick.
+        threads = thread_candidates(_ct2_threads()) if tuning_enabled(device) else [_ct2_threads()]
+        self.tuner = ThreadTuner(threads, probe_steps=1, hold_steps=8, apply=lambda _n: None)
         try:
-            self.model = ctranslate2.models.Whisper(str(folder), device="cuda" if cuda else "cpu",
-                                                    compute_type=self.compute_type, intra_threads=_ct2_threads())
+            self.models = {n: ctranslate2.models.Whisper(str(folder), device="cuda" if cuda else "cpu",
+                                                         compute_type=self.compute_type, intra_threads=n)
+                           for n in threads}
         except (RuntimeError, ValueError) as exc:
             from .errors import ModelError
 
             raise ModelError(f"CTranslate2 cannot load {folder}: {exc}",
                              "re-export the model (whisper-tui export MODEL OUT)", where=str(folder)) from exc
+        self.model = self.models[threads[0]]
         self.multilingual = bool(self.model.is_multilingual)
         self.processor = build_processor(folder, n_mels=int(self.model.n_mels or 80))
         tok = self.processor.tokenizer
@@ -374,8 +392,13 @@ class CT2Whisper:
         storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(features, dtype=np.float32))
         # transformers' Whisper generate gives `max_length` new tokens; CTranslate2 gives max_length // 2
         # (OpenAI's sample_len = n_text_ctx // 2 convention), so ask for twice as many, within 448.
-        results = self.model.generate(storage, [self._prompt(language)] * len(waves), beam_size=num_beams,
-                                      max_length=min(448, 2 * max_length), suppress_blank=True, suppress_tokens=[-1])
+        self.tuner.before()
+        try:
+            results = self.models[self.tuner.current].generate(
+                storage, [self._prompt(language)] * len(waves), beam_size=num_beams,
+                max_length=min(448, 2 * max_length), suppress_blank=True, suppress_tokens=[-1])
+        finally:
+            self.tuner.after()
         tok = self.processor.tokenizer
         guard = LoopGuard(self._eot)
         # text tokens sit below <|endoftext|>; timestamps and other specials are dropped before decoding

@@ -42,9 +42,15 @@ def _set_threads(n: int) -> None:
 
 
 class ThreadTuner:
-    """Call `before()` and `after()` around each unit of work (a training step, a batch)."""
+    """Call `before()` and `after()` around each unit of work (a training step, a batch).
 
-    def __init__(self, candidates: list[int] | None = None, probe_steps: int = 3, hold_steps: int = FIRST_HOLD):
+    `apply(n)` switches the thread count (torch's by default); a runtime whose threads are fixed
+    per instance (CTranslate2) passes a no-op and runs the work on the instance for `current`.
+    """
+
+    def __init__(self, candidates: list[int] | None = None, probe_steps: int = 3, hold_steps: int = FIRST_HOLD,
+                 apply=None):
+        self.apply = apply or _set_threads
         self.candidates = list(candidates or thread_candidates())
         self.probe_steps = probe_steps
         self.first_hold = hold_steps
@@ -57,6 +63,11 @@ class ThreadTuner:
         self._t0: float | None = None
         self._held = 0
         self._start_probe()
+
+    @property
+    def current(self) -> int:
+        """The thread count the work between `before()` and `after()` should use."""
+        return self._current
 
     @property
     def active(self) -> bool:
@@ -76,7 +87,7 @@ class ThreadTuner:
             self._current = n
         else:
             self._current = self.choice
-        _set_threads(self._current)
+        self.apply(self._current)
         self._t0 = time.perf_counter()
 
     def after(self) -> None:
@@ -106,7 +117,7 @@ class ThreadTuner:
         self.history.append((best, medians[best]))
         self.hold = min(MAX_HOLD, self.hold * 2) if best == self.choice else self.first_hold
         self.choice = best
-        _set_threads(best)
+        self.apply(best)
 
 
 def tuning_enabled(device: str) -> bool:
