@@ -227,3 +227,14 @@ def test_headless_training_survives_a_terminal_hangup(assets, tmp_path):
     proc.stderr.close()
     assert proc.wait(timeout=400) == 0
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
+
+
+def test_qlora_where_bitsandbytes_cannot_run_fails_with_the_reason(assets, tmp_path, monkeypatch):
+    import whisper_tui.profile as profile_module
+
+    monkeypatch.setattr(profile_module, "_qlora_problem",
+                        lambda: "bitsandbytes 0.43 runs 4-bit models only on NVIDIA GPUs and none was found")
+    result = TrainingJob(tiny_profile(assets, **{"finetuning.strategy": "qlora"}), tmp_path / "run").run()
+    assert isinstance(result, ev.RunFailed) and result.error_type == "ProfileError"
+    assert "finetuning.strategy = qlora cannot run here" in result.reason and "NVIDIA" in result.reason
+    assert "lora" in result.hint

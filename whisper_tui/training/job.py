@@ -252,6 +252,14 @@ class TrainingJob:
         lr, lr_note = profile.effective_learning_rate()
         if lr_note:
             self.log(lr_note, "warning")
+        if profile.finetuning.strategy == "qlora":
+            from ..errors import ProfileError
+            from ..profile import check_strategy_available
+
+            problem = check_strategy_available("qlora")
+            if problem:
+                raise ProfileError(f"finetuning.strategy = qlora cannot run here: {problem}",
+                                   "choose lora (same adapters, unquantised base)", where="finetuning.strategy")
         torch.manual_seed(profile.training.seed)
         self.log(f"loading model {profile.model.name} for strategy {profile.finetuning.strategy} on {device}")
         model, processor, k_frozen = build_trainable_model(profile, device, precision, log=self.log)
