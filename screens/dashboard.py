@@ -8,7 +8,6 @@ repaints. When the run ends a summary panel says how it went and offers the next
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import math
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from whisper_tui.training.events import (
     TrainingEvent,
 )
 
+from .console_link import open_in_console
 from .widgets.charts import MetricChart, Series
 from .widgets.dash_confirm import ConfirmModal
 from .widgets.dash_gauges import SystemGauges
@@ -425,16 +425,7 @@ class DashboardScreen(Screen):
         if model_dir is None:
             self.notify("No finished model yet", severity="warning")
             return
-        open_transcribe = getattr(self.app, "open_transcribe", None)
-        if callable(open_transcribe):
-            result = open_transcribe(model_dir, audio=self._run_data_folder(), compare=True)
-            if inspect.isawaitable(result):
-                await result
-            return
-        await self.app.switch_mode("transcribe")
-        select_model = getattr(self.app.screen, "select_model", None)
-        if callable(select_model):
-            select_model(model_dir)
+        await open_in_console(self, model_dir, audio=self._run_data_folder())
 
     def action_focus_log(self) -> None:
         self.query_one("#dash-log").focus()

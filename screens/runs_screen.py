@@ -20,6 +20,7 @@ from textual.widgets import ContentSwitcher, DataTable, Footer, Label, Static
 
 from whisper_tui.runs import RunSummary, list_runs, metric_series, read_metrics
 
+from .console_link import open_in_console
 from .widgets.charts import MetricChart, Series
 from .widgets.mode_bar import ModeBar
 from .widgets.run_format import fmt_duration, fmt_rate, fmt_when
@@ -261,16 +262,7 @@ class RunsScreen(Screen):
             self.notify("This run saved no model.", severity="warning")
             return
         model = run.best_dir or run.final_dir
-        opener = getattr(self.app, "open_transcribe", None)
-        if callable(opener):
-            result = opener(model, audio=run.data_dir, compare=True)
-            if inspect.isawaitable(result):
-                await result
-            return
-        await self.app.switch_mode("transcribe")
-        select_model = getattr(self.app.screen, "select_model", None)
-        if callable(select_model):
-            select_model(model)
+        await open_in_console(self, model, audio=run.data_dir)
 
     async def action_resume(self) -> None:
         run = self._run_at_cursor()
