@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=1, help="run the pair this many times (order alternates)")
     p.add_argument("--smoke", action="store_true", help="tiny run for CI: 2 epochs, batch 2, results under smoke/")
     p.add_argument("--out", default=None, help="JSON path (default: benchmarks/results/bench_train.json)")
+    p.add_argument("--reference-threads", type=int, default=1, metavar="N",
+                   help="also run the reference with torch limited to N threads, to show how much of the gap "
+                        "is the thread setting (0 = skip; default 1)")
+    p.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--variant", choices=["base", "reference", "engine"], help=argparse.SUPPRESS)
     p.add_argument("--json-out", default=None, help=argparse.SUPPRESS)
     return p
@@ -81,6 +85,8 @@ def variant_reference(args) -> dict:
     from .reference_recipe import SpeechDataset, build_model, make_trainer, merged_for_inference
 
     quiet_libraries()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     train, test = _split(args.data)
     torch.manual_seed(SAME["seed"])
     model, processor = build_model(_model_dir(args.model), r=SAME["lora_r"], alpha=SAME["lora_alpha"],
@@ -185,20 +191,25 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench_train: {args.model} on {data}, {args.epochs} epochs, batch {args.batch}", file=sys.stderr)
     base = run_variant("benchmarks.bench_train", ["--variant", "base", *common])
     runs: list[dict] = []
+    thread_row = f"reference, {args.reference_threads} thread(s)"
     for rep in range(args.repeats):
-        order = ["reference", "engine"] if rep % 2 == 0 else ["engine", "reference"]
+        order = ["reference", "engine"] + ([thread_row] if args.reference_threads and not args.smoke else [])
+        if rep % 2:
+            order.reverse()
         for name in order:
             print(f"  running {name} (repeat {rep + 1})", file=sys.stderr)
             env, tmp = _fresh_cache_env() if name == "engine" else ({}, None)
+            extra = ["--variant", "reference", "--threads", str(args.reference_threads)] if name == thread_row \
+                else ["--variant", name]
             try:
-                result = run_variant("benchmarks.bench_train", ["--variant", name, *common], env=env)
+                result = run_variant("benchmarks.bench_train", [*extra, *common], env=env)
             finally:
                 if tmp is not None:
                     tmp.cleanup()
             result.update({"variant": name, "repeat": rep + 1, "base_wer": base["wer"]})
             runs.append(result)
 
-    summary = _summarise(runs)
+    summary = _summarise(runs, thread_row)
     columns = [("variant", "variant", ""), ("repeat", "rep", "d"), ("threads", "thr", "d"),
                ("epoch1_samples_per_s", "ep1 samples/s", ".2f"), ("later_samples_per_s", "later samples/s", ".2f"),
                ("later_samples_per_cpu_s", "later samples/cpu-s", ".2f"), ("train_s", "train s", ".1f"),
@@ -207,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(runs, columns))
     print()
     for key, label in [("later_speedup", "later epochs samples/s, engine / reference"),
+                       ("later_speedup_vs_reference_thread_limited",
+                        f"later epochs samples/s, engine / reference with {args.reference_threads} thread(s)"),
                        ("epoch1_speedup", "epoch 1 samples/s, engine / reference"),
                        ("train_time_ratio", "training wall time, reference / engine")]:
         if summary.get(key) is not None:
@@ -230,13 +243,17 @@ def _median(values):
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
 
-def _summarise(runs: list[dict]) -> dict:
+def _summarise(runs: list[dict], thread_row: str = "") -> dict:
     """Ratios are taken within each repeat (the pair ran back to back), then the median over repeats."""
     by_rep: dict[int, dict[str, dict]] = {}
     for r in runs:
         by_rep.setdefault(r["repeat"], {})[r["variant"]] = r
     pairs = [p for p in by_rep.values() if "reference" in p and "engine" in p]
+    same_threads = [p for p in by_rep.values() if thread_row in p and "engine" in p]
     return {
+        "later_speedup_vs_reference_thread_limited": _median([
+            ratio(p["engine"].get("later_samples_per_s"), p[thread_row].get("later_samples_per_s"))
+            for p in same_threads]),
         "later_speedup": _median([ratio(p["engine"].get("later_samples_per_s"),
                                         p["reference"].get("later_samples_per_s")) for p in pairs]),
         "later_cpu_speedup": _median([ratio(p["engine"].get("later_samples_per_cpu_s"),

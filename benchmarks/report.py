@@ -1,0 +1,81 @@
+"""Markdown tables from benchmarks/results/*.json, for pasting into RESULTS.md after a new run.
+
+    python -m benchmarks.report
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from .common import RESULTS_DIR
+
+
+def _md(rows: list[list[str]]) -> str:
+    head, *body = rows
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in body]
+    return "\n".join(lines)
+
+
+def _f(value, spec=".2f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def train_table(d: dict) -> str:
+    rows = [["variant", "threads", "epoch 1 samples/s", "later epochs samples/s", "later samples per CPU-s",
+             "training wall s", "peak RSS MB", "WER before", "WER after"]]
+    for r in d["runs"]:
+        rows.append([r["variant"], str(r.get("threads", "-")), _f(r.get("epoch1_samples_per_s")),
+                     _f(r.get("later_samples_per_s")), _f(r.get("later_samples_per_cpu_s")), _f(r.get("train_s"), ".0f"),
+                     _f(r.get("peak_rss_mb"), ".0f"), _f(r.get("base_wer"), ".3f"), _f(r.get("tuned_wer"), ".3f")])
+    return _md(rows)
+
+
+def quality_table(d: dict) -> str:
+    rows = [["run", "what", "epochs", "seconds used", "hit budget", "test WER", "test CER"]]
+    for r in d["rows"]:
+        rows.append([r["run"], r.get("what", ""), str(r["epochs"]), _f(r["train_s"], ".0f"),
+                     "yes" if r.get("stopped_at_budget") else "no", _f(r["wer"], ".3f"), _f(r["cer"], ".3f")])
+    return _md(rows)
+
+
+def transcribe_table(d: dict) -> str:
+    rows = [["variant", "audio-s/s (best round)", "audio-s/s (median)", "x faster-whisper int8", "WER", "peak RSS MB"]]
+    for r in d["rows"]:
+        rows.append([r["variant"], _f(r["audio_s_per_s"]), _f(r["median"]), _f(r["vs_fw_int8"]), _f(r["wer"], ".3f"),
+                     _f(r["rss"], ".0f")])
+    return _md(rows)
+
+
+def startup_table(d: dict) -> str:
+    rows = [["measurement", "median s", "min s", "heavy modules loaded"]]
+    for r in d["rows"]:
+        rows.append([r["measurement"], _f(r["median_s"], ".3f"), _f(r["min_s"], ".3f"), r["heavy"]])
+    return _md(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    for name, fn in [("bench_train", train_table), ("bench_quality", quality_table),
+                     ("bench_transcribe", transcribe_table), ("bench_startup", startup_table)]:
+        path = RESULTS_DIR / f"{name}.json"
+        if not path.exists():
+            print(f"## {name}: no results yet ({path})\n")
+            continue
+        data = json.loads(path.read_text())
+        m = data.get("machine", {})
+        print(f"## {name}\n")
+        print(f"{m.get('cpu', '?')}, {m.get('cpus', '?')} CPUs, {m.get('ram_gb', '?')} GB RAM, torch {m.get('torch', '?')}, "
+              f"load average at start {m.get('load_avg_at_start', '?')}\n")
+        print(fn(data))
+        if name == "bench_train":
+            s = data["summary"]
+            print(f"\nlater epochs, engine / reference: {_f(s.get('later_speedup'))}x; "
+                  f"engine / reference limited to 1 thread: {_f(s.get('later_speedup_vs_reference_thread_limited'))}x; "
+                  f"epoch 1: {_f(s.get('epoch1_speedup'))}x; training wall time ratio: {_f(s.get('train_time_ratio'))}x")
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
