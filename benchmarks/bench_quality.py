@@ -47,6 +47,10 @@ ENGINE_CONFIGS: dict[str, tuple[dict, str]] = {
     "top-layer": ({"finetuning.lora.target_modules": ALL_PROJECTIONS, "finetuning.freeze_encoder": False,
                    "finetuning.frozen_encoder_layers": 3},
                   "bottom 3 encoder layers frozen and cached; LoRA on the top encoder layer as well"),
+    "top-layer-specaug": ({"finetuning.lora.target_modules": ALL_PROJECTIONS, "finetuning.freeze_encoder": False,
+                           "finetuning.frozen_encoder_layers": 3, "training.spec_augment": True},
+                          "top-layer with SpecAugment (2 bands < 27 mel bins, 2 spans < 5% of the speech); "
+                          "the masks turn the encoder cache off"),
 }
 
 def _split(data: str):

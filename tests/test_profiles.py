@@ -65,6 +65,8 @@ def test_defaults_are_the_documented_values():
     assert (tr.warmup_steps, tr.weight_decay, tr.lr_scheduler_type, tr.eval_strategy) == (0.1, 0.0, "linear", "epoch")
     assert (tr.eval_steps, tr.logging_steps, tr.save_total_limit, tr.seed, tr.max_steps) == (50, 5, 2, 42, -1)
     assert (tr.generation_max_length, tr.spec_augment) == (128, False)
+    assert (tr.spec_augment_freq_masks, tr.spec_augment_freq_width, tr.spec_augment_time_masks,
+            tr.spec_augment_time_width) == (2, 27, 2, 0.05)
     assert (p.output.dir, p.output.merge_lora) == ("", False)
 
 
@@ -97,6 +99,8 @@ def test_saved_file_lists_every_setting_and_reads_back_equal(tmp_path):
         "training.eval_strategy": "steps", "training.eval_steps": 9, "training.logging_steps": 2,
         "training.save_total_limit": 4, "training.seed": 3, "training.max_steps": 100,
         "training.generation_max_length": 200, "training.spec_augment": True,
+        "training.spec_augment_freq_masks": 1, "training.spec_augment_freq_width": 15,
+        "training.spec_augment_time_masks": 4, "training.spec_augment_time_width": 0.1,
         "output.dir": "/runs/x", "output.merge_lora": True,
     })
     defaults = Profile()

@@ -317,13 +317,24 @@ def shape_for_model(name: str) -> tuple[WhisperShape, str]:
 
 
 def estimate_for_profile(profile, *, cuda: bool = False) -> tuple[TrainingEstimate, str]:
-    """`estimate_training` for a `whisper_tui.profile.Profile`; returns (estimate, note about the shape)."""
+    """`estimate_training` for a `whisper_tui.profile.Profile`; returns (estimate, notes).
+
+    The notes (one per line, "" when none) say when tiny's shape was assumed and when SpecAugment
+    turns the encoder cache off (the memory then counts the whole encoder's activations).
+    """
+    from .training.augment import augments_encoder_input
+
     ft, tr = profile.finetuning, profile.training
     shape, note = shape_for_model(profile.model.name)
+    augmented = augments_encoder_input(profile)
     estimate = estimate_training(
         strategy=ft.strategy, shape=shape, precision=resolved_precision(tr.precision, tr.fp16, cuda),
         batch_size=tr.per_device_train_batch_size, gradient_checkpointing=ft.gradient_checkpointing,
         freeze_encoder=ft.freeze_encoder, frozen_encoder_layers=ft.frozen_encoder_layers,
-        encoder_cache=ft.encoder_cache, spec_augment=tr.spec_augment, lora_r=ft.lora.r,
+        encoder_cache=ft.encoder_cache, spec_augment=augmented, lora_r=ft.lora.r,
         lora_target_modules=ft.lora.target_modules)
-    return estimate, note
+    frozen = ft.freeze_encoder or ft.frozen_encoder_layers > 0
+    notes = [note] if note else []
+    if augmented and ft.encoder_cache and frozen:
+        notes.append("encoder cache off: SpecAugment masks the encoder's input every epoch")
+    return estimate, "\n".join(notes)

@@ -37,6 +37,7 @@ WHISPER_LINEAR_LAYERS = ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2")
 WHISPER_MAX_TARGET_TOKENS = 448  # decoder positions in every Whisper size
 WHISPER_MAX_CLIP_SECONDS = 30.0  # the encoder sees 30 s windows; longer clips are cut
 RUN_MODEL_FOLDERS = ("final", "best", "merged")  # where a run folder keeps loadable models
+WHISPER_MEL_BINS = 80  # log-mel bins of tiny (large-v3 has 128; wider masks are cut to the model's bins)
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,21 @@ class TrainingSettings:
     max_steps: int = setting(-1, Rule("int", "stop after this many steps; -1 = run all epochs", low=-1))
     generation_max_length: int = setting(128, Rule(
         "int", "longest transcript (tokens) generated when evaluating", low=1, high=WHISPER_MAX_TARGET_TOKENS))
-    spec_augment: bool = setting(False, Rule("bool", "SpecAugment masking during training (disables encoder_cache)"))
+    spec_augment: bool = setting(False, Rule(
+        "bool", "SpecAugment: mask mel bands and time spans of the training clips (disables encoder_cache)"))
+    # LibriSpeech-style defaults (Park et al. 2019, policy LD): 2 bands of up to 27 of 80 mel bins, 2 spans
+    # of up to 5% of the clip. The time share is of the clip's speech, not of the 30 s window it is
+    # padded to: masks in the padding would hide nothing. At most 20 masks (adaptive SpecAugment's
+    # ceiling); a span over half the speech would leave little to transcribe.
+    spec_augment_freq_masks: int = setting(2, Rule(
+        "int", "SpecAugment: frequency bands masked per training clip", low=0, high=20))
+    spec_augment_freq_width: int = setting(27, Rule(
+        "int", "SpecAugment: widest frequency mask, in mel bins (Whisper tiny has 80)", low=0, high=WHISPER_MEL_BINS))
+    spec_augment_time_masks: int = setting(2, Rule(
+        "int", "SpecAugment: time spans masked per training clip", low=0, high=20))
+    spec_augment_time_width: float = setting(0.05, Rule(
+        "float", "SpecAugment: widest time mask, as a share of the clip's speech (not of the 30 s window)",
+        low=0, high=0.5))
 
 
 @dataclass(frozen=True)
@@ -452,10 +467,21 @@ def _check_cross_fields(profile: Profile, ctx: Context) -> None:
     if tr.warmup_steps >= 1 and not float(tr.warmup_steps).is_integer():
         raise ctx.error("training.warmup_steps", f"must be a ratio below 1 or a whole number of steps "
                         f"(got {_fmt_number(tr.warmup_steps)})", "e.g. warmup_steps = 0.1 or warmup_steps = 50")
+    if tr.spec_augment and not spec_augment_masks_anything(tr):
+        raise ctx.error("training.spec_augment", "is true but draws no mask (a kind of mask needs a count and "
+                        "a width above 0: spec_augment_freq_masks and _freq_width, or spec_augment_time_masks and "
+                        "_time_width)", "raise one of those counts and widths, or set spec_augment = false")
     if tr.max_steps == 0:
         raise ctx.error("training.max_steps", "must be -1 (run every epoch) or a number of steps > 0 (got 0)",
                         "set max_steps = -1 to train for num_train_epochs")
     check_model_name(profile.model.name, ctx)
+
+
+def spec_augment_masks_anything(tr: TrainingSettings) -> bool:
+    """Whether the SpecAugment settings draw any mask at all (a count and a width above 0 on one axis)."""
+    freq = tr.spec_augment_freq_masks > 0 and tr.spec_augment_freq_width > 0
+    time = tr.spec_augment_time_masks > 0 and tr.spec_augment_time_width > 0
+    return freq or time
 
 
 # ---------------------------------------------------------------------------------------------

@@ -45,6 +45,8 @@ LABELS = {
     "training.logging_steps": "logging steps", "training.save_total_limit": "checkpoints kept",
     "training.seed": "seed", "training.max_steps": "max steps",
     "training.generation_max_length": "max eval tokens", "training.spec_augment": "SpecAugment",
+    "training.spec_augment_freq_masks": "SpecAug freq masks", "training.spec_augment_freq_width": "SpecAug freq bins",
+    "training.spec_augment_time_masks": "SpecAug time masks", "training.spec_augment_time_width": "SpecAug time share",
     "output.dir": "run folder", "output.merge_lora": "merge LoRA",
 }
 PLACEHOLDERS = {
@@ -92,6 +94,9 @@ def disabled_keys(profile) -> set[str]:
         out.add("training.eval_steps")
     if tr.precision != "auto":
         out.add("training.fp16")
+    if not tr.spec_augment:
+        out |= {"training.spec_augment_freq_masks", "training.spec_augment_freq_width",
+                "training.spec_augment_time_masks", "training.spec_augment_time_width"}
     return out
 
 

@@ -140,3 +140,19 @@ class ThreadTuningCallback(TrainerCallback):
             threads, seconds = self.tuner.history[-1]
             self.job.log(f"CPU threads: {threads} (fastest of {self.tuner.candidates} at "
                          f"{seconds:.2f} s per step, checked again as training goes on)")
+
+
+class DatasetEpochCallback(TrainerCallback):
+    """Tells the training dataset which epoch starts, so its per-epoch randomness (SpecAugment masks)
+    depends on the epoch, not on how many examples were fetched before.
+
+    The Trainer does not pass the epoch number to callbacks; `state.epoch` holds the progress so far
+    (2.0 after two epochs, 2.5 when resumed halfway through the third), so its floor is the epoch
+    about to run, in a fresh run and in a resumed one alike.
+    """
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.dataset.set_epoch(math.floor(float(state.epoch or 0) + 1e-6))

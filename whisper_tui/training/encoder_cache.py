@@ -2,7 +2,7 @@
 
 Whisper pads every clip to a 30 s window, so the encoder costs the same ~37 GFLOP per clip (tiny)
 however short the clip is. When the bottom K encoder layers are frozen and nothing perturbs their
-input (no SpecAugment), their output is the same every epoch: we compute it once, batched and
+input (no SpecAugment, `augment.py`), their output is the same every epoch: we compute it once, batched and
 without grad, store it fp16 in a memory-mapped file under the user cache, and train the rest
 (top encoder layers + decoder) from it. The file name is a hash of everything the output depends
 on (the frozen weights, K, the feature extractor settings and each clip's bytes identity), so a
@@ -21,6 +21,7 @@ import numpy as np
 
 from ..atomic import atomic_write_text
 from ..locations import cache_dir
+from .augment import CACHE_OFF_REASON, augments_encoder_input
 from .threads import ThreadTuner, tuning_enabled
 
 KEEP_CACHES = 4
@@ -44,8 +45,8 @@ def cache_is_valid(profile, n_encoder_layers: int) -> tuple[bool, str]:
         return False, "encoder cache disabled in the profile"
     if k == 0:
         return False, "no encoder layers are frozen, so there is nothing to cache"
-    if profile.training.spec_augment:
-        return False, "SpecAugment changes the encoder input every epoch"
+    if augments_encoder_input(profile):
+        return False, CACHE_OFF_REASON
     return True, ""
 
 

@@ -378,7 +378,7 @@ class TrainingJob:
         if not ok:
             if self.profile.finetuning.encoder_cache:
                 self.log(f"encoder cache off: {why}")
-            return train_ds, eval_ds, None
+            return self._augmented(train_ds), eval_ds, None
         clips_all = FeatureDataset(list(train_clips) + list(test_clips), processor, prefix, max_len, waves)
         self.log(f"caching the output of {k_frozen} frozen encoder layer(s) for {len(clips_all)} clips")
         cache = EncoderCache.build(model, clips_all, k_frozen, device=device,
@@ -391,6 +391,16 @@ class TrainingJob:
         cached_train = CachedEncoderDataset(train_ds, cache, cross_kv)
         cached_eval = CachedEncoderDataset(eval_ds, cache) if eval_ds is not None else None
         return cached_train, cached_eval, (None if cache.is_full else k_frozen)
+
+    def _augmented(self, train_ds):
+        """The training split with SpecAugment when the profile asks for it (never the eval split)."""
+        from .augment import SpecAugmentDataset, augmented_training_set
+
+        train_ds = augmented_training_set(self.profile, train_ds)
+        if isinstance(train_ds, SpecAugmentDataset):
+            self.log(f"SpecAugment on the training clips: {train_ds.augment.settings.describe()} "
+                     f"(seed {self.profile.training.seed}; test clips are not masked)")
+        return train_ds
 
     def _skip_checkpointing(self, model) -> None:
         """With the whole encoder cached, only the decoder runs: its activations (tokens x 384 per layer)
@@ -446,7 +456,8 @@ class TrainingJob:
         from transformers import PrinterCallback, Seq2SeqTrainingArguments
 
         from ..metrics import error_rates
-        from .callbacks import JobCallback, ThreadTuningCallback
+        from .augment import SpecAugmentDataset
+        from .callbacks import DatasetEpochCallback, JobCallback, ThreadTuningCallback
         from .collator import WhisperCollator
         from .threads import tuning_enabled
         from .trainer import WhisperTrainer
@@ -505,6 +516,8 @@ class TrainingJob:
         collator = WhisperCollator(base.config.decoder_start_token_id, dtype=None)
         callback = JobCallback(self)
         callbacks = [callback]
+        if isinstance(train_ds, SpecAugmentDataset):
+            callbacks.append(DatasetEpochCallback(train_ds))
         if device == "cpu":
             import torch
 

@@ -5,7 +5,9 @@ Rules kept from the seed tool and the Whisper recipe:
   trainable part (decoder, plus unfrozen top encoder layers);
 - peft's `task_type` is left unset: SEQ_2_SEQ_LM makes peft pass `input_ids=` which Whisper rejects;
 - gradient checkpointing is non-reentrant so frozen inputs don't break the backward pass;
-- QLoRA quantises to nf4 with bitsandbytes (runs on CPU with bnb >= 0.50).
+- QLoRA quantises to nf4 with bitsandbytes (runs on CPU with bnb >= 0.50);
+- transformers' own SpecAugment (`config.apply_spec_augment`, set in some hub checkpoints) is turned
+  off: `augment.py` masks the training clips instead, so there is one mechanism and one switch.
 """
 
 from __future__ import annotations
@@ -153,8 +155,9 @@ def build_trainable_model(profile, device: str, precision: Precision, log=print)
         base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if hasattr(base, "enable_input_require_grads"):
             base.enable_input_require_grads()
-    if profile.training.spec_augment:
-        base = model.get_base_model() if hasattr(model, "get_base_model") else model
-        base.config.apply_spec_augment = True
-        base.config.mask_time_prob = max(base.config.mask_time_prob or 0.0, 0.05)
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if getattr(base.config, "apply_spec_augment", False):
+        # One masking mechanism: training.spec_augment (augment.py), on the training clips only.
+        base.config.apply_spec_augment = False
+        log("the model's config had apply_spec_augment on: turned off (SpecAugment is training.spec_augment)")
     return model, processor, k
