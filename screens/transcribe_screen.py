@@ -4,6 +4,10 @@ Models load and run in a thread worker (loading alone takes seconds), results co
 batch at a time as messages, and the table grows as they arrive. Compare mode runs the bundled
 tiny.en and the chosen model on the same batch, so each row shows both transcripts with the
 words that differ marked, plus WER per clip when the folder has reference transcripts.
+
+The Backend control picks the engine both sides run on: CTranslate2 int8 (the default when it
+imports; about 4x faster on CPU) or torch. Results and the real-time factor name the backend used,
+and a model CTranslate2 cannot load or export is reported in the screen with what to do.
 """
 
 from __future__ import annotations
@@ -17,19 +21,37 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Select, Static, Switch
-from textual.worker import Worker, get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
-from .notify import notify_worker_failure
+from whisper_tui.errors import WhisperTuiError
+
+from .notify import error_text, notify_worker_failure
 from .widgets.mode_bar import ModeBar
 from .widgets.run_format import fmt_rate
-from .widgets.tx_messages import TranscribeFiles, TranscribeFinished, TranscribeResult, TranscribeStatus
+from .widgets.tx_backend import (
+    BACKEND_CHOICES,
+    BACKEND_KEY,
+    BACKEND_LABELS,
+    CT2,
+    TORCH,
+    ct2_problem,
+    engine_label,
+    initial_backend,
+    other_backend,
+)
+from .widgets.tx_cache import TranscriberCache, loading_text
+from .widgets.tx_messages import (
+    TranscribeFiles,
+    TranscribeFinished,
+    TranscribeLoaded,
+    TranscribeResult,
+    TranscribeStatus,
+)
 from .widgets.tx_models import BUNDLED, is_bundled, model_choices, short_model_name
 from .widgets.tx_references import find_references
 from .widgets.tx_results import BASE, MODEL, ClipRow, ResultsTable
 from .widgets.tx_summary import summary_text
 from .widgets.word_diff import inline_diff
-
-MAX_CACHED_MODELS = 2  # the bundled model and the chosen one stay loaded between runs
 
 
 class TranscribeScreen(Screen):
@@ -40,7 +62,7 @@ class TranscribeScreen(Screen):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     HELP = ("Transcribe a file or a folder with the bundled tiny.en or a model from a run. Compare mode shows "
             "both models side by side, with the words that changed marked; folders with metadata.csv or .txt "
-            "transcripts get a WER per clip.")
+            "transcripts get a WER per clip. Backend: CTranslate2 int8 (faster on CPU) or torch, for both sides.")
     BINDINGS = [
         Binding("ctrl+t", "toggle_compare", "Compare", tooltip="Compare with tiny.en side by side (on/off)",
                 id="transcribe.compare"),
@@ -50,6 +72,8 @@ class TranscribeScreen(Screen):
         Binding("y", "copy_text", "Copy", tooltip="Copy the selected clip's transcript", id="transcribe.copy"),
         Binding("ctrl+l", "focus_audio", "Audio", tooltip="Type an audio file or folder",
                 id="transcribe.audio"),
+        Binding(BACKEND_KEY, "toggle_backend", "Backend",
+                tooltip="Switch the backend: CTranslate2 int8 (faster on CPU) or torch", id="transcribe.backend"),
     ]
 
     def __init__(self, name: str | None = None, id: str | None = None, classes: str | None = None, *,
@@ -57,10 +81,13 @@ class TranscribeScreen(Screen):
         super().__init__(name=name, id=id, classes=classes)
         self.runs_root = runs_root
         self.base_model = base_model  # what compare mode puts beside the chosen model
-        self._make_transcriber = transcriber_factory  # None: whisper_tui.transcribe.Transcriber
         self.model_value = BUNDLED
         self._extra_models: list[tuple[str, str]] = []  # opened by path / from a run, kept across refreshes
-        self._transcribers: dict[str, object] = {}
+        # (model, backend) -> loaded Transcriber; transcriber_factory(model, backend=...) replaces it in tests
+        self._transcribers = TranscriberCache(transcriber_factory)
+        self.backend = initial_backend()
+        self._backend_chosen = False  # the user picked one: the startup check no longer changes it
+        self._engines: dict[str, str] = {}
         self._job = 0
         self._busy = False
         self._target: Path | None = None
@@ -80,7 +107,10 @@ class TranscribeScreen(Screen):
                 yield Label("Audio", classes="tx-label")
                 yield Input(placeholder="audio file or folder, Enter to transcribe", compact=True, id="tx-audio")
                 yield Label("Compare with tiny.en", id="tx-compare-label")
+                yield Label("vs tiny.en", id="tx-compare-short")  # 80 columns: leaves room for the path
                 yield Switch(False, id="tx-compare")
+                yield Label("Backend", id="tx-backend-label")
+                yield Select(BACKEND_CHOICES, value=self.backend, allow_blank=False, compact=True, id="tx-backend")
         yield Label("Pick a model, type an audio file or folder under Audio (Tab), then Enter.", id="tx-status")
         yield ResultsTable(id="tx-results")
         yield Static("", id="tx-detail")
@@ -91,6 +121,7 @@ class TranscribeScreen(Screen):
         self.refresh_models()
         # Not a text field: number keys must still switch screens when this one opens.
         self.query_one("#tx-model", Select).focus()
+        self._check_ct2()
 
     def on_screen_resume(self) -> None:
         self.refresh_models()  # a run may have finished since
@@ -172,16 +203,18 @@ class TranscribeScreen(Screen):
         model_label = short_model_name(self.model_value)
         base_label = short_model_name(self.base_model)
         self._labels = {BASE: base_label, MODEL: model_label} if compare else {MODEL: model_label}
+        self._engines = {}
         self._references = {}
         self.query_one(ResultsTable).reset(compare=compare, model_label=model_label, base_label=base_label)
         self.query_one("#tx-detail", Static).update("")
+        self.query_one("#tx-detail", Static).remove_class("-error")
         self.query_one("#tx-summary", Static).update("")
         self._set_status(f"Reading {self._target}…")
         self.refresh_bindings()
-        self._transcribe_worker(self._job, self._target, self.model_value, compare)
+        self._transcribe_worker(self._job, self._target, self.model_value, compare, self.backend)
 
     @work(thread=True, exclusive=True, group="transcribe", exit_on_error=False, description="transcribe")
-    def _transcribe_worker(self, job: int, target: Path, model_value: str, compare: bool) -> None:
+    def _transcribe_worker(self, job: int, target: Path, model_value: str, compare: bool, backend: str) -> None:
         from whisper_tui.transcribe import list_audio_files
 
         worker = get_current_worker()
@@ -192,8 +225,9 @@ class TranscribeScreen(Screen):
         for role, value in roles:
             if worker.is_cancelled:
                 return
-            self.post_message(TranscribeStatus(job, f"Loading {short_model_name(value)}…"))
-            transcribers[role] = self._transcriber(value)
+            self.post_message(TranscribeStatus(job, loading_text(value, backend)))
+            transcribers[role] = self._transcribers.get(value, backend, keep=self.base_model)
+        self.post_message(TranscribeLoaded(job, {role: engine_label(t, backend) for role, t in transcribers.items()}))
         batch = max(t.batch_size for t in transcribers.values())
         for start in range(0, len(files), batch):
             chunk = files[start:start + batch]
@@ -210,25 +244,14 @@ class TranscribeScreen(Screen):
                 self.post_message(TranscribeResult(job, {role: results[role][index] for role, _ in roles}))
         self.post_message(TranscribeFinished(job))
 
-    def _transcriber(self, value: str):
-        """Loaded models are kept (the base + the last chosen) so running again doesn't reload."""
-        make = self._make_transcriber
-        if make is None:
-            from whisper_tui.transcribe import Transcriber as make
-
-        key = BUNDLED if is_bundled(value) else value
-        if key not in self._transcribers:
-            keep = {BUNDLED, self.base_model}
-            evictable = [k for k in self._transcribers if k not in keep]
-            while evictable and len(self._transcribers) >= MAX_CACHED_MODELS:
-                self._transcribers.pop(evictable.pop(0), None)
-            self._transcribers[key] = make(key)
-        return self._transcribers[key]
-
     # -- worker messages -----------------------------------------------------------------------
     def on_transcribe_status(self, message: TranscribeStatus) -> None:
         if message.job == self._job:
             self._set_status(message.text)
+
+    def on_transcribe_loaded(self, message: TranscribeLoaded) -> None:
+        if message.job == self._job:
+            self._engines = dict(message.engines)
 
     def on_transcribe_files(self, message: TranscribeFiles) -> None:
         if message.job != self._job:
@@ -244,7 +267,7 @@ class TranscribeScreen(Screen):
         path = next(iter(results.values())).path
         table = self.query_one(ResultsTable)
         table.add_clip(ClipRow(path, self._references.get(Path(path).resolve()), dict(results)))
-        self.query_one("#tx-summary", Static).update(summary_text(table.clip_rows, self._labels))
+        self.query_one("#tx-summary", Static).update(summary_text(table.clip_rows, self._labels, self._engines))
         if len(table.clip_rows) == 1:
             self._show_detail(table.clip_rows[0])
 
@@ -254,10 +277,15 @@ class TranscribeScreen(Screen):
         self._busy = False
         count = len(self.query_one(ResultsTable).clip_rows)
         done = "Stopped" if message.stopped else "Done"
-        self._set_status(f"{done}: {count} file{'s' * (count != 1)} transcribed. Enter on the audio path runs again.")
+        engines = " and ".join(dict.fromkeys(self._engines.values()))
+        on = f" with {engines}" if engines else ""
+        self._set_status(f"{done}: {count} file{'s' * (count != 1)}{on}. Enter on the audio path runs again.")
         self.refresh_bindings()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "ct2-check":
+            self._ct2_checked(event)
+            return
         if event.worker.group != "transcribe":
             return
         if notify_worker_failure(self, event):
@@ -265,7 +293,58 @@ class TranscribeScreen(Screen):
             error = event.worker.error
             message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
             self._set_status(Text(f"Failed: {message}", style="red"))
+            self._show_failure(error)
             self.refresh_bindings()
+
+    def _show_failure(self, error: BaseException) -> None:
+        """The notification fades; the whole message and what to do stay where the results would be."""
+        if isinstance(error, WhisperTuiError):
+            text = Text(error.message, style="red")
+            if error.hint:
+                text.append(f"\n{error.hint}", style="bold")
+        else:
+            text = Text(error_text(error), style="red")
+        detail = self.query_one("#tx-detail", Static)
+        detail.update(text)
+        detail.add_class("-error")
+
+    # -- backend -------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="ct2-check", exit_on_error=False, description="check CTranslate2")
+    def _check_ct2(self) -> str | None:
+        return ct2_problem()
+
+    def _ct2_checked(self, event: Worker.StateChanged) -> None:
+        """CTranslate2 does not import here: torch becomes the default (unless the user already chose)."""
+        problem = event.worker.result if event.state == WorkerState.SUCCESS else None
+        if not problem or self._backend_chosen or self.backend != CT2:
+            return
+        self._set_backend(TORCH)
+        self._set_status(Text(f"CTranslate2 cannot run here ({problem}): transcribing with torch.", style="yellow"))
+
+    def _set_backend(self, backend: str) -> None:
+        self.backend = backend
+        select = self.query_one("#tx-backend", Select)
+        with self.prevent(Select.Changed):
+            select.value = backend
+
+    @on(Select.Changed, "#tx-backend")
+    def _backend_selected(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str) and event.value == event.select.value and event.value != self.backend:
+            self._backend_changed(event.value)
+
+    def action_toggle_backend(self) -> None:
+        self._set_backend(other_backend(self.backend))
+        self._backend_changed(self.backend)
+
+    def _backend_changed(self, backend: str) -> None:
+        """The next run uses `backend` (a run in progress keeps its own); results say which one they used."""
+        self.backend = backend
+        self._backend_chosen = True
+        text = f"Backend: {BACKEND_LABELS.get(backend, backend)}"
+        if self._busy:
+            self.notify(f"{text} from the next run on.")
+        else:
+            self._set_status(text + (" — ctrl+r runs the same audio again with it." if self._target else "."))
 
     # -- detail of the highlighted clip --------------------------------------------------------
     @on(DataTable.RowHighlighted, "#tx-results")

@@ -174,8 +174,8 @@ TUNED_TEXTS = {"alpha.wav": "The quick brown fox jumps over the lazy dog.",
 
 
 def transcribe_app(root: Path) -> ScreenApp:
-    def factory(model):
-        return CannedTranscriber(model, BASE_TEXTS if model == "tiny.en" else TUNED_TEXTS)
+    def factory(model, backend="torch"):
+        return CannedTranscriber(model, BASE_TEXTS if model == "tiny.en" else TUNED_TEXTS, backend)
 
     return ScreenApp(TranscribeScreen(runs_root=root, transcriber_factory=factory))
 

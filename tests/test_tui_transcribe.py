@@ -11,6 +11,7 @@ import pytest
 from rich.text import Text
 from textual.app import App
 from textual.widgets import Input, Label, Select, Static
+from textual.worker import WorkerFailed
 from tui_e_support import CannedTranscriber, write_clips, write_fake_run
 
 from screens.transcribe_screen import TranscribeScreen
@@ -35,7 +36,15 @@ async def run_folder(pilot, app: TxApp, target: Path) -> None:
     app.tx.query_one("#tx-audio", Input).focus()
     await pilot.press("enter")
     await pilot.pause()
-    await app.workers.wait_for_complete()
+    await wait_for_workers(pilot, app)
+
+
+async def wait_for_workers(pilot, app: TxApp) -> None:
+    """Until the run is over; a run that fails is the screen's to report (the tests check how)."""
+    try:
+        await app.workers.wait_for_complete()
+    except WorkerFailed:
+        pass
     await pilot.pause(0.2)
 
 
@@ -95,9 +104,12 @@ async def test_compare_mode_shows_two_model_columns_with_real_models(tmp_path, t
         assert set(table.clip_rows[0].results) == {"model"}
 
 
-def canned(texts_base: dict, texts_model: dict):
-    def factory(model):
-        return CannedTranscriber(model, texts_base if model == "tiny.en" else texts_model)
+def canned(texts_base: dict, texts_model: dict, calls: list | None = None):
+    """A transcriber factory with fixed texts; `calls` collects the (model, backend) of each load."""
+    def factory(model, backend="torch"):
+        if calls is not None:
+            calls.append((model, backend))
+        return CannedTranscriber(model, texts_base if model == "tiny.en" else texts_model, backend)
 
     return factory
 
@@ -122,7 +134,7 @@ async def test_compare_marks_word_differences_and_scores_each_clip(tmp_path):
         assert [left.plain[span.start:span.end] for span in left.spans if span.style == DELETED] == ["fax"]
         assert [right.plain[span.start:span.end] for span in right.spans if span.style == INSERTED] == ["fox"]
         summary = str(app.tx.query_one("#tx-summary", Static).content)
-        assert "tiny.en: RTF 0.05 · WER 16.7%" in summary  # 2 errors in 12 reference words
+        assert "tiny.en: RTF 0.05 (CTranslate2 int8) · WER 16.7%" in summary  # 2 errors in 12 reference words
         detail = str(app.tx.query_one("#tx-detail", Static).content)
         assert "reference  the quick brown fox" in detail and "WER 25.0%" in detail
 
@@ -188,7 +200,7 @@ async def test_escape_stops_after_the_current_batch(tmp_path):
             time.sleep(0.3)
             return super().transcribe_files(paths, on_result)
 
-    app = TxApp(transcriber_factory=lambda model: Slow(model, {}))
+    app = TxApp(transcriber_factory=lambda model, backend="torch": Slow(model, {}, backend))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         app.tx.query_one("#tx-audio", Input).value = str(audio)
@@ -256,3 +268,155 @@ async def test_from_a_finished_run_the_console_is_ready_to_compare_on_its_data(t
         app.tx.select_model(tmp_path, audio="/data/speech")  # never overwrites what the user typed
         await pilot.pause()
         assert app.tx.query_one("#tx-audio", Input).value == "/mine"
+
+
+# -- backend: CTranslate2 int8 or torch --------------------------------------------------------------
+def summary_lines(app: TxApp) -> list[str]:
+    return str(app.tx.query_one("#tx-summary", Static).content).splitlines()
+
+
+async def test_each_backend_transcribes_with_it_and_the_results_say_which(tmp_path, tiny_whisper_dir):
+    audio = write_clips(tmp_path / "audio", [("a.wav", 1.0), ("b.wav", 0.6)])
+    app = TxApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        backend = app.tx.query_one("#tx-backend", Select)
+        assert backend.value == "ct2" and app.tx.backend == "ct2"  # ctranslate2 imports here: the default
+        assert "Backend" in {b.binding.description for b in app.tx.active_bindings.values() if b.binding.show}
+
+        app.tx.select_model(tiny_whisper_dir)
+        backend.value = "torch"  # as if chosen in the Select
+        await pilot.pause()
+        assert app.tx.backend == "torch"
+        await run_folder(pilot, app, audio)
+        table = app.tx.query_one(ResultsTable)
+        assert table.row_count == 2 and all(row.results["model"].ok for row in table.clip_rows)
+        assert summary_lines(app)[0].startswith("tiny-whisper0: RTF") and "(torch)" in summary_lines(app)[0]
+        assert "with torch" in str(app.tx.query_one("#tx-status", Label).content)
+        torch_rtf = float(cell_texts(table, "rtf")[0])
+
+        await pilot.press("ctrl+o")  # the key switches to CTranslate2 (exported once from the HF folder)
+        assert backend.value == "ct2" and "CTranslate2 int8" in str(app.tx.query_one("#tx-status", Label).content)
+        await pilot.press("ctrl+r")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        assert table.row_count == 2 and all(row.results["model"].ok for row in table.clip_rows)
+        assert "(CTranslate2 int8)" in summary_lines(app)[0]
+        assert "with CTranslate2 int8" in str(app.tx.query_one("#tx-status", Label).content)
+        ct2_rtf = float(cell_texts(table, "rtf")[0])
+        assert torch_rtf > 0 and ct2_rtf > 0  # each measured on its own backend
+        loaded = {key: t.backend for key, t in app.tx._transcribers._loaded.items()}
+        assert loaded == {(str(tiny_whisper_dir), "torch"): "torch", (str(tiny_whisper_dir), "ct2"): "ct2"}
+
+
+async def test_compare_runs_both_sides_on_the_chosen_backend(tmp_path):
+    audio = write_clips(tmp_path / "audio", [("a.wav", 1.0)], {"a.wav": "hello"})
+    calls: list = []
+    app = TxApp(transcriber_factory=canned({"a.wav": "hello"}, {"a.wav": "hello"}, calls))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.tx.select_model(tmp_path)
+        app.tx.query_one("#tx-compare").value = True
+        await run_folder(pilot, app, audio)
+        assert calls == [("tiny.en", "ct2"), (str(tmp_path), "ct2")]
+        assert all("(CTranslate2 int8)" in line for line in summary_lines(app)) and len(summary_lines(app)) == 2
+
+        await pilot.press("ctrl+o", "ctrl+r")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        assert calls[2:] == [("tiny.en", "torch"), (str(tmp_path), "torch")]
+        assert all("(torch)" in line for line in summary_lines(app)) and len(summary_lines(app)) == 2
+
+
+async def test_a_model_ct2_cannot_export_is_explained_and_torch_still_works(tmp_path, monkeypatch):
+    from conftest import build_tiny_whisper
+
+    import whisper_tui.export
+
+    def broken_converter(*args, **kwargs):
+        raise RuntimeError("Unsupported model architecture")
+
+    monkeypatch.setattr(whisper_tui.export, "export_ct2", broken_converter)
+    model = build_tiny_whisper(tmp_path / "odd-model")  # a new model: nothing exported in the cache yet
+    audio = write_clips(tmp_path / "audio", [("a.wav", 0.5)])
+    app = TxApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.tx.select_model(model)
+        await run_folder(pilot, app, audio)
+
+        status = str(app.tx.query_one("#tx-status", Label).content)
+        assert status.startswith("Failed: CTranslate2 could not load odd-model: RuntimeError: Unsupported model")
+        detail = str(app.tx.query_one("#tx-detail", Static).content)
+        assert "Switch the backend to torch (ctrl+o) and run again (ctrl+r)" in detail and "Traceback" not in detail
+        assert any("Switch the backend to torch" in n.message and "unexpected" not in n.title
+                   for n in app._notifications)
+        assert not app.tx._busy and app.tx.query_one(ResultsTable).row_count == 0
+
+        await pilot.press("ctrl+o", "ctrl+r")  # the screen stays usable: torch transcribes the same model
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+        assert app.tx.query_one(ResultsTable).row_count == 1
+        assert "(torch)" in summary_lines(app)[0]
+        assert app.tx.query_one("#tx-detail", Static).content != detail
+
+
+async def test_a_broken_model_names_the_model_and_what_to_fix(tmp_path, tiny_whisper_dir):
+    audio = write_clips(tmp_path / "audio", [("a.wav", 0.5)])
+    adapter = tmp_path / "orphan-adapter"  # a LoRA adapter whose base model is gone: torch cannot help either
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text('{"base_model_name_or_path": "%s"}' % (tmp_path / "gone"))
+    app = TxApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        app.tx.select_model(adapter)
+        await run_folder(pilot, app, audio)
+
+        status = str(app.tx.query_one("#tx-status", Label).content)
+        assert status.startswith("Failed: Cannot load orphan-adapter: the base model")
+        detail = str(app.tx.query_one("#tx-detail", Static).content)
+        assert "restore that model" in detail and "torch" not in detail
+        assert not app.tx._busy
+
+        app.tx.select_model(tiny_whisper_dir)  # another model runs fine on the same backend
+        await run_folder(pilot, app, audio)
+        assert app.tx.query_one(ResultsTable).row_count == 1
+        assert "(CTranslate2 int8)" in summary_lines(app)[0]
+
+
+async def test_torch_is_the_default_where_ctranslate2_does_not_import(monkeypatch):
+    import screens.transcribe_screen as tx_module
+
+    monkeypatch.setattr(tx_module, "ct2_problem", lambda: "ImportError: libctranslate2.so: cannot open")
+    app = TxApp(transcriber_factory=canned({}, {}))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.tx.backend == "torch" and app.tx.query_one("#tx-backend", Select).value == "torch"
+        assert "CTranslate2 cannot run here" in str(app.tx.query_one("#tx-status", Label).content)
+
+
+def test_initial_backend_needs_the_package(monkeypatch):
+    import importlib.util
+
+    from screens.widgets import tx_backend
+
+    assert tx_backend.initial_backend() == "ct2"
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert tx_backend.initial_backend() == "torch"
+
+
+def test_loaded_models_are_kept_per_backend_and_bounded():
+    from screens.widgets.tx_cache import TranscriberCache
+
+    made: list = []
+    cache = TranscriberCache(lambda model, backend: made.append((model, backend)) or (model, backend), limit=2)
+    assert cache.get("tiny.en", "torch") == ("tiny.en", "torch")
+    cache.get("/a", "torch")
+    cache.get("bundled", "torch")  # an alias of tiny.en: no reload
+    assert made == [("tiny.en", "torch"), ("/a", "torch")]
+    cache.get("/b", "torch")  # the compare base stays, the other model goes
+    assert cache.keys() == [("tiny.en", "torch"), ("/b", "torch")]
+    assert cache.get("/b", "ct2") == ("/b", "ct2")  # another backend is another model: the oldest goes
+    assert cache.keys() == [("/b", "torch"), ("/b", "ct2")]

@@ -150,13 +150,19 @@ def write_fake_run(root: Path, name: str, *, status="finished", started="2025-03
 
 
 class CannedTranscriber:
-    """Stands in for whisper_tui.transcribe.Transcriber in snapshots: fixed texts, fixed timings."""
+    """Stands in for whisper_tui.transcribe.Transcriber in snapshots: fixed texts, fixed timings.
+
+    `model_name` follows the real one ("... (CTranslate2 int8)" on the ct2 backend), which is what
+    the console reads the backend's name from.
+    """
 
     batch_size = 2
 
-    def __init__(self, model, texts: dict[str, str]):
+    def __init__(self, model, texts: dict[str, str], backend: str = "torch"):
         self.model = model
         self.texts = texts
+        self.backend = backend
+        self.model_name = f"{model} (CTranslate2 int8)" if backend == "ct2" else str(model)
 
     def transcribe_files(self, paths, on_result=None):
         import soundfile as sf

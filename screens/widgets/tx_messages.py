@@ -40,3 +40,12 @@ class TranscribeFiles(Message):
         self.job = job
         self.files = files
         self.references = references
+
+
+class TranscribeLoaded(Message):
+    """Every model of the run is loaded: {role: what it runs on ("CTranslate2 int8", "torch")}, for the results."""
+
+    def __init__(self, job: int, engines: dict[str, str]) -> None:
+        super().__init__()
+        self.job = job
+        self.engines = engines
