@@ -85,7 +85,7 @@ def test_empty_and_partial_files_take_defaults(tmp_path):
 
 def test_saved_file_lists_every_setting_and_reads_back_equal(tmp_path):
     changed = apply_overrides(Profile(description="all changed"), {
-        "model.name": "openai/whisper-tiny", "model.language": "de", "model.task": "translate",
+        "model.name": "openai/whisper-tiny", "model.language": "de", "model.task": "translate", "model.window_s": 15,
         "data.train_dir": "/data/clips", "data.test_dir": "/data/test", "data.test_split": 1.0,
         "data.split_seed": 7, "data.max_duration_s": 12.5, "data.min_duration_s": 0.5,
         "finetuning.strategy": "qlora", "finetuning.freeze_encoder": False, "finetuning.frozen_encoder_layers": 2,

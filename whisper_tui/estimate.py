@@ -198,7 +198,7 @@ def _activation_bytes(shape: WhisperShape, *, batch_size: int, act_bytes: int, t
     """Activations of one forward pass kept for backward. Frozen layers below every trainable one keep
     nothing (no gradient has to flow through them)."""
     d = shape.d_model
-    enc_tokens = shape.max_source_positions  # Whisper always pads audio to 30 s = 1500 frames
+    enc_tokens = shape.max_source_positions  # Whisper pads audio to its window: 30 s = 1500 positions
     per_layer_full = ACTIVATIONS_PER_TOKEN_PER_HIDDEN * d
     dec_per_layer_full = per_layer_full + 8 * d  # cross-attention's extra projections and norm
     # input: log-mel features (fp32), or the cached frozen-encoder output
@@ -326,6 +326,11 @@ def estimate_for_profile(profile, *, cuda: bool = False) -> tuple[TrainingEstima
 
     ft, tr = profile.finetuning, profile.training
     shape, note = shape_for_model(profile.model.name)
+    window_positions = profile.model.window_s * 50  # model.window_s: a shorter position table, fewer tokens
+    if 0 < window_positions < shape.max_source_positions:
+        import dataclasses
+
+        shape = dataclasses.replace(shape, max_source_positions=window_positions)
     augmented = augments_encoder_input(profile)
     estimate = estimate_training(
         strategy=ft.strategy, shape=shape, precision=resolved_precision(tr.precision, tr.fp16, cuda),

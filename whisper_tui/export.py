@@ -7,7 +7,10 @@ CTranslate2 is the engine behind faster-whisper: an exported folder loads with
 rewrites the model's weights in place. LoRA adapters are merged into an fp32 base first.
 
 The export carries `tokenizer.json` and `preprocessor_config.json` (faster-whisper reads the
-mel-bin count from it) and a `whisper_tui.json` that says where it came from.
+mel-bin count from it; whisper-tui reads the encoder window, see window.py) and a `whisper_tui.json`
+that says where it came from. A short-window model (model.window_s) exports fine, but faster-whisper
+1.x always pads to 30 s and CTranslate2 then refuses the input: run such exports with whisper-tui's
+ct2 backend.
 """
 
 from __future__ import annotations
@@ -130,6 +133,14 @@ def cmd_export(args) -> int:
                      on_status=lambda msg: say(msg, err=True))
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     say(f"exported {args.model} -> {out} (CTranslate2, {args.quantization}, {size / 1e6:.0f} MB)")
-    say(f"use it with: whisper-tui transcribe FOLDER --model {out}   or   faster_whisper.WhisperModel('{out}')")
+    from .window import saved_window_s
+
+    window = saved_window_s(out)
+    if window < 30:
+        # faster-whisper 1.x pads every segment to 3000 frames; CTranslate2 refuses that for this model
+        say(f"use it with: whisper-tui transcribe FOLDER --model {out} --backend ct2  (a {window} s window model: "
+            f"faster-whisper pads to 30 s and cannot run it; ctranslate2.models.Whisper can, with {window} s features)")
+    else:
+        say(f"use it with: whisper-tui transcribe FOLDER --model {out}   or   faster_whisper.WhisperModel('{out}')")
     return 0
 

@@ -290,6 +290,9 @@ def _load_full(ref: ModelRef, device: str, dtype, quantization: str | None):
                              "the folder is incomplete or damaged; save or copy the model again",
                              where=str(ref.path)) from exc
         processor = _load_processor(ref.path) or _bundled_processor_for(model, ref.path)
+    from .window import match_processor_window
+
+    match_processor_window(model, processor)
     if quantization is None:
         model = model.to(device)
     model.eval()
@@ -352,6 +355,9 @@ def _load_adapter(ref: ModelRef, device: str, dtype, quantization: str | None, m
         raise ModelError(f"cannot load the LoRA adapter in {ref.path}: {exc}",
                          "the adapter does not match its base model or is damaged", where=str(ref.path)) from exc
     processor = _load_processor(ref.path) or processor
+    from .window import match_processor_window
+
+    match_processor_window(model, processor)  # an adapter trained at a shorter window than its base
     if merge:
         model = model.merge_and_unload()
     model.eval()

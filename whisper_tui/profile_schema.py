@@ -85,6 +85,10 @@ class ModelSettings:
     language: str = setting("en", Rule("str", "spoken language code (tiny.en is English only)"))
     task: str = setting("transcribe", Rule("str", "transcribe, or translate to English",
                                            choices=("transcribe", "translate")))
+    window_s: int = setting(0, Rule(
+        "int", "encoder window in seconds, 0 = the model's own (30 for OpenAI's); 10 runs clips under 10 s "
+        "~3x faster (longer clips are skipped in training)",
+        low=0, high=WHISPER_MAX_CLIP_SECONDS))
 
 
 @dataclass(frozen=True)
@@ -464,6 +468,10 @@ def _check_cross_fields(profile: Profile, ctx: Context) -> None:
         raise ctx.error("data.min_duration_s",
                         f"must be below data.max_duration_s ({_fmt_number(data.min_duration_s)} >= "
                         f"{_fmt_number(data.max_duration_s)})", "lower min_duration_s or raise max_duration_s")
+    window = profile.model.window_s
+    if window and data.min_duration_s >= window:
+        raise ctx.error("data.min_duration_s", f"must be below model.window_s ({_fmt_number(data.min_duration_s)} >= "
+                        f"{window}): every clip would be skipped", "lower min_duration_s or raise window_s")
     if tr.warmup_steps >= 1 and not float(tr.warmup_steps).is_integer():
         raise ctx.error("training.warmup_steps", f"must be a ratio below 1 or a whole number of steps "
                         f"(got {_fmt_number(tr.warmup_steps)})", "e.g. warmup_steps = 0.1 or warmup_steps = 50")

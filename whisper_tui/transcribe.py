@@ -1,8 +1,9 @@
 """Batched speech-to-text with any Whisper the resolver understands.
 
-Whisper sees 30 s at a time. Longer audio is cut into pieces of at most 30 s at the quietest
-moment near each 30 s mark (speech pauses), so no word is split or transcribed twice and no text
-is lost; the pieces of all files are batched together and their texts joined in order. Each
+Whisper sees 30 s at a time (a short-window fine-tune less: window.py). Longer audio is cut into
+pieces of at most one window at the quietest moment near each window's end (speech pauses), so no
+word is split or transcribed twice and no text is lost; the pieces of all files are batched together
+and their texts joined in order. Each
 piece is decoded on its own (nothing is conditioned on the previous piece's text, the equivalent of
 `condition_on_prev_tokens=False`), so one bad piece cannot drag the next into the same error.
 
@@ -33,6 +34,7 @@ import numpy as np
 
 from .audio import AUDIO_EXTENSIONS, SAMPLE_RATE, load_audio
 from .errors import AudioError, WhisperTuiError
+from .window import POSITIONS_PER_SECOND, processor_window_s, saved_window_s
 
 MAX_CHUNK_S = 30.0
 CUT_SEARCH_S = 5.0  # look this far back from each 30 s mark for the quietest place to cut
@@ -221,6 +223,7 @@ class Transcriber:
         self.multilingual = bool(getattr(gen, "is_multilingual", False))
         self.language = language or getattr(gen, "language", None) or "en"
         self._conv = next(p for n, p in self.model.named_parameters() if "conv1" in n)
+        self.window_s = processor_window_s(self.processor)  # 30, or shorter for a short-window fine-tune
         config = self.model.config
         self._max_target = int(getattr(config, "max_target_positions", 448))
         from .training.threads import ThreadTuner, tuning_enabled
@@ -239,6 +242,7 @@ class Transcriber:
         self.multilingual = self._ct2.multilingual
         self.language = language or "en"
         self._max_target = 448
+        self.window_s = processor_window_s(self.processor)
 
     @property
     def device(self):
@@ -254,7 +258,7 @@ class Transcriber:
         pieces: list[tuple[int, np.ndarray]] = []
         for index, wave in enumerate(waves):
             wave = np.asarray(wave, dtype=np.float32).reshape(-1)
-            for start, end in plan_chunks(wave):
+            for start, end in plan_chunks(wave, max_s=self.window_s, search_s=min(CUT_SEARCH_S, self.window_s / 3)):
                 if end - start >= _MIN_SAMPLES:
                     pieces.append((index, wave[start:end]))
         order = sorted(range(len(pieces)), key=lambda i: -len(pieces[i][1]))
@@ -371,7 +375,8 @@ class CT2Whisper:
                              "re-export the model (whisper-tui export MODEL OUT)", where=str(folder)) from exc
         self.model = self.models[threads[0]]
         self.multilingual = bool(self.model.is_multilingual)
-        self.processor = build_processor(folder, n_mels=int(self.model.n_mels or 80))
+        self.processor = build_processor(folder, n_mels=int(self.model.n_mels or 80),
+                                         max_source_positions=saved_window_s(folder) * POSITIONS_PER_SECOND)
         tok = self.processor.tokenizer
         self._sot = tok.convert_tokens_to_ids("<|startoftranscript|>")
         self._no_ts = tok.convert_tokens_to_ids("<|notimestamps|>")

@@ -28,6 +28,7 @@ SECTION_TITLES = {
 LABELS = {
     "description": "description",
     "model.name": "model", "model.language": "language", "model.task": "task",
+    "model.window_s": "window seconds",
     "data.train_dir": "train folder", "data.test_dir": "test folder", "data.test_split": "test split",
     "data.split_seed": "split seed", "data.max_duration_s": "max clip seconds",
     "data.min_duration_s": "min clip seconds",

@@ -264,6 +264,7 @@ class TrainingJob:
         self.log(f"loading model {profile.model.name} for strategy {profile.finetuning.strategy} on {device}")
         model, processor, k_frozen = build_trainable_model(profile, device, precision, log=self.log)
         self._model, self._processor = model, processor
+        train_clips, test_clips = self._clips_that_fit(train_clips, test_clips, processor)
         trainable, total = count_parameters(model)
         self.log(f"trainable parameters: {trainable:,} of {total:,} ({100 * trainable / max(total, 1):.2f}%)")
         self._check_cancel()
@@ -359,6 +360,34 @@ class TrainingJob:
             raise DatasetError(f"{train_dir}: no usable training clips",
                                f"run `whisper-tui validate {train_dir}` to see what is wrong")
         self.log(f"data: {len(train)} training clips, {len(test)} test clips from {train_dir}")
+        self._durations = {c.path: info.duration_s for r in (report, report.test_report) if r is not None
+                           for c in r.clips if (info := r.clip_infos.get(c.file_name)) is not None}
+        return train, test
+
+    def _clips_that_fit(self, train, test, processor):
+        """Drop clips outside data.min/max_duration_s or longer than the encoder window (they would be cut)."""
+        from ..errors import DatasetError
+        from ..window import processor_window_s
+
+        data = self.profile.data
+        window = processor_window_s(processor)
+        longest = min(data.max_duration_s, window)
+        durations = getattr(self, "_durations", {})
+
+        def keep(clips, split):
+            kept = [c for c in clips if data.min_duration_s <= durations.get(c.path, data.min_duration_s) <= longest]
+            if len(kept) < len(clips):
+                why = (f"the {window:g} s encoder window (model.window_s)" if window < data.max_duration_s
+                       else "data.max_duration_s")
+                self.log(f"{split}: skipped {len(clips) - len(kept)} of {len(clips)} clips shorter than "
+                         f"data.min_duration_s ({data.min_duration_s:g} s) or longer than {why}", "warning")
+            return kept
+
+        train, test = keep(train, "training"), keep(test, "test")
+        if not train:
+            raise DatasetError(f"no training clip lasts between {data.min_duration_s:g} and {longest:g} s",
+                               "raise model.window_s / data.max_duration_s or lower data.min_duration_s",
+                               where="data.max_duration_s" if longest == data.max_duration_s else "model.window_s")
         return train, test
 
     def _datasets(self, model, processor, train_clips, test_clips, k_frozen, device):

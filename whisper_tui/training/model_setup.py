@@ -95,6 +95,21 @@ def count_parameters(model) -> tuple[int, int]:
     return trainable, total
 
 
+def _set_window(model, processor, seconds: int, log) -> None:
+    from ..errors import ProfileError
+    from ..window import apply_window, model_window_s
+
+    own = model_window_s(model)
+    if seconds == own:
+        return
+    try:
+        apply_window(model, processor, seconds)
+    except ValueError as exc:
+        raise ProfileError(f"model.window_s = {seconds}: {exc}", f"use at most {own:g}, or 0 for the model's own window",
+                           where="model.window_s") from exc
+    log(f"encoder window {own:g} s -> {seconds} s (model.window_s): the saved model keeps this window")
+
+
 def build_trainable_model(profile, device: str, precision: Precision, log=print):
     """Load the profile's model and prepare it for its strategy. Returns (model, processor, k_frozen)."""
     import torch
@@ -107,6 +122,8 @@ def build_trainable_model(profile, device: str, precision: Precision, log=print)
     model, processor = load_model(profile.model.name, device=device, dtype=torch.float32, quantization=quantization)
     if quantization:
         keep_4bit_weights_trainable(model)
+    if profile.model.window_s:
+        _set_window(model, processor, profile.model.window_s, log)
     if hasattr(model, "peft_config"):
         # Continuing from a LoRA adapter: train the adapter further.
         for name, p in model.named_parameters():

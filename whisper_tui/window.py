@@ -1,0 +1,105 @@
+"""Encoder windows shorter than Whisper's 30 s.
+
+Whisper pads every clip to 30 s, and its encoder pays for all 1500 positions whatever the clip's
+length: for 3-6 s clips 80-90% of the encoder's work is spent on padding. Nothing in the encoder
+fixes the length except its position table, so a model can run on a shorter window by keeping
+the first N positions. OpenAI's weights were only ever trained on 30 s windows and lose accuracy
+when cut (benchmarks/RESULTS.md), but a fine-tune at the shorter window learns it: that is what
+`model.window_s` in a profile does.
+
+A shortened model is an ordinary Whisper folder: `config.max_source_positions` and the feature
+extractor's `chunk_length` both say its window, so transformers, CTranslate2 (and faster-whisper
+on an export) run it as saved. This module keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+WHISPER_WINDOW_S = 30  # OpenAI's models
+POSITIONS_PER_SECOND = 50  # 100 mel frames per second, halved by the encoder's second convolution
+MIN_WINDOW_S = 1
+
+
+def _base(model):
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def _encoder(model):
+    base = _base(model)
+    inner = getattr(base, "model", base)
+    return inner.get_encoder() if hasattr(inner, "get_encoder") else inner.encoder
+
+
+def model_window_s(model) -> float:
+    """The window (seconds) the model's encoder takes."""
+    return int(_base(model).config.max_source_positions) / POSITIONS_PER_SECOND
+
+
+def processor_window_s(processor) -> float:
+    return float(processor.feature_extractor.chunk_length)
+
+
+def set_feature_window(processor, seconds: float) -> None:
+    """Make the feature extractor pad/trim to `seconds` (its saved preprocessor_config follows)."""
+    fe = processor.feature_extractor
+    fe.chunk_length = int(seconds)
+    fe.n_samples = int(seconds) * fe.sampling_rate
+    fe.nb_max_frames = fe.n_samples // fe.hop_length
+
+
+def shorten_encoder(model, seconds: float) -> None:
+    """Keep the first `seconds` of the encoder's position table (in place; a no-op at the same length).
+
+    Raises ValueError when `seconds` is longer than the model's window: positions it never had
+    cannot be made up.
+    """
+    import torch
+
+    encoder = _encoder(model)
+    base = _base(model)
+    n = int(round(seconds * POSITIONS_PER_SECOND))
+    old = encoder.embed_positions
+    if n > old.num_embeddings:
+        raise ValueError(f"the model's window is {old.num_embeddings / POSITIONS_PER_SECOND:g} s; "
+                         f"it cannot be lengthened to {seconds:g} s")
+    if n == old.num_embeddings:
+        return
+    new = torch.nn.Embedding(n, old.embedding_dim, device=old.weight.device, dtype=old.weight.dtype)
+    with torch.no_grad():
+        new.weight.copy_(old.weight[:n])
+    new.weight.requires_grad_(old.weight.requires_grad)
+    encoder.embed_positions = new
+    encoder.max_source_positions = n
+    base.config.max_source_positions = n
+    if getattr(encoder, "config", None) is not None:
+        encoder.config.max_source_positions = n
+
+
+def apply_window(model, processor, seconds: float) -> None:
+    """Model and features both at `seconds` (ValueError when longer than the model's own window)."""
+    shorten_encoder(model, seconds)
+    set_feature_window(processor, seconds)
+
+
+def match_processor_window(model, processor) -> None:
+    """Fit the model to a processor saved with a shorter window (a LoRA adapter on a 30 s base).
+
+    A short-window fine-tune that is saved as an adapter keeps its base's full position table; the
+    adapter folder's feature extractor records the window it was trained at.
+    """
+    window = processor_window_s(processor)
+    if window < model_window_s(model):
+        shorten_encoder(model, window)
+    elif window > model_window_s(model):
+        # features longer than the position table would fail deep inside the encoder
+        set_feature_window(processor, model_window_s(model))
+
+
+def saved_window_s(folder: Path) -> int:
+    """The window an export was made for (its preprocessor_config.json), else Whisper's 30 s."""
+    try:
+        return int(json.loads((folder / "preprocessor_config.json").read_text()).get("chunk_length", WHISPER_WINDOW_S))
+    except (OSError, ValueError, TypeError):
+        return WHISPER_WINDOW_S
