@@ -51,6 +51,11 @@ ENGINE_CONFIGS: dict[str, tuple[dict, str]] = {
                            "finetuning.frozen_encoder_layers": 3, "training.spec_augment": True},
                           "top-layer with SpecAugment (2 bands < 27 mel bins, 2 spans < 5% of the speech); "
                           "the masks turn the encoder cache off"),
+    "decoder-all-w10": ({"finetuning.lora.target_modules": ALL_PROJECTIONS, "model.window_s": 10},
+                        "decoder-all on a 10 s encoder window (model.window_s)"),
+    "top-layer-w10": ({"finetuning.lora.target_modules": ALL_PROJECTIONS, "finetuning.freeze_encoder": False,
+                       "finetuning.frozen_encoder_layers": 3, "model.window_s": 10},
+                      "top-layer on a 10 s encoder window: the trained layer costs a third"),
 }
 
 def _split(data: str):

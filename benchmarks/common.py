@@ -62,6 +62,19 @@ def sample_data_dir(n_clips: int = 80) -> Path:
     return folder
 
 
+def heldout_data_dir(n_clips: int = 40, seed: int = 1) -> Path:
+    """Sample-style clips made with another seed: other sentences, voices and noise than the training set
+    (2 of 40 sentences repeat), so a model fine-tuned on `sample_data_dir()` is measured on unseen audio."""
+    from whisper_tui.locations import default_sample_data_dir
+    from whisper_tui.sample_data import make_sample_dataset
+
+    folder = default_sample_data_dir().parent / f"sample-heldout-{n_clips}-seed{seed}"
+    if not (folder / "metadata.csv").exists():
+        print(f"generating held-out clips in {folder}", file=sys.stderr)
+        make_sample_dataset(folder, n_clips=n_clips, seed=seed)
+    return folder
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 

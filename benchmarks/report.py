@@ -43,9 +43,16 @@ def quality_table(d: dict) -> str:
 def transcribe_table(d: dict) -> str:
     rows = [["variant", "audio-s/s (best round)", "audio-s/s (median)", "x faster-whisper int8", "WER", "peak RSS MB"]]
     for r in d["rows"]:
-        rows.append([r["variant"], _f(r["audio_s_per_s"]), _f(r["median"]), _f(r["vs_fw_int8"]), _f(r["wer"], ".3f"),
-                     _f(r["rss"], ".0f")])
-    return _md(rows)
+        if r.get("error"):
+            rows.append([r["variant"], "cannot run: " + r["error"][:90], "-", "-", "-", "-"])
+            continue
+        rows.append([r["variant"], _f(r.get("audio_s_per_s")), _f(r.get("median")), _f(r.get("vs_fw_int8")),
+                     _f(r.get("wer"), ".3f"), _f(r.get("rss"), ".0f")])
+    table = _md(rows)
+    summary = d.get("summary") or {}
+    if summary:
+        table += "\n\n" + "\n".join(f"- {label}: {_f(value)}x" for label, value in summary.items())
+    return table
 
 
 def startup_table(d: dict) -> str:
