@@ -3,9 +3,9 @@
 Whisper sees 30 s at a time (a short-window fine-tune less: window.py). Longer audio is cut into
 pieces of at most one window at the quietest moment near each window's end (speech pauses), so no
 word is split or transcribed twice and no text is lost; the pieces of all files are batched together
-and their texts joined in order. Each
-piece is decoded on its own (nothing is conditioned on the previous piece's text, the equivalent of
-`condition_on_prev_tokens=False`), so one bad piece cannot drag the next into the same error.
+and their texts joined in order. Each piece is decoded on its own (nothing is conditioned on the
+previous piece's text, the equivalent of `condition_on_prev_tokens=False`), so one bad piece cannot
+drag the next into the same error.
 
 Fine-tuned models sometimes fall into a loop ("thank you thank you thank you ..."). A logits guard
 forbids the token that would start another exact repeat of a phrase already repeated back to back,

@@ -8,8 +8,9 @@ when cut (benchmarks/RESULTS.md), but a fine-tune at the shorter window learns i
 `model.window_s` in a profile does.
 
 A shortened model is an ordinary Whisper folder: `config.max_source_positions` and the feature
-extractor's `chunk_length` both say its window, so transformers, CTranslate2 (and faster-whisper
-on an export) run it as saved. This module keeps the two in step.
+extractor's `chunk_length` both say its window, so transformers and CTranslate2 run it as saved
+(faster-whisper 1.x does not: it pads every segment to 30 s, which CTranslate2 then refuses).
+This module keeps the two in step.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from pathlib import Path
 
 WHISPER_WINDOW_S = 30  # OpenAI's models
 POSITIONS_PER_SECOND = 50  # 100 mel frames per second, halved by the encoder's second convolution
-MIN_WINDOW_S = 1
 
 
 def _base(model):
