@@ -309,6 +309,7 @@ class DatasetScreen(Screen):
 
     def _refresh_summary(self) -> None:
         from whisper_tui.dataset import PROBLEM_KINDS, duration_histogram, split_clips
+        from whisper_tui.window import suggested_window_s
 
         report = self.report
         usable = report.usable_clips
@@ -325,6 +326,10 @@ class DatasetScreen(Screen):
         if durations:
             summary.append(f"{min(durations):.1f}–{max(durations):.1f} s, median "
                            f"{sorted(durations)[len(durations) // 2]:.1f} s")
+            window = suggested_window_s(max(durations))
+            if window:
+                # model.window_s: "window seconds" in Train setup (README: Short encoder windows)
+                summary.append(f"\nall fit a {window} s window", style="dim")
         self.query_one("#ds-summary", Static).update(summary)
 
         spark = self.query_one("#ds-histogram", Sparkline)

@@ -147,3 +147,14 @@ def test_the_memory_estimate_follows_the_window():
     short, _ = estimate_for_profile(apply_overrides(base, {"model.window_s": 10}))
     assert short.total_bytes < full.total_bytes
     assert full.total_params - short.total_params == (1500 - 500) * 384  # the dropped position rows of tiny
+
+
+def test_short_datasets_get_a_window_suggestion(assets):
+    from whisper_tui.dataset import validate_dataset
+    from whisper_tui.window import suggested_window_s
+
+    assert suggested_window_s(5.9) == 10 and suggested_window_s(9.0) == 10
+    assert suggested_window_s(9.5) == 15 and suggested_window_s(19.0) == 20
+    assert suggested_window_s(19.5) is None and suggested_window_s(28.0) is None
+    text = validate_dataset(assets[1]).format_text()  # clips of 1 s and one of 3.5 s
+    assert "fits a 10 s encoder window" in text and "--set model.window_s=10" in text

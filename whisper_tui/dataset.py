@@ -435,6 +435,13 @@ class DatasetReport:
         if durs:
             lines.append(f"Durations: min {min(durs):.1f} s, median {float(np.median(durs)):.1f} s, "
                          f"max {max(durs):.1f} s")
+            from .window import suggested_window_s
+
+            window = suggested_window_s(max(durs))
+            if window:
+                lines.append(f"Tip: every clip fits a {window} s encoder window; training with "
+                             f"--set model.window_s={window} runs faster and so does the tuned model "
+                             "(README: Short encoder windows)")
         if not self.problems:
             lines.append("No problems found.")
             return "\n".join(lines)

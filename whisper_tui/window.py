@@ -103,3 +103,19 @@ def saved_window_s(folder: Path) -> int:
         return int(json.loads((folder / "preprocessor_config.json").read_text()).get("chunk_length", WHISPER_WINDOW_S))
     except (OSError, ValueError, TypeError):
         return WHISPER_WINDOW_S
+
+
+WINDOW_CHOICES_S = (10, 15, 20)  # windows worth suggesting: at 20 s and above the saving gets small
+
+
+def suggested_window_s(longest_clip_s: float, margin_s: float = 1.0) -> int | None:
+    """The shortest window from WINDOW_CHOICES_S that fits every clip with `margin_s` of silence, else None.
+
+    Datasets of short clips are common (commands, names, single sentences); for them a short-window
+    fine-tune trains and transcribes several times faster (benchmarks/RESULTS.md), so the dataset
+    views point it out. The margin keeps a clip's last word away from the window's edge.
+    """
+    for window in WINDOW_CHOICES_S:
+        if longest_clip_s + margin_s <= window:
+            return window
+    return None
