@@ -43,6 +43,13 @@ def isolated_dirs(tmp_path, monkeypatch, session_cache_dir):
     monkeypatch.setenv("WHISPER_TUI_CACHE_DIR", str(session_cache_dir))
 
 
+@pytest.fixture
+def own_cache(tmp_path, monkeypatch) -> Path:
+    """A fresh cache for one test (tmp_path/cache), so an encoder cache is really built, not reused."""
+    monkeypatch.setenv("WHISPER_TUI_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
 def build_tiny_whisper(out_dir: Path, seed: int = 0, **config_overrides) -> Path:
     """Save a tiny random Whisper + the real tiny.en processor into `out_dir`; returns it."""
     import torch

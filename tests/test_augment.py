@@ -11,6 +11,7 @@ import pytest
 
 from conftest import build_tiny_whisper
 from helpers_audio import write_tone_dataset
+from helpers_jobs import SHORT_RUN, tiny_job_profile
 from whisper_tui.errors import ProfileError
 from whisper_tui.profile import apply_overrides, load_profile, read_profile_file
 from whisper_tui.training import events as ev
@@ -19,6 +20,7 @@ from whisper_tui.training.augment import (CACHE_OFF_REASON, SpecAugment, SpecAug
 from whisper_tui.training.job import TrainingJob
 
 SPEC_ON = {"training.spec_augment": True}
+pytestmark = pytest.mark.usefixtures("own_cache")
 
 
 def features(seed: int = 0, frames: int = 3000) -> np.ndarray:
@@ -168,20 +170,10 @@ def assets(tmp_path_factory):
     return model, write_tone_dataset(root / "data", n=8)
 
 
-@pytest.fixture(autouse=True)
-def own_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("WHISPER_TUI_CACHE_DIR", str(tmp_path / "cache"))
-
-
 def make_profile(assets, **overrides):
-    model, data = assets
-    base = {"model.name": str(model), "data.train_dir": str(data), "data.test_split": 0.25,
-            "training.num_train_epochs": 2, "training.per_device_train_batch_size": 2,
-            "training.per_device_eval_batch_size": 4, "training.generation_max_length": 12,
-            "training.logging_steps": 1, "finetuning.lora.lora_dropout": 0.0, "training.warmup_steps": 0,
-            "training.spec_augment_time_width": 0.3, **SPEC_ON}  # 1 s clips: spans of up to 30 frames
-    base.update(overrides)
-    return apply_overrides(load_profile("cpu-quick"), base)
+    # 1 s clips: time spans of up to 30 frames
+    return tiny_job_profile(*assets, **{**SHORT_RUN, "training.spec_augment_time_width": 0.3, **SPEC_ON,
+                                        **overrides})
 
 
 def test_only_training_batches_are_masked(assets, tmp_path):

@@ -144,13 +144,12 @@ def test_converted_folder_has_whisper_tokenizer_and_generation_rules(tiny_ct2_di
     assert not hasattr(gen, "lang_to_id")
 
 
-def test_conversion_is_cached_and_stale_copies_are_removed(tiny_ct2_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("WHISPER_TUI_CACHE_DIR", str(tmp_path / "cache"))
-    stale = tmp_path / "cache" / "models" / "tiny-oldhash"
+def test_conversion_is_cached_and_stale_copies_are_removed(tiny_ct2_dir, own_cache):
+    stale = own_cache / "models" / "tiny-oldhash"
     stale.mkdir(parents=True)
     (stale / convert.MARKER).write_text("{}")
     first = convert.ensure_converted(tiny_ct2_dir, "tiny")
-    assert first.parent == tmp_path / "cache" / "models" and first.name.startswith("tiny-")
+    assert first.parent == own_cache / "models" and first.name.startswith("tiny-")
     assert convert.is_complete(first) and not stale.exists()
     assert not [p for p in first.parent.iterdir() if p.name.startswith(".")]  # no temp folders left
     stamp = (first / "model.safetensors").stat().st_mtime_ns

@@ -9,8 +9,9 @@ import pytest
 
 from conftest import build_tiny_whisper
 from helpers_audio import write_tone_dataset
+from helpers_jobs import SHORT_RUN, tiny_job_profile
 from whisper_tui.errors import RunFolderError
-from whisper_tui.profile import apply_overrides, load_profile
+from whisper_tui.profile import apply_overrides
 from whisper_tui.training import events as ev
 from whisper_tui.training.job import TrainingJob
 
@@ -23,20 +24,11 @@ def assets(tmp_path_factory):
     return model, write_tone_dataset(root / "data", n=8)
 
 
-@pytest.fixture(autouse=True)
-def own_cache(tmp_path, monkeypatch):
-    """A fresh encoder cache per test, so 'cached' really builds its cache."""
-    monkeypatch.setenv("WHISPER_TUI_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("own_cache")  # 'cached' really builds its cache in every test
 
 
 def make_profile(assets, **overrides):
-    model, data = assets
-    base = {"model.name": str(model), "data.train_dir": str(data), "data.test_split": 0.25,
-            "training.num_train_epochs": 2, "training.per_device_train_batch_size": 2,
-            "training.per_device_eval_batch_size": 4, "training.generation_max_length": 12,
-            "training.logging_steps": 1, "finetuning.lora.lora_dropout": 0.0, "training.warmup_steps": 0}
-    base.update(overrides)
-    return apply_overrides(load_profile("cpu-quick"), base)
+    return tiny_job_profile(*assets, **{**SHORT_RUN, **overrides})
 
 
 def run(profile, out, **kw):

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import build_tiny_whisper
 from helpers_audio import write_tone_dataset
-from whisper_tui.profile import apply_overrides, load_profile
+from helpers_jobs import tiny_job_profile
 from whisper_tui.training import events as ev
 from whisper_tui.training.job import TrainingJob
 
@@ -169,30 +169,25 @@ def assets(tmp_path_factory):
 
 
 def _profile(assets, **overrides):
-    model, data = assets
-    base = {"model.name": str(model), "data.train_dir": str(data), "data.test_split": 0.25,
-            "training.num_train_epochs": 1, "training.per_device_train_batch_size": 2,
-            "training.per_device_eval_batch_size": 4, "training.generation_max_length": 8,
-            "training.eval_strategy": "no", "finetuning.gradient_checkpointing": True}
-    base.update(overrides)
-    return apply_overrides(load_profile("cpu-quick"), base)
+    return tiny_job_profile(*assets, **{"training.num_train_epochs": 1, "training.per_device_train_batch_size": 2,
+                                        "training.per_device_eval_batch_size": 4, "training.generation_max_length": 8,
+                                        "training.eval_strategy": "no", "finetuning.gradient_checkpointing": True,
+                                        **overrides})
 
 
-def test_a_cached_lora_run_uses_and_removes_the_cross_attention_cache(assets, tmp_path, monkeypatch):
-    monkeypatch.setenv("WHISPER_TUI_CACHE_DIR", str(tmp_path / "cache"))
+def test_a_cached_lora_run_uses_and_removes_the_cross_attention_cache(assets, tmp_path, own_cache):
     seen = []
     result = TrainingJob(_profile(assets), tmp_path / "run", evaluate_base=False, listeners=[seen.append]).run()
     assert isinstance(result, ev.RunFinished), result
     logs = [e.message for e in seen if isinstance(e, ev.LogEvent)]
     assert any(m.startswith("cross-attention keys/values of 6 clips") for m in logs)
     assert any(m.startswith("gradient checkpointing off") for m in logs)
-    assert not list((tmp_path / "cache" / "cross-kv").glob("run-*"))  # the temporary file went with the run
+    assert not list((own_cache / "cross-kv").glob("run-*"))  # the temporary file went with the run
     steps = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert any(s["type"] == "step" and s["samples_per_second"] > 0 for s in steps)
 
 
-def test_partial_freezing_keeps_checkpointing_and_skips_the_cross_attention_cache(assets, tmp_path, monkeypatch):
-    monkeypatch.setenv("WHISPER_TUI_CACHE_DIR", str(tmp_path / "cache"))
+def test_partial_freezing_keeps_checkpointing_and_skips_the_cross_attention_cache(assets, tmp_path, own_cache):
     seen = []
     profile = _profile(assets, **{"finetuning.freeze_encoder": False, "finetuning.frozen_encoder_layers": 1})
     result = TrainingJob(profile, tmp_path / "run", evaluate_base=False, listeners=[seen.append]).run()

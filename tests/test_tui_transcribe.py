@@ -48,6 +48,14 @@ async def wait_for_workers(pilot, app: TxApp) -> None:
     await pilot.pause(0.2)
 
 
+def status_text(app: TxApp) -> str:
+    return str(app.tx.query_one("#tx-status", Label).content)
+
+
+def detail_text(app: TxApp) -> str:
+    return str(app.tx.query_one("#tx-detail", Static).content)
+
+
 def cell_texts(table: ResultsTable, column: str) -> list[str]:
     return [str(table.get_cell(str(row.path), column)) for row in table.clip_rows]
 
@@ -70,7 +78,7 @@ async def test_folder_of_three_wavs_gives_three_rows_with_a_real_model(tmp_path,
         assert "WER" not in [str(c.label) for c in table.columns.values()]  # no references here
         summary = str(app.tx.query_one("#tx-summary", Static).content)
         assert "RTF" in summary and "3 files, 3.0 s of audio" in summary
-        assert "Done: 3 files" in str(app.tx.query_one("#tx-status", Label).content)
+        assert "Done: 3 files" in status_text(app)
 
 
 async def test_compare_mode_shows_two_model_columns_with_real_models(tmp_path, tiny_whisper_dir):
@@ -135,7 +143,7 @@ async def test_compare_marks_word_differences_and_scores_each_clip(tmp_path):
         assert [right.plain[span.start:span.end] for span in right.spans if span.style == INSERTED] == ["fox"]
         summary = str(app.tx.query_one("#tx-summary", Static).content)
         assert "tiny.en: RTF 0.05 (CTranslate2 int8) · WER 16.7%" in summary  # 2 errors in 12 reference words
-        detail = str(app.tx.query_one("#tx-detail", Static).content)
+        detail = detail_text(app)
         assert "reference  the quick brown fox" in detail and "WER 25.0%" in detail
 
 
@@ -167,7 +175,7 @@ async def test_missing_path_is_reported(tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         await run_folder(pilot, app, tmp_path / "nope")
-        status = str(app.tx.query_one("#tx-status", Label).content)
+        status = status_text(app)
         assert "does not exist" in status
         assert app.tx.query_one(ResultsTable).row_count == 0
 
@@ -215,7 +223,7 @@ async def test_escape_stops_after_the_current_batch(tmp_path):
         await pilot.pause(0.2)
         rows = app.tx.query_one(ResultsTable).row_count
         assert rows < 6  # batches of 2: it stopped before the end
-        assert "Stopped" in str(app.tx.query_one("#tx-status", Label).content)
+        assert "Stopped" in status_text(app)
 
 
 @pytest.mark.parametrize(("before", "after", "changed"), [
@@ -248,7 +256,7 @@ async def test_opens_off_the_text_fields_and_escape_leaves_one(tmp_path):
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.focused, Input)
-        assert "Stopping" not in str(app.tx.query_one("#tx-status", Label).content)
+        assert "Stopping" not in status_text(app)
         app.tx.select_model(tmp_path)  # e.g. "transcribe with this model" from the dashboard
         await pilot.pause()
         assert app.focused is app.tx.query_one("#tx-audio", Input)  # the next thing to fill in
@@ -292,17 +300,17 @@ async def test_each_backend_transcribes_with_it_and_the_results_say_which(tmp_pa
         table = app.tx.query_one(ResultsTable)
         assert table.row_count == 2 and all(row.results["model"].ok for row in table.clip_rows)
         assert summary_lines(app)[0].startswith("tiny-whisper0: RTF") and "(torch)" in summary_lines(app)[0]
-        assert "with torch" in str(app.tx.query_one("#tx-status", Label).content)
+        assert "with torch" in status_text(app)
         torch_rtf = float(cell_texts(table, "rtf")[0])
 
         await pilot.press("ctrl+o")  # the key switches to CTranslate2 (exported once from the HF folder)
-        assert backend.value == "ct2" and "CTranslate2 int8" in str(app.tx.query_one("#tx-status", Label).content)
+        assert backend.value == "ct2" and "CTranslate2 int8" in status_text(app)
         await pilot.press("ctrl+r")
         await app.workers.wait_for_complete()
         await pilot.pause(0.2)
         assert table.row_count == 2 and all(row.results["model"].ok for row in table.clip_rows)
         assert "(CTranslate2 int8)" in summary_lines(app)[0]
-        assert "with CTranslate2 int8" in str(app.tx.query_one("#tx-status", Label).content)
+        assert "with CTranslate2 int8" in status_text(app)
         ct2_rtf = float(cell_texts(table, "rtf")[0])
         assert torch_rtf > 0 and ct2_rtf > 0  # each measured on its own backend
         loaded = {key: t.backend for key, t in app.tx._transcribers._loaded.items()}
@@ -345,9 +353,9 @@ async def test_a_model_ct2_cannot_export_is_explained_and_torch_still_works(tmp_
         app.tx.select_model(model)
         await run_folder(pilot, app, audio)
 
-        status = str(app.tx.query_one("#tx-status", Label).content)
+        status = status_text(app)
         assert status.startswith("Failed: CTranslate2 could not load odd-model: RuntimeError: Unsupported model")
-        detail = str(app.tx.query_one("#tx-detail", Static).content)
+        detail = detail_text(app)
         assert "Switch the backend to torch (ctrl+o) and run again (ctrl+r)" in detail and "Traceback" not in detail
         assert any("Switch the backend to torch" in n.message and "unexpected" not in n.title
                    for n in app._notifications)
@@ -358,7 +366,7 @@ async def test_a_model_ct2_cannot_export_is_explained_and_torch_still_works(tmp_
         await pilot.pause(0.2)
         assert app.tx.query_one(ResultsTable).row_count == 1
         assert "(torch)" in summary_lines(app)[0]
-        assert app.tx.query_one("#tx-detail", Static).content != detail
+        assert detail_text(app) != detail
 
 
 async def test_a_broken_model_names_the_model_and_what_to_fix(tmp_path, tiny_whisper_dir):
@@ -372,9 +380,9 @@ async def test_a_broken_model_names_the_model_and_what_to_fix(tmp_path, tiny_whi
         app.tx.select_model(adapter)
         await run_folder(pilot, app, audio)
 
-        status = str(app.tx.query_one("#tx-status", Label).content)
+        status = status_text(app)
         assert status.startswith("Failed: Cannot load orphan-adapter: the base model")
-        detail = str(app.tx.query_one("#tx-detail", Static).content)
+        detail = detail_text(app)
         assert "restore that model" in detail and "torch" not in detail
         assert not app.tx._busy
 
@@ -394,7 +402,7 @@ async def test_torch_is_the_default_where_ctranslate2_does_not_import(monkeypatc
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert app.tx.backend == "torch" and app.tx.query_one("#tx-backend", Select).value == "torch"
-        assert "CTranslate2 cannot run here" in str(app.tx.query_one("#tx-status", Label).content)
+        assert "CTranslate2 cannot run here" in status_text(app)
 
 
 def test_initial_backend_needs_the_package(monkeypatch):

@@ -8,6 +8,7 @@ import soundfile as sf
 
 from conftest import build_tiny_whisper
 from helpers_audio import write_metadata, write_tone_dataset
+from helpers_jobs import tiny_job_profile
 from whisper_tui.errors import ProfileError
 from whisper_tui.profile import apply_overrides, load_profile
 from whisper_tui.training import events as ev
@@ -17,9 +18,7 @@ from whisper_tui.window import apply_window, model_window_s, processor_window_s
 SR = 16000
 
 
-@pytest.fixture(autouse=True)
-def own_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("WHISPER_TUI_CACHE_DIR", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("own_cache")
 
 
 def _noise(seconds: float, seed: int = 0) -> np.ndarray:
@@ -82,12 +81,9 @@ def assets(tmp_path_factory):
 
 
 def _profile(assets, **overrides):
-    model, data = assets
-    base = {"model.name": str(model), "data.train_dir": str(data), "data.test_split": 0.25,
-            "training.num_train_epochs": 1, "training.per_device_train_batch_size": 4,
-            "training.generation_max_length": 8, "training.warmup_steps": 0, "model.window_s": 2}
-    base.update(overrides)
-    return apply_overrides(load_profile("cpu-quick"), base)
+    return tiny_job_profile(*assets, **{"training.num_train_epochs": 1, "training.per_device_train_batch_size": 4,
+                                        "training.generation_max_length": 8, "training.warmup_steps": 0,
+                                        "model.window_s": 2, **overrides})
 
 
 def test_training_at_a_short_window_skips_longer_clips_and_saves_the_window(assets, tmp_path):
@@ -125,14 +121,13 @@ def test_a_window_longer_than_the_models_is_refused_with_the_key(assets, tmp_pat
 
 
 def test_ct2_export_of_a_short_window_model_transcribes(tiny_whisper_dir, tmp_path):
+    from whisper_tui.export import save_whisper_folder
     from whisper_tui.models import load_model
     from whisper_tui.transcribe import Transcriber
 
     model, processor = load_model(str(tiny_whisper_dir))
     apply_window(model, processor, 4)
-    model.save_pretrained(tmp_path / "short")
-    processor.save_pretrained(tmp_path / "short")
-    processor.feature_extractor.save_pretrained(tmp_path / "short")
+    save_whisper_folder(model, processor, tmp_path / "short")
     t = Transcriber(str(tmp_path / "short"), device="cpu", backend="ct2", compute_type="float32", max_new_tokens=4)
     assert t.window_s == 4
     texts = t.transcribe_waves([_noise(1.0), _noise(9.0, seed=2)])  # the second one goes in 3 pieces

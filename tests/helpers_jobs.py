@@ -1,0 +1,18 @@
+"""Training profiles for the tiny test model and tone data (tests that run a TrainingJob)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from whisper_tui.profile import apply_overrides, load_profile
+
+# two short epochs, logged every step, deterministic adapters
+SHORT_RUN = {"training.num_train_epochs": 2, "training.per_device_train_batch_size": 2,
+             "training.per_device_eval_batch_size": 4, "training.generation_max_length": 12,
+             "training.logging_steps": 1, "finetuning.lora.lora_dropout": 0.0, "training.warmup_steps": 0}
+
+
+def tiny_job_profile(model: Path, data: Path, **settings):
+    """cpu-quick on `model` and `data` with a quarter held out for testing, then `settings` (profile keys)."""
+    base = {"model.name": str(model), "data.train_dir": str(data), "data.test_split": 0.25}
+    return apply_overrides(load_profile("cpu-quick"), {**base, **settings})
