@@ -161,15 +161,13 @@ def _train(args, window: int, out: Path) -> Path:
 
 def _cut(model: str, window: int, out: Path) -> Path:
     """`model` with its encoder window cut to `window` seconds and nothing retrained (what the window costs)."""
+    from whisper_tui.export import save_whisper_folder
     from whisper_tui.models import load_model
     from whisper_tui.window import apply_window
 
     m, processor = load_model(model, device="cpu")
     apply_window(m, processor, window)
-    m.save_pretrained(out)
-    processor.save_pretrained(out)
-    processor.feature_extractor.save_pretrained(out)
-    m.generation_config.save_pretrained(out)
+    save_whisper_folder(m, processor, out)
     return out
 
 

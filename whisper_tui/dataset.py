@@ -34,6 +34,7 @@ import numpy as np
 from .atomic import atomic_write_bytes
 from .audio import AUDIO_EXTENSIONS, SAMPLE_RATE, AudioInfo, audio_info, read_mono
 from .errors import AudioError, DatasetError, WhisperTuiError
+from .window import suggested_window_s
 
 METADATA_FILE = "metadata.csv"
 FILE_COLUMN = "file_name"
@@ -435,8 +436,6 @@ class DatasetReport:
         if durs:
             lines.append(f"Durations: min {min(durs):.1f} s, median {float(np.median(durs)):.1f} s, "
                          f"max {max(durs):.1f} s")
-            from .window import suggested_window_s
-
             window = suggested_window_s(max(durs))
             if window:
                 lines.append(f"Tip: every clip fits a {window} s encoder window; training with "

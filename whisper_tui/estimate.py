@@ -326,7 +326,9 @@ def estimate_for_profile(profile, *, cuda: bool = False) -> tuple[TrainingEstima
 
     ft, tr = profile.finetuning, profile.training
     shape, note = shape_for_model(profile.model.name)
-    window_positions = profile.model.window_s * 50  # model.window_s: a shorter position table, fewer tokens
+    from .window import POSITIONS_PER_SECOND
+
+    window_positions = profile.model.window_s * POSITIONS_PER_SECOND  # a shorter position table, fewer tokens
     if 0 < window_positions < shape.max_source_positions:
         import dataclasses
 

@@ -66,7 +66,7 @@ def _plain_whisper_folder(ref, scratch: Path, say) -> Path:
         say(f"merging the LoRA adapter {ref.path} into its base model")
         merged, processor = load_model(ref, device="cpu", merge=True)
         merged.generation_config.forced_decoder_ids = None
-        _save_plain(merged, processor, scratch)
+        save_whisper_folder(merged, processor, scratch)
         return scratch
     if ref.path is None:
         raise ModelError(f"model '{ref.name}' is not available locally", "use a local folder or tiny.en",
@@ -76,12 +76,13 @@ def _plain_whisper_folder(ref, scratch: Path, say) -> Path:
         from .models import load_model
 
         model, processor = load_model(ref, device="cpu")
-        _save_plain(model, processor, scratch)
+        save_whisper_folder(model, processor, scratch)
         return scratch
     return ref.path
 
 
-def _save_plain(model, processor, folder: Path) -> None:
+def save_whisper_folder(model, processor, folder: Path) -> None:
+    """A plain transformers Whisper folder that ctranslate2's converter and faster-whisper both read."""
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     # transformers 5 folds the feature extractor into processor_config.json; faster-whisper reads

@@ -223,7 +223,6 @@ class Transcriber:
         self.multilingual = bool(getattr(gen, "is_multilingual", False))
         self.language = language or getattr(gen, "language", None) or "en"
         self._conv = next(p for n, p in self.model.named_parameters() if "conv1" in n)
-        self.window_s = processor_window_s(self.processor)  # 30, or shorter for a short-window fine-tune
         config = self.model.config
         self._max_target = int(getattr(config, "max_target_positions", 448))
         from .training.threads import ThreadTuner, tuning_enabled
@@ -242,7 +241,11 @@ class Transcriber:
         self.multilingual = self._ct2.multilingual
         self.language = language or "en"
         self._max_target = 448
-        self.window_s = processor_window_s(self.processor)
+
+    @property
+    def window_s(self) -> float:
+        """Seconds per piece: 30, or shorter for a short-window fine-tune (its saved feature extractor says)."""
+        return processor_window_s(self.processor)
 
     @property
     def device(self):

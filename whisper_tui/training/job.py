@@ -76,6 +76,7 @@ class TrainingJob:
         self._thread: threading.Thread | None = None
         self._model = None
         self._processor = None
+        self._durations: dict = {}  # clip path -> seconds, from the dataset reports (_load_data)
         self._fast_cross = None  # cross_kv.FastCrossAttention while the cross-attention cache is in use
         self._cleanups: list[Callable[[], None]] = []  # temporary files and patches, undone when the run ends
 
@@ -372,10 +373,10 @@ class TrainingJob:
         data = self.profile.data
         window = processor_window_s(processor)
         longest = min(data.max_duration_s, window)
-        durations = getattr(self, "_durations", {})
 
         def keep(clips, split):
-            kept = [c for c in clips if data.min_duration_s <= durations.get(c.path, data.min_duration_s) <= longest]
+            kept = [c for c in clips
+                    if data.min_duration_s <= self._durations.get(c.path, data.min_duration_s) <= longest]
             if len(kept) < len(clips):
                 why = (f"the {window:g} s encoder window (model.window_s)" if window < data.max_duration_s
                        else "data.max_duration_s")
