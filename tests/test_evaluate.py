@@ -13,7 +13,7 @@ from whisper_tui.dataset import Clip
 from whisper_tui.errors import DatasetError
 from whisper_tui.evaluate import EvalReport, evaluate_model
 from whisper_tui.metrics import clip_errors, error_rates
-from whisper_tui.transcribe import Transcriber
+from whisper_tui.transcribe import Transcriber, Transcription
 
 
 def _clips(folder, texts, broken=()):
@@ -65,6 +65,80 @@ def test_table_and_saved_json(tiny_transcriber, tmp_path):
     assert data["wer"] == report.wer and data["n_clips"] == 1 and data["n_failed"] == 1
     assert data["clips"][0]["reference"] == "Alpha bravo charlie."
     assert set(EvalReport.__dataclass_fields__) <= set(data)
+    assert set(data["hallucinations"]) == {"loop", "empty", "long", "too_many_words"} and "n_flagged" in data
+    assert "hallucination signs:" in table
+
+
+class ScriptedTranscriber(Transcriber):
+    """Says what it is told per file name (None: the file is unreadable), so the scores are known."""
+
+    def __init__(self, said: dict[str, str | None]):  # no model
+        self.said = said
+        self.model_name = "scripted"
+
+    def transcribe_files(self, paths, on_result=None):
+        out = []
+        for path in paths:
+            text = self.said[path.name]
+            result = Transcription(path, text or "", 2.0, 0.1, None if text is not None else "unreadable")
+            out.append(result)
+            if on_result:
+                on_result(result)
+        return out
+
+
+def _named_clips(tmp_path, refs: dict[str, str]):
+    return [Clip(file_name=name, path=tmp_path / name, transcription=text, row=i + 2)
+            for i, (name, text) in enumerate(refs.items())]
+
+
+def test_hallucination_signs_per_clip_and_in_total(tmp_path):
+    refs = {"a.wav": "Close the door.", "b.wav": "Good morning to you.", "c.wav": "Thank you.",
+            "d.wav": "Open the window please.", "e.wav": "Broken."}
+    said = {"a.wav": "Close the door.", "b.wav": "", "c.wav": "Thank you. Thank you. Thank you. Thank you.",
+            "d.wav": "Open the window please.", "e.wav": None}
+    report = evaluate_model(ScriptedTranscriber(said), _named_clips(tmp_path, refs))
+    by_name = {c.file_name: c for c in report.clips}
+    assert by_name["a.wav"].signs == () and by_name["b.wav"].signs == ("empty",)
+    assert by_name["c.wav"].signs == ("loop", "long") and by_name["e.wav"].signs == ()
+    assert report.hallucinations == {"loop": 1, "empty": 1, "long": 1, "too_many_words": 0}
+    assert [c.file_name for c in report.flagged] == ["b.wav", "c.wav"]
+    table = report.format_table()
+    assert "hallucination signs: 1 loop, 1 empty, 1 too long (2 of 4 clip(s))" in table
+    row = next(line for line in table.splitlines() if line.startswith("c.wav"))
+    assert row.endswith("loop,long")
+    data = report.to_dict()
+    assert data["n_flagged"] == 2 and data["clips"][2]["signs"] == ("loop", "long")
+
+
+def test_clean_report_says_none(tmp_path):
+    report = evaluate_model(ScriptedTranscriber({"a.wav": "Close the door."}),
+                            _named_clips(tmp_path, {"a.wav": "Close the door."}))
+    assert report.flagged == [] and report.hallucination_line() == "hallucination signs: none"
+
+
+def test_subsets_score_each_group_on_its_own(tmp_path):
+    refs = {"a.wav": "Close the door.", "b.wav": "Good morning.", "c.wav": "Open the window.",
+            "d.wav": "See you later.", "e.wav": "Broken.", "f.wav": "Not in any group."}
+    said = {"a.wav": "Close the door.", "b.wav": "Good morning.", "c.wav": "Open a window.",
+            "d.wav": "", "e.wav": None, "f.wav": "Not in any group."}
+    groups = {"a.wav": "known voices", "b.wav": "known voices", "c.wav": "new voices", "d.wav": "new voices",
+              "e.wav": "broken voices", "missing.wav": "known voices"}
+    report = evaluate_model(ScriptedTranscriber(said), _named_clips(tmp_path, refs), groups=groups)
+    assert list(report.subsets) == ["known voices", "new voices", "broken voices"]
+    known, new = report.subsets["known voices"], report.subsets["new voices"]
+    assert known == {"wer": 0.0, "cer": 0.0, "n_clips": 2, "n_flagged": 0}
+    wer, cer = error_rates(["Open the window.", "See you later."], ["Open a window.", ""])
+    assert new == {"wer": wer, "cer": cer, "n_clips": 2, "n_flagged": 1}
+    assert report.subsets["broken voices"] == {"wer": None, "cer": None, "n_clips": 0, "n_flagged": 0}
+    assert report.n_clips == 5  # f.wav, in no group, still counts in the totals
+    table = report.format_table()
+    assert f"  new voices: WER {wer:.3f}  CER {cer:.3f}  on 2 clip(s), 1 with hallucination signs" in table
+    assert "  known voices: WER 0.000  CER 0.000  on 2 clip(s)" in table
+    assert "  broken voices: no readable clip" in table
+    saved = json.loads(report.save(tmp_path / "r.json", extra={"keep": {"wer": 0.5}}).read_text())
+    assert saved["subsets"]["new voices"]["n_clips"] == 2 and saved["keep"] == {"wer": 0.5}
+    assert evaluate_model(ScriptedTranscriber(said), _named_clips(tmp_path, refs)).subsets == {}
 
 
 def test_no_readable_clip_is_a_dataset_error(tiny_transcriber, tmp_path):

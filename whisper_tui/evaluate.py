@@ -4,6 +4,10 @@ Scores use `whisper_tui.metrics` (Whisper's English normaliser), the same number
 loop reports, so "base WER" and "tuned WER" are comparable. A clip whose audio cannot be read is
 listed with its error and left out of the scores rather than counted as silence: a broken file
 says nothing about the model.
+
+Each scored clip also carries its hallucination signs (`whisper_tui.hallucination`: "loop",
+"empty", "long"), totalled on the report; `groups` (file name -> label) adds per-subset scores,
+e.g. new voices against voices heard in training.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from pathlib import Path
 
 from .atomic import atomic_write_text
 from .errors import DatasetError
+from .hallucination import KINDS, describe, totals
+from .hallucination import signs as hallucination_signs
 from .metrics import clip_errors, error_rates
 from .transcribe import Transcriber
 
@@ -33,6 +39,7 @@ class ClipResult:
     insertions: int
     duration_s: float = 0.0
     error: str | None = None
+    signs: tuple[str, ...] = ()
 
     @property
     def errors(self) -> int:
@@ -48,6 +55,10 @@ class EvalReport:
     audio_seconds: float
     elapsed_s: float
     clips: list[ClipResult] = field(default_factory=list)
+    # {kind: scored clips showing it}, every kind of hallucination.KINDS
+    hallucinations: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    # {group label: {"wer", "cer", "n_clips", "n_flagged"}}; wer/cer None when no clip of it was readable
+    subsets: dict[str, dict] = field(default_factory=dict)
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -58,38 +69,66 @@ class EvalReport:
     def rtf(self) -> float:
         return self.elapsed_s / self.audio_seconds if self.audio_seconds > 0 else 0.0
 
+    @property
+    def flagged(self) -> list[ClipResult]:
+        """Scored clips with at least one hallucination sign."""
+        return [c for c in self.clips if c.signs and not c.error]
+
     def to_dict(self) -> dict:
         data = asdict(self)
         data["rtf"] = self.rtf
         data["n_failed"] = len(self.failed)
+        data["n_flagged"] = len(self.flagged)
         return data
 
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike, extra: dict | None = None) -> Path:
+        """Write the report as JSON; `extra` adds top-level sections (e.g. the CLI's "keep")."""
         path = Path(path)
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        data = {**self.to_dict(), **(extra or {})}
+        atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         return path
+
+    def hallucination_line(self) -> str:
+        """'hallucination signs: 2 loops, 1 empty (3 of 16 clips)' or '...: none'."""
+        text = f"hallucination signs: {describe(self.hallucinations)}"
+        if self.flagged:
+            text += f" ({len(self.flagged)} of {self.n_clips} clip(s))"
+        return text
+
+    def subset_lines(self) -> list[str]:
+        lines = []
+        for label, s in self.subsets.items():
+            if s.get("wer") is None:
+                lines.append(f"  {label}: no readable clip")
+                continue
+            flags = f", {s['n_flagged']} with hallucination signs" if s.get("n_flagged") else ""
+            lines.append(f"  {label}: WER {s['wer']:.3f}  CER {s['cer']:.3f}  on {s['n_clips']} clip(s){flags}")
+        return lines
 
     def format_table(self, max_rows: int | None = None, width: int = 100) -> str:
         """Plain-text table: worst clips first (most word errors), then the totals."""
         rows = sorted(self.clips, key=lambda c: (c.error is None, -c.errors, c.file_name))
         shown = rows if max_rows is None else rows[:max(0, max_rows)]
-        text_w = max(20, (width - 36) // 2)
-        lines = [f"{'clip':<20} {'reference':<{text_w}} {'hypothesis':<{text_w}} {'S/D/I':>9} {'WER':>5}",
-                 "-" * (20 + 2 * text_w + 18)]
+        text_w = max(20, (width - 46) // 2)
+        rule = "-" * (20 + 2 * text_w + 28)
+        lines = [f"{'clip':<20} {'reference':<{text_w}} {'hypothesis':<{text_w}} {'S/D/I':>9} {'WER':>5} "
+                 f"{'signs':<9}", rule]
         for c in shown:
             hyp = f"ERROR: {c.error}" if c.error else c.hypothesis
             sdi = "-" if c.error else f"{c.substitutions}/{c.deletions}/{c.insertions}"
             wer = "-" if c.error else f"{c.wer:.2f}"
             lines.append(f"{_clip(c.file_name, 20)} {_clip(c.reference, text_w)} {_clip(hyp, text_w)} "
-                         f"{sdi:>9} {wer:>5}")
+                         f"{sdi:>9} {wer:>5} {','.join(c.signs)}".rstrip())
         if len(shown) < len(rows):
             lines.append(f"... {len(rows) - len(shown)} more clip(s) not shown")
-        lines.append("-" * (20 + 2 * text_w + 18))
+        lines.append(rule)
         total = (f"{self.model}: WER {self.wer:.3f}  CER {self.cer:.3f}  on {self.n_clips} clip(s), "
                  f"{self.audio_seconds:.1f} s of audio in {self.elapsed_s:.1f} s (RTF {self.rtf:.3f})")
         if self.failed:
             total += f"; {len(self.failed)} clip(s) unreadable and not scored"
         lines.append(total)
+        lines.append(self.hallucination_line())
+        lines.extend(self.subset_lines())
         return "\n".join(lines)
 
 
@@ -99,11 +138,14 @@ def _clip(text: str, width: int) -> str:
 
 
 def evaluate_model(model_or_transcriber, clips: Sequence, batch_size: int = 8,
-                   on_progress: Callable[[int, int], None] | None = None) -> EvalReport:
+                   on_progress: Callable[[int, int], None] | None = None,
+                   groups: dict[str, str] | None = None) -> EvalReport:
     """Transcribe `clips` (objects with file_name, path, transcription) and score them.
 
     `model_or_transcriber` is a Transcriber, a loaded (model, processor) pair, or any model name.
-    `on_progress(done, total)` is called as clips finish.
+    `on_progress(done, total)` is called as clips finish. `groups` maps a clip's file_name to a
+    label ("new voices", "known voices"); the report's `subsets` then scores each label's clips
+    on their own (clips without a label are in the totals only).
     """
     transcriber = (model_or_transcriber if isinstance(model_or_transcriber, Transcriber)
                    else Transcriber(model_or_transcriber, batch_size=batch_size))
@@ -128,7 +170,8 @@ def evaluate_model(model_or_transcriber, clips: Sequence, batch_size: int = 8,
             continue
         e = clip_errors(clip.transcription, result.text)
         clip_results.append(ClipResult(clip.file_name, clip.transcription, result.text, e.wer, e.substitutions,
-                                       e.deletions, e.insertions, result.duration_s))
+                                       e.deletions, e.insertions, result.duration_s,
+                                       signs=hallucination_signs(clip.transcription, result.text, result.duration_s)))
         refs.append(clip.transcription)
         hyps.append(result.text)
     if clips and not refs:
@@ -136,6 +179,26 @@ def evaluate_model(model_or_transcriber, clips: Sequence, batch_size: int = 8,
                            "fix or remove the audio files (whisper-tui validate lists every problem)",
                            where=clip_results[0].file_name)
     wer, cer = error_rates(refs, hyps) if refs else (0.0, 0.0)
+    scored = [c for c in clip_results if not c.error]
     return EvalReport(model=transcriber.model_name, wer=wer, cer=cer, n_clips=len(refs),
                       audio_seconds=sum(c.duration_s for c in clip_results), elapsed_s=elapsed,
-                      clips=clip_results)
+                      clips=clip_results, hallucinations=totals(c.signs for c in scored),
+                      subsets=subset_scores(clip_results, groups) if groups else {})
+
+
+def subset_scores(clips: Sequence[ClipResult], groups: dict[str, str]) -> dict[str, dict]:
+    """{label: {"wer", "cer", "n_clips", "n_flagged"}} for each label in `groups` (file_name -> label),
+    in order of first appearance among `clips`; unreadable clips are left out of the scores."""
+    by_label: dict[str, list[ClipResult]] = {}
+    for c in clips:
+        label = groups.get(c.file_name)
+        if label is not None:
+            by_label.setdefault(str(label), []).append(c)
+    out = {}
+    for label, members in by_label.items():
+        scored = [c for c in members if not c.error]
+        wer, cer = (error_rates([c.reference for c in scored], [c.hypothesis for c in scored]) if scored
+                    else (None, None))
+        out[label] = {"wer": wer, "cer": cer, "n_clips": len(scored),
+                      "n_flagged": sum(1 for c in scored if c.signs)}
+    return out
