@@ -541,7 +541,10 @@ class TrainingJob:
             hyps = tokenizer.batch_decode(preds, skip_special_tokens=True)
             refs = tokenizer.batch_decode(labels, skip_special_tokens=True)
             wer, cer = error_rates(refs, hyps)
-            return {"wer": wer, "cer": cer}
+            from ..hallucination import flagged
+
+            # clips with a hallucination sign (loop, empty, far too long); the Trainer logs it as eval_hallucinations
+            return {"wer": wer, "cer": cer, "hallucinations": flagged(refs, hyps)}
 
         collator = WhisperCollator(base.config.decoder_start_token_id, dtype=None)
         callback = JobCallback(self)
