@@ -128,13 +128,16 @@ def test_unquoted_comma_is_kept_and_flagged(tmp_path):
     assert problems[0].severity == "warning" and "a.wav" in problems[0].message
 
 
-def test_extra_columns_are_ignored_with_a_warning(tmp_path):
+def test_extra_columns_are_kept_and_unknown_ones_flagged(tmp_path):
     folder = _folder_with_clips(tmp_path)
-    write_metadata(folder, "a.wav,alice,Hello.,3.1\n", header="file_name,speaker,transcription,duration")
+    write_metadata(folder, "a.wav,alice,Hello.,3.1,x\n", header="file_name,speaker,transcription,duration,mood")
     report = validate_dataset(folder)
     assert [(c.file_name, c.transcription) for c in report.usable_clips] == [("a.wav", "Hello.")]
-    assert _kinds(report.problems) == [("extra_column", 1, "")]
-    assert "'speaker'" in report.problems[0].message and "'duration'" in report.problems[0].message
+    clip = report.usable_clips[0]
+    assert (clip.column("speaker"), clip.column("duration"), clip.column("mood")) == ("alice", "3.1", "x")
+    assert _kinds(report.problems) == [("extra_column", 1, "")]  # speaker and duration have a known meaning
+    assert "'mood'" in report.problems[0].message and "speaker" not in report.problems[0].message
+    assert "data.split_by" in report.problems[0].hint
 
 
 # --------------------------------------------------------------------------- row problems

@@ -34,6 +34,7 @@ import numpy as np
 from .atomic import atomic_write_bytes
 from .audio import AUDIO_EXTENSIONS, SAMPLE_RATE, AudioInfo, audio_info, read_mono
 from .errors import AudioError, DatasetError, WhisperTuiError
+from .splitting import AUTO, Split, check_separate_test_set, split_dataset
 from .window import suggested_window_s
 
 METADATA_FILE = "metadata.csv"
@@ -61,9 +62,13 @@ PROBLEM_KINDS: dict[str, tuple[str, str]] = {
     "too_long": (WARNING, f"longer than {MAX_CLIP_SECONDS:g} s; skipped in training"),
     "odd_sample_rate": (WARNING, f"not {SAMPLE_RATE} Hz; will be resampled"),
     "silence": (WARNING, f"silent (below {SILENCE_DBFS:g} dBFS)"),
-    "extra_column": (WARNING, "extra column(s) ignored"),
+    "extra_column": (WARNING, "extra column(s) not trained on"),
 }
 _NOT_FOR_TRAINING = {"too_long"}  # warnings that still keep a clip out of training
+# Extra columns with a known meaning: no warning for them. `speaker` and `split` are read by the
+# train/test split; the others are written by labelling and import tools and kept as they are.
+KNOWN_COLUMNS = ("speaker", "split", "source", "confidence", "no_speech", "flags", "status", "duration",
+                 "start", "end", "language", "gender", "age", "accent")
 _TEXT_ALIASES = ("text", "transcript", "sentence", "sentences", "label", "normalized_text", "caption")
 
 
@@ -73,6 +78,13 @@ class Clip:
     path: Path  # resolved, inside the dataset folder
     transcription: str
     row: int  # line of metadata.csv where the row starts (header = 1)
+    # Other metadata.csv columns of this row, (lower-case name, value) pairs: `speaker` and `split` decide
+    # how the data is split (splitting.py); the rest is carried for the tools that wrote it.
+    extra: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    def column(self, name: str, default: str = "") -> str:
+        """The value of another metadata.csv column on this row ("" when the row or the file has none)."""
+        return next((v for k, v in self.extra if k == name), default)
 
 
 @dataclass(frozen=True)
@@ -222,10 +234,11 @@ def _sidecar_rows(folder: Path) -> list[tuple[str, str]]:
     return rows
 
 
-def metadata_csv_bytes(rows: list[tuple[str, str]]) -> bytes:
+def metadata_csv_bytes(rows: list[tuple[str, ...]], extra_columns: tuple[str, ...] = ()) -> bytes:
+    """metadata.csv text: file_name, transcription, then `extra_columns` (each row gives a value per column)."""
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([FILE_COLUMN, TEXT_COLUMN])
+    writer.writerow([FILE_COLUMN, TEXT_COLUMN, *extra_columns])
     writer.writerows(rows)
     # surrogateescape writes undecodable sidecar bytes back as they were, so reading flags their row.
     return buf.getvalue().encode("utf-8", errors="surrogateescape")
@@ -272,10 +285,12 @@ def read_metadata(folder: str | os.PathLike) -> tuple[list[Clip], list[Problem]]
 def _rows_to_clips(folder: Path, csv_path: Path, records, names) -> tuple[list[Clip], list[Problem]]:
     problems: list[Problem] = []
     fi, ti = names.index(FILE_COLUMN), names.index(TEXT_COLUMN)
-    extra = [n or f"(column {i + 1})" for i, n in enumerate(names) if i not in (fi, ti)]
+    extra_at = [(i, n) for i, n in enumerate(names) if i not in (fi, ti) and n]
+    extra = [n or f"(column {i + 1})" for i, n in enumerate(names) if i not in (fi, ti) and n not in KNOWN_COLUMNS]
     if extra:
         problems.append(_problem("extra_column", f"{METADATA_FILE} has extra column(s) "
-                                 f"{', '.join(repr(e) for e in extra)}; they are ignored", 1))
+                                 f"{', '.join(repr(e) for e in extra)}; they are not trained on", 1,
+                                 hint="a column can still decide the train/test split: data.split_by = its name"))
     folder_real = folder.resolve()
     clips: list[Clip] = []
     first_row: dict[Path, int] = {}
@@ -315,7 +330,8 @@ def _rows_to_clips(folder: Path, csv_path: Path, records, names) -> tuple[list[C
                                      "this row is not used", row, name, "delete one of the rows"))
         else:
             first_row[path] = row
-        clips.append(Clip(name, path, transcription, row))
+        clips.append(Clip(name, path, transcription, row,
+                          tuple((n, " ".join(_clean(fields[i]).split())) for i, n in extra_at)))
     return clips, problems
 
 
@@ -373,6 +389,7 @@ class DatasetReport:
     problems: list[Problem]
     metadata_generated: bool = False  # metadata.csv was just written from .txt sidecars
     test_report: DatasetReport | None = None  # set by load_dataset_split for an explicit test folder
+    split: Split | None = None  # set by load_dataset_split: which clips train and test, and how
     _usable: list[Clip] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -441,6 +458,13 @@ class DatasetReport:
                 lines.append(f"Tip: every clip fits a {window} s encoder window; training with "
                              f"--set model.window_s={window} runs faster and so does the tuned model "
                              "(README: Short encoder windows)")
+        if self.split is not None:
+            lines.append(f"Split: {self.split.summary()}")
+            groups = self.split.test_groups()
+            if groups:
+                lines.append(f"  test set: {self.split.describe_test()}")
+            for note in self.split.notes:
+                lines.append(f"  warning: {note}")
         if not self.problems:
             lines.append("No problems found.")
             return "\n".join(lines)
@@ -521,22 +545,26 @@ def split_clips(clips: list[Clip], test_split: float, seed: int = 42) -> tuple[l
 
 
 def load_dataset_split(train_dir: str | os.PathLike, test_split: float = 0.2, seed: int = 42,
-                       test_dir: str | os.PathLike | None = None) -> tuple[list[Clip], list[Clip], DatasetReport]:
+                       test_dir: str | os.PathLike | None = None,
+                       split_by: str = AUTO) -> tuple[list[Clip], list[Clip], DatasetReport]:
     """Validated usable clips split into train/test; an explicit `test_dir` replaces `test_split`.
 
-    The report is the training folder's; with `test_dir` its `test_report` holds the test folder's.
-    Problem rows are reported, not raised: the caller decides what to do with zero usable clips.
+    The split holds out whole groups (`split_by`, see splitting.py): by default no sentence is on
+    both sides. The report's `split` says how it was made and what was left out; with `test_dir`
+    its `test_report` holds the test folder's report. Problem rows are reported, not raised: the
+    caller decides what to do with zero usable clips.
     """
     report = validate_dataset(train_dir)
     if test_dir is None:
-        train, test = split_clips(report.usable_clips, test_split, seed)
-        return train, test, report
+        report.split = split_dataset(report.usable_clips, test_split, seed, split_by)
+        return report.split.train, report.split.test, report
     if Path(test_dir).expanduser().resolve() == report.folder.resolve():
         raise DatasetError(f"The test folder is the training folder: {test_dir}",
                            "leave data.test_dir empty to split the folder with data.test_split",
                            where="data.test_dir")
     report.test_report = validate_dataset(test_dir)
-    return report.usable_clips, report.test_report.usable_clips, report
+    report.split = check_separate_test_set(report.usable_clips, report.test_report.usable_clips)
+    return report.split.train, report.split.test, report
 
 
 # --------------------------------------------------------------------------- for the UI

@@ -1,4 +1,4 @@
-"""A synthetic dataset that shows fine-tuning working, made offline in a few seconds.
+"""A synthetic dataset that shows fine-tuning working, made offline in a few seconds, and measured honestly.
 
 Whisper Tiny mishears domain words: drug names ("levothyroxine") and software names ("kubectl",
 "nginx"). The sample set speaks such words in short sentences with several eSpeak voices and
@@ -6,9 +6,11 @@ speeds; the transcripts keep the written forms (casing, punctuation), so a fine-
 has something real to learn. Tool names are spoken the way people say them ("cube control",
 "engine x"), which is exactly the mapping a base model cannot guess.
 
-Each domain word appears in several sentences and voices. Words are dealt separately to the
-clips that the default split (test_split 0.2, seed 42) puts in the test set and to the rest, so
-with the default profile every word is heard in training and tested on unseen clips.
+The test side is what a user cares about, not what the model memorised: its clips use sentence
+frames that training never hears (the domain words recur, as they do in real life), half of them
+in voices training has (*new sentences, known voices*: the usual case) and half in voices that
+only the test side has (*new voices*). metadata.csv says so in its `split` and `speaker` columns,
+which `data.split_by = auto` follows (splitting.py); every domain word is on both sides.
 Output is byte-identical for the same seed (see tts.py for how eSpeak is made deterministic).
 """
 
@@ -54,6 +56,11 @@ DRUG_TEMPLATES = [
     "The discharge summary lists {a}, {b}, and aspirin.",
     "His doctor lowered the {a} dose and added {b}.",
     "Side effects of {a} are rare, but {b} can cause dizziness.",
+    # frames below are only ever used on the test side (TEST_FRAMES)
+    "Her blood pressure improved after a month on {a} and {b}.",
+    "We need an approval for {a} before we can try {b}.",
+    "The nurse gave {a} at eight and {b} at noon.",
+    "Ask whether {a} interacts with {b} in older patients.",
 ]
 TOOL_TEMPLATES = [
     "We moved the {a} setup into {b} last sprint.",
@@ -66,6 +73,11 @@ TOOL_TEMPLATES = [
     "Upgrade {a} before you touch the {b} settings.",
     "The new release of {a} works well with {b}.",
     "Ask the platform team why {a} cannot reach {b}.",
+    # frames below are only ever used on the test side (TEST_FRAMES)
+    "The deploy failed because {a} could not talk to {b}.",
+    "Please add a health check for {a} next to {b}.",
+    "Nobody on call knew how {a} depends on {b}.",
+    "Move the {a} config out of {b} before the release.",
 ]
 
 # Plain sentences for checking that fine-tuning didn't break everyday English. Spoken by
@@ -83,12 +95,17 @@ EVERYDAY_SENTENCES = [
 ]
 
 VOICES = ["en-us", "en", "en-gb-x-rp", "en-029", "en-gb-scotland", "en-us-nyc", "en-us+f3", "en+m3"]
+# Heard only on the test side: an accent and a female voice that training never has.
+TEST_VOICES = ("en-gb-scotland", "en-us+f3")
+TEST_FRAMES = 4  # the last frames of each template list are test-only sentences
+TEST_SHARE = 0.3  # of the clips; half of them in known voices, half in new ones
+DEFAULT_CLIPS = 120
 RATE_WPM = (135, 185)
 PITCH = (35, 65)
 MAX_SECONDS = 6.0
-DEFAULT_SPLIT = (0.2, 42)  # the profile's default data.test_split / data.split_seed
 SAMPLE_MARKER = ".whisper-tui-sample.json"
-_GENERATOR_VERSION = 1
+COLUMNS = ("speaker", "split")  # metadata.csv columns after file_name,transcription
+_GENERATOR_VERSION = 2  # 2: held-out sentence frames and voices, speaker and split columns
 
 
 def _cycle_shuffled(items: list, rng: np.random.Generator) -> Iterator:
@@ -106,40 +123,52 @@ def _two_different(stream: Iterator[str]) -> tuple[str, str]:
     return a, b
 
 
-def _test_indices(n_clips: int) -> set[int]:
-    from .dataset import Clip, split_clips
-
-    clips = [Clip(_file_name(i), Path(_file_name(i)), "", i + 2) for i in range(n_clips)]
-    _train, test = split_clips(clips, *DEFAULT_SPLIT)
-    return {c.row - 2 for c in test}
-
-
 def _file_name(i: int) -> str:
     return f"clip_{i:03d}.wav"
 
 
-def plan_sample_dataset(n_clips: int = 80, seed: int = 0, voices: list[str] | None = None) -> list[dict]:
-    """What each clip says and how: [{file_name, text, spoken, voice, rate_wpm, pitch, words}]."""
+def _sides(n_clips: int, rng: np.random.Generator) -> list[str]:
+    """'train' / 'test-known' / 'test-new' per clip, in a shuffled order (file names say nothing)."""
+    n_test = int(round(n_clips * TEST_SHARE)) if n_clips >= 4 else 0
+    n_new = n_test // 2
+    sides = ["test-new"] * n_new + ["test-known"] * (n_test - n_new) + ["train"] * (n_clips - n_test)
+    return [sides[i] for i in rng.permutation(n_clips)]
+
+
+def _voice_sets(voices: list[str]) -> tuple[list[str], list[str]]:
+    """(voices for training and known-voice tests, voices heard only at test time)."""
+    held = [v for v in voices if v in TEST_VOICES]
+    if not held and len(voices) >= 2:
+        held = voices[-1:]
+    known = [v for v in voices if v not in held] or list(voices)
+    return known, held or known
+
+
+def plan_sample_dataset(n_clips: int = DEFAULT_CLIPS, seed: int = 0, voices: list[str] | None = None) -> list[dict]:
+    """What each clip says and how: [{file_name, text, spoken, voice, split, rate_wpm, pitch, words}]."""
     rng = np.random.default_rng(seed)
-    voices = voices or VOICES
-    test_idx = _test_indices(n_clips)
+    known_voices, new_voices = _voice_sets(list(voices or VOICES))
     kinds = {"drug": (DRUG_WORDS, DRUG_TEMPLATES), "tool": (TOOL_WORDS, TOOL_TEMPLATES)}
+    frames = {("train", k): t[:-TEST_FRAMES] for k, (_w, t) in kinds.items()}
+    frames.update({("test", k): t[-TEST_FRAMES:] for k, (_w, t) in kinds.items()})
     words = {(side, k): _cycle_shuffled(kinds[k][0], rng) for side in ("train", "test") for k in kinds}
-    templates = {k: _cycle_shuffled(kinds[k][1], rng) for k in kinds}
-    voice_stream = _cycle_shuffled(voices, rng)
+    templates = {key: _cycle_shuffled(value, rng) for key, value in frames.items()}
+    voice_streams = {"train": _cycle_shuffled(known_voices, rng), "test-known": _cycle_shuffled(known_voices, rng),
+                     "test-new": _cycle_shuffled(new_voices, rng)}
     position = {"train": 0, "test": 0}
     plan = []
-    for i in range(n_clips):
-        side = "test" if i in test_idx else "train"
+    for i, where in enumerate(_sides(n_clips, rng)):
+        side = "train" if where == "train" else "test"
         kind = ("drug", "tool")[position[side] % 2]  # each side alternates, so both sides get both kinds
         position[side] += 1
         a, b = _two_different(words[(side, kind)])
-        template = next(templates[kind])
+        template = next(templates[(side, kind)])
         plan.append({
             "file_name": _file_name(i),
             "text": template.format(a=a, b=b),
             "spoken": template.format(a=SPOKEN_FORMS.get(a, a), b=SPOKEN_FORMS.get(b, b)),
-            "voice": next(voice_stream),
+            "voice": next(voice_streams[where]),
+            "split": side,
             "rate_wpm": int(rng.integers(RATE_WPM[0], RATE_WPM[1] + 1)),
             "pitch": int(rng.integers(PITCH[0], PITCH[1] + 1)),
             "gain": float(rng.uniform(0.45, 0.9)),
@@ -175,7 +204,7 @@ def _check_target(out_dir: Path) -> None:
                            "choose an empty or new folder; nothing was changed", where=str(out_dir))
 
 
-def make_sample_dataset(out_dir: str | os.PathLike, n_clips: int = 80, seed: int = 0) -> Path:
+def make_sample_dataset(out_dir: str | os.PathLike, n_clips: int = DEFAULT_CLIPS, seed: int = 0) -> Path:
     """Write clip_NNN.wav (16 kHz mono PCM16) + metadata.csv into `out_dir`, all or nothing."""
     import soundfile as sf
 
@@ -195,11 +224,39 @@ def make_sample_dataset(out_dir: str | os.PathLike, n_clips: int = 80, seed: int
         for item in plan:
             wave, item["rate_wpm"] = _render(item)
             sf.write(tmp / item["file_name"], wave, SAMPLE_RATE, subtype="PCM_16", format="WAV")
-        (tmp / METADATA_FILE).write_bytes(metadata_csv_bytes([(p["file_name"], p["text"]) for p in plan]))
+        rows = [(p["file_name"], p["text"], p["voice"], p["split"]) for p in plan]
+        (tmp / METADATA_FILE).write_bytes(metadata_csv_bytes(rows, COLUMNS))
         marker = {"generator_version": _GENERATOR_VERSION, "seed": seed, "n_clips": n_clips,
-                  "clips": [{k: p[k] for k in ("file_name", "voice", "rate_wpm", "pitch", "words")} for p in plan]}
+                  "clips": [{k: p[k] for k in ("file_name", "voice", "split", "rate_wpm", "pitch", "words")}
+                            for p in plan]}
         (tmp / SAMPLE_MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
     return out_dir
+
+
+def is_current_sample_dataset(folder: str | os.PathLike) -> bool:
+    """Whether `folder` holds a sample set made by this generator version (older ones split dishonestly)."""
+    try:
+        marker = json.loads((Path(folder) / SAMPLE_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return marker.get("generator_version") == _GENERATOR_VERSION and (Path(folder) / "metadata.csv").is_file()
+
+
+def ensure_sample_dataset(folder: str | os.PathLike | None = None, log=None) -> Path:
+    """The sample set at `folder` (default: the app's), generated when missing or made by an older version.
+
+    A folder of the user's (no sample marker) is never replaced: make_sample_dataset refuses it.
+    """
+    from .locations import default_sample_data_dir
+
+    folder = Path(folder) if folder is not None else default_sample_data_dir()
+    if is_current_sample_dataset(folder):
+        return folder
+    if log is not None:
+        old = (folder / SAMPLE_MARKER).exists()
+        log(f"{'regenerating the sample dataset (made by an older version)' if old else 'generating the sample dataset'}"
+            f" in {folder}")
+    return make_sample_dataset(folder)
 
 
 def word_counts(plan: list[dict]) -> dict[str, int]:
