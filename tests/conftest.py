@@ -43,10 +43,31 @@ def isolated_dirs(tmp_path, monkeypatch, session_cache_dir):
     monkeypatch.setenv("WHISPER_TUI_CACHE_DIR", str(session_cache_dir))
 
 
+@pytest.fixture(scope="session")
+def session_keep_set(session_cache_dir) -> Path:
+    """The keep set's everyday sentences (keep_set.py), synthesised once per session into the session cache."""
+    from whisper_tui import keep_set
+
+    previous = os.environ.get("WHISPER_TUI_CACHE_DIR")
+    os.environ["WHISPER_TUI_CACHE_DIR"] = str(session_cache_dir)
+    try:
+        keep_set.everyday_clips()
+        return keep_set.everyday_dir()
+    finally:
+        if previous is None:
+            os.environ.pop("WHISPER_TUI_CACHE_DIR", None)
+        else:
+            os.environ["WHISPER_TUI_CACHE_DIR"] = previous
+
+
 @pytest.fixture
-def own_cache(tmp_path, monkeypatch) -> Path:
-    """A fresh cache for one test (tmp_path/cache), so an encoder cache is really built, not reused."""
+def own_cache(tmp_path, monkeypatch, session_keep_set) -> Path:
+    """A fresh cache for one test (tmp_path/cache), so an encoder cache is really built, not reused.
+    The keep set's synthesised sentences are copied in (training evaluates them; no need to speak them again)."""
+    import shutil
+
     monkeypatch.setenv("WHISPER_TUI_CACHE_DIR", str(tmp_path / "cache"))
+    shutil.copytree(session_keep_set, tmp_path / "cache" / session_keep_set.name)
     return tmp_path / "cache"
 
 

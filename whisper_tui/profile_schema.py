@@ -103,6 +103,11 @@ class DataSettings:
         "float", "skip clips longer than this (Whisper sees at most 30 s)", low=0, low_open=True,
         high=WHISPER_MAX_CLIP_SECONDS))
     min_duration_s: float = setting(0.1, Rule("float", "skip clips shorter than this", low=0))
+    keep_set: bool = setting(True, Rule(
+        "bool", "also measure general speech (bundled jfk.flac + everyday sentences + keep_dir) before training "
+        "and at every evaluation"))
+    keep_dir: str = setting("", Rule(
+        "str", "extra general-speech folder (audio + metadata.csv) for the keep set; empty = only the bundled set"))
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,9 @@ class TrainingSettings:
     spec_augment_time_width: float = setting(0.05, Rule(
         "float", "SpecAugment: widest time mask, as a share of the clip's speech (not of the 30 s window)",
         low=0, high=0.5))
+    keep_tolerance: float = setting(2.0, Rule(
+        "float", "WER points general speech (the keep set) may get worse; a checkpoint over it is never the best "
+        "while one within it exists", low=0))
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,16 @@ class RunSummary:
     final_wer: float | None = None
     finished: datetime | None = None
     reason: str = ""  # why it failed / is broken / was interrupted
+    # the keep set (general speech, keep_set.py): WER of the base model, at the best step, of the final model
+    base_keep_wer: float | None = None
+    best_keep_wer: float | None = None
+    final_keep_wer: float | None = None
+
+    @property
+    def keep_change(self) -> tuple[float | None, float | None]:
+        """(base, after) keep-set WER for "general speech: base → after": after = at the best step, else final."""
+        after = self.best_keep_wer if self.best_keep_wer is not None else self.final_keep_wer
+        return self.base_keep_wer, after
 
     @property
     def final_dir(self) -> Path | None:
@@ -189,6 +199,9 @@ def read_run(run_dir: str | os.PathLike) -> RunSummary:
         final_wer=_float_or_none(data.get("final_wer")),
         finished=_parse_time(data.get("finished")),
         reason=reason,
+        base_keep_wer=_float_or_none(data.get("base_keep_wer")),
+        best_keep_wer=_float_or_none(data.get("best_keep_wer")),
+        final_keep_wer=_float_or_none(data.get("final_keep_wer")),
     )
 
 

@@ -92,22 +92,51 @@ class JobCallback(TrainerCallback):
         cer = float(metrics.get("eval_cer", math.nan))
         loss = metrics.get("eval_loss")
         step = state.global_step
+        job = self.job
+        # The keep set (general speech) right after the test set, on the same weights; its own metrics
+        # come back through this hook as keep_* and are ignored above. Every rank evaluates (DDP gathers).
+        keep = job.evaluate_keep() if hasattr(job, "evaluate_keep") else None
+        keep_wer, keep_cer = keep if keep is not None else (None, None)
+        tracker = getattr(job, "best_tracker", None)
         is_best = False
-        if self.job._evaluating_base:
-            self.job.base_wer = wer
+        within = True
+        base = job._evaluating_base
+        if base:
+            job.base_wer = wer
+            if keep_wer is not None:
+                job.base_keep_wer = keep_wer
+                if tracker is not None:
+                    tracker.base_keep_wer = keep_wer
+        elif tracker is not None:
+            within = tracker.is_within(keep_wer)
+            is_best = tracker.offer(step, wer, keep_wer)
+            job._sync_best()
+            job.last_eval = (step, wer, keep_wer)
         else:
-            is_best = self.job.best_wer is None or wer < self.job.best_wer
+            is_best = job.best_wer is None or wer < job.best_wer
             if is_best:
-                self.job.best_wer = wer
-                self.job.best_step = step
+                job.best_wer = wer
+                job.best_step = step
         if not self.is_main:
             return
-        self.job.folder.append_metric({"type": "eval", "step": step, "epoch": round(float(state.epoch or 0), 4),
-                                       "wer": wer, "cer": cer, "eval_loss": loss, "time": time.time(),
-                                       "base": self.job._evaluating_base})
-        self.job._emit(EvalEvent(step, float(state.epoch or 0), wer, cer, loss, is_best))
+        record = {"type": "eval", "step": step, "epoch": round(float(state.epoch or 0), 4), "wer": wer, "cer": cer,
+                  "eval_loss": loss, "time": time.time(), "base": base}
+        if keep_wer is not None:
+            record.update(keep_wer=keep_wer, keep_cer=keep_cer, keep_within=within)
+        job.folder.append_metric(record)
+        job._emit(EvalEvent(step, float(state.epoch or 0), wer, cer, loss, is_best, keep_wer, keep_cer, within))
+        if not within and tracker is not None:
+            limit = 100 * (tracker.base_keep_wer or 0) + tracker.tolerance_points
+            note = (f"eval step {step}: general speech WER {100 * keep_wer:.1f}% is over the limit "
+                    f"({limit:.1f}%: base {100 * tracker.base_keep_wer:.1f}% + {tracker.tolerance_points:g} points"
+                    f" of training.keep_tolerance)")
+            if is_best:
+                note += "; best/ keeps it for now, as no evaluation is within the tolerance yet"
+            else:
+                note += "; it cannot be the best checkpoint"
+            job.log(note, "warning")
         if is_best:
-            self.job._save_model(self.job.folder.best, reason="best", step=step)
+            job._save_model(job.folder.best, reason="best", step=step)
 
     def on_save(self, args, state, control, **kwargs):
         if not self.is_main:

@@ -49,6 +49,10 @@ class EvalEvent(TrainingEvent):
     cer: float
     eval_loss: float | None = None
     is_best: bool = False
+    # the keep set (general speech, keep_set.py), None when there is none
+    keep_wer: float | None = None
+    keep_cer: float | None = None
+    keep_within: bool = True  # keep_wer is within training.keep_tolerance of the base model's
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,8 @@ class RunFinished(TrainingEvent):
     best_dir: Path | None
     best_wer: float | None
     duration_s: float
+    # base_wer, best_wer, best_step, final_wer, train/test/keep_clips, steps; keep set: base_keep_wer,
+    # best_keep_wer, final_keep_wer, keep_tolerance, best_within_tolerance, keep_summary (text), keep_over
     metrics: dict = field(default_factory=dict)
 
 

@@ -20,6 +20,7 @@ from ..errors import DiskFull, OutOfMemory, WhisperTuiError
 from .events import (CheckpointSaved, LogEvent, RunCancelled, RunFailed, RunFinished, RunStarted,
                      TrainingEvent)
 from ..quiet import quiet_libraries
+from .best_rule import BestTracker, keep_summary
 from .run_folder import RunFolder, now_iso, resolve_resume
 
 Listener = Callable[[TrainingEvent], None]
@@ -67,6 +68,15 @@ class TrainingJob:
         self.best_wer: float | None = None
         self.best_step: int | None = None
         self.last_checkpoint: Path | None = None
+        # the keep set (general speech, keep_set.py) and the best-checkpoint rule that guards it (best_rule.py)
+        self.base_keep_wer: float | None = None
+        self.best_keep_wer: float | None = None
+        self.keep_tolerance = float(getattr(getattr(profile, "training", None), "keep_tolerance", 2.0))
+        self.best_tracker = BestTracker(self.keep_tolerance)
+        self.last_eval: tuple[int, float, float | None] | None = None  # (step, WER, keep WER) of the latest eval
+        self._keep_clips: list = []
+        self._keep_ds = None
+        self._hf_trainer = None  # the Seq2SeqTrainer of this run (evaluate_keep)
         self._current_step = 0
         self._evaluating_base = False
         self._pause = threading.Event()
@@ -239,6 +249,7 @@ class TrainingJob:
             self.log(f"ignoring incomplete checkpoint {bad.name} (the run was interrupted while saving it)", "warning")
 
         train_clips, test_clips = self._load_data()
+        self._keep_clips = self._load_keep_set() if test_clips else []
         self._check_cancel()
 
         import torch
@@ -266,6 +277,7 @@ class TrainingJob:
         model, processor, k_frozen = build_trainable_model(profile, device, precision, log=self.log)
         self._model, self._processor = model, processor
         train_clips, test_clips = self._clips_that_fit(train_clips, test_clips, processor)
+        self._keep_clips = self._keep_clips_that_fit(self._keep_clips, processor)
         trainable, total = count_parameters(model)
         self.log(f"trainable parameters: {trainable:,} of {total:,} ({100 * trainable / max(total, 1):.2f}%)")
         self._check_cancel()
@@ -274,6 +286,7 @@ class TrainingJob:
                                                             device)
         self._check_cancel()
         trainer = self._trainer(model, processor, train_ds, eval_ds, lr, precision, device, cached_top_from)
+        self._hf_trainer = trainer
         total_steps = trainer.state.max_steps or self._estimate_steps(len(train_ds))
         self._emit(RunStarted(folder.path, total_steps, float(profile.training.num_train_epochs), len(train_clips),
                               len(test_clips), profile.finetuning.strategy, trainable, total, device,
@@ -287,9 +300,13 @@ class TrainingJob:
                 trainer.evaluate()
             finally:
                 self._evaluating_base = False
-            self._status(base_wer=self.base_wer)
-            self.log(f"WER before training: {self.base_wer:.3f}")
+            self._status(base_wer=self.base_wer, base_keep_wer=self.base_keep_wer)
+            self.log(f"WER before training: {self.base_wer:.3f}"
+                     + (f"; general speech (keep set) {self.base_keep_wer:.3f}" if self.base_keep_wer is not None
+                        else ""))
             self._check_cancel()
+        elif self._keep_ds is not None and self.evaluate_base and resumed and self.base_keep_wer is None:
+            self._evaluate_base_keep()
 
         trainer.train(resume_from_checkpoint=str(self.resume_checkpoint) if resumed else None)
         if self._cancel.is_set():
@@ -297,7 +314,8 @@ class TrainingJob:
             ckpt = self.last_checkpoint
             self.log(f"cancelled at step {self._current_step}; checkpoint: {ckpt}")
             self._status(status="cancelled", finished=now_iso(), duration_s=round(time.time() - started, 1),
-                         best_wer=self.best_wer, last_checkpoint=str(ckpt) if ckpt else None)
+                         best_wer=self.best_wer, last_checkpoint=str(ckpt) if ckpt else None,
+                         best_keep_wer=self.best_keep_wer)
             return RunCancelled(ckpt, self._current_step)
 
         final_wer = None
@@ -308,33 +326,132 @@ class TrainingJob:
             self._save_merged(folder.path / "merged")
         duration = time.time() - started
         best_dir = folder.best if folder.best.exists() else None
+        final_keep_wer = (self.last_eval[2] if self.last_eval is not None and self.last_eval[0] == self._current_step
+                          else None)
+        keep = self._keep_metrics(final_keep_wer)
         metrics = {"base_wer": self.base_wer, "best_wer": self.best_wer, "best_step": self.best_step,
                    "final_wer": final_wer, "train_clips": len(train_clips), "test_clips": len(test_clips),
-                   "steps": self._current_step}
+                   "steps": self._current_step, "keep_clips": len(self._keep_clips), **keep}
         self._status(status="finished", finished=now_iso(), duration_s=round(duration, 1), best_wer=self.best_wer,
-                     base_wer=self.base_wer, final_wer=final_wer)
+                     base_wer=self.base_wer, final_wer=final_wer, base_keep_wer=self.base_keep_wer,
+                     best_keep_wer=self.best_keep_wer, final_keep_wer=final_keep_wer)
         self._set_state("finished")
         self.log(f"finished in {duration:.0f}s; final model: {folder.final}"
                  + (f"; best WER {self.best_wer:.3f} at step {self.best_step}" if self.best_wer is not None else ""))
+        if keep["keep_summary"]:
+            self.log(keep["keep_summary"], "warning" if keep["keep_over"] else "info")
         return RunFinished(folder.path, folder.final, best_dir, self.best_wer, duration, metrics)
 
     def _restore_progress(self) -> None:
-        """Best-so-far and base WER come back from metrics.jsonl so 'best' keeps its meaning."""
+        """Best-so-far and base WER (domain and keep set) come back from metrics.jsonl so 'best' keeps its
+        meaning: the evaluations are replayed through the same best-checkpoint rule (best_rule.py)."""
         try:
             lines = self.folder.metrics_file.read_text().splitlines()
         except OSError:
             return
+        tracker = self.best_tracker
         for line in lines:
             try:
                 rec = json.loads(line)
             except ValueError:
                 continue
-            if rec.get("type") != "eval":
+            if not isinstance(rec, dict):
+                continue
+            if rec.get("type") == "keep_base":  # base keep WER measured on resume (_evaluate_base_keep)
+                self.base_keep_wer = tracker.base_keep_wer = rec.get("keep_wer")
+                continue
+            if rec.get("type") != "eval" or not isinstance(rec.get("wer"), (int, float)):
                 continue
             if rec.get("base"):
                 self.base_wer = rec.get("wer")
-            elif self.best_wer is None or rec["wer"] < self.best_wer:
-                self.best_wer, self.best_step = rec["wer"], rec["step"]
+                if rec.get("keep_wer") is not None:
+                    self.base_keep_wer = tracker.base_keep_wer = rec.get("keep_wer")
+            elif tracker.offer(rec.get("step", 0), rec["wer"], rec.get("keep_wer")):
+                self._sync_best()
+
+    def _sync_best(self) -> None:
+        tracker = self.best_tracker
+        self.best_wer, self.best_step, self.best_keep_wer = tracker.best_wer, tracker.best_step, tracker.best_keep_wer
+
+    # -- the keep set (general speech) -------------------------------------------------------
+    def _load_keep_set(self) -> list:
+        """keep_set.keep_clips() for this profile; [] when data.keep_set is off or eSpeak cannot speak."""
+        data = self.profile.data
+        if not getattr(data, "keep_set", False):
+            return []
+        from ..errors import AudioError
+        from ..keep_set import keep_clips
+
+        keep_dir = getattr(data, "keep_dir", "") or None
+        try:
+            return keep_clips(keep_dir, log=lambda message: self.log(message, "warning"))
+        except AudioError as exc:  # the everyday sentences need eSpeak: go on with keep_dir alone
+            self.log(f"keep set: the everyday sentences cannot be synthesised ({exc.message}); "
+                     "using jfk.flac" + (" and data.keep_dir" if keep_dir else ""), "warning")
+            from ..keep_set import jfk_clip, user_keep_clips
+
+            return [jfk_clip()] + (user_keep_clips(keep_dir) if keep_dir else [])
+
+    def _keep_clips_that_fit(self, clips: list, processor) -> list:
+        """Keep-set clips the encoder window holds (a 10 s window cannot hold jfk.flac's 11 s)."""
+        if not clips:
+            return []
+        from ..audio import audio_info
+        from ..errors import AudioError
+        from ..window import processor_window_s
+
+        window = processor_window_s(processor)
+        fit, too_long = [], []
+        for clip in clips:
+            try:
+                seconds = audio_info(clip.path).duration_s
+            except AudioError:
+                continue  # keep_dir clips were validated; bundled ones are readable
+            (fit if seconds <= window else too_long).append(clip)
+            self._durations.setdefault(clip.path, seconds)
+        if too_long:
+            self.log(f"keep set: skipped {len(too_long)} clip(s) longer than the {window:g} s encoder window "
+                     f"(model.window_s): {', '.join(c.file_name for c in too_long[:5])}"
+                     + (" …" if len(too_long) > 5 else ""))
+        if fit:
+            self.log(f"keep set: {len(fit)} clips of general speech, evaluated before training and at every "
+                     f"evaluation (best checkpoint within {self.keep_tolerance:g} WER points of the base model)")
+        return fit
+
+    def evaluate_keep(self) -> tuple[float, float] | None:
+        """(WER, CER) of the model as it is now on the keep set; None without one. Runs on every rank."""
+        if self._keep_ds is None or self._hf_trainer is None:
+            return None
+        metrics = self._hf_trainer.evaluate(eval_dataset=self._keep_ds, metric_key_prefix="keep")
+        wer = metrics.get("keep_wer")
+        if wer is None:
+            return None
+        return float(wer), float(metrics.get("keep_cer", float("nan")))
+
+    def _evaluate_base_keep(self) -> None:
+        """On resume of a run whose metrics.jsonl has no base keep WER: the model is still the base model here
+        (the checkpoint's weights load when training starts), so measure it now."""
+        self.log(f"evaluating the base model on the keep set ({len(self._keep_clips)} clips of general speech)")
+        result = self.evaluate_keep()
+        if result is None:
+            return
+        self.base_keep_wer = self.best_tracker.base_keep_wer = result[0]
+        if self._is_main():
+            self.folder.append_metric({"type": "keep_base", "step": 0, "keep_wer": result[0],
+                                       "keep_cer": result[1], "time": time.time()})
+        self._status(base_keep_wer=self.base_keep_wer)
+        self.log(f"general speech (keep set) before training: {self.base_keep_wer:.3f}")
+        self._check_cancel()
+
+    def _keep_metrics(self, final_keep_wer: float | None) -> dict:
+        """The keep-set figures of RunFinished.metrics (and the summary line the dashboard shows)."""
+        summary = keep_summary(self.base_keep_wer,
+                               self.best_keep_wer if self.best_keep_wer is not None else final_keep_wer,
+                               self.keep_tolerance)
+        return {"base_keep_wer": self.base_keep_wer, "best_keep_wer": self.best_keep_wer,
+                "final_keep_wer": final_keep_wer, "keep_tolerance": self.keep_tolerance,
+                "best_within_tolerance": self.best_tracker.best_within,
+                "keep_summary": summary[0] if summary else None, "keep_over": bool(summary and summary[1])}
 
     def _load_data(self):
         from ..dataset import load_dataset_split
@@ -403,13 +520,18 @@ class TrainingJob:
         waves: dict = {}
         train_ds = FeatureDataset(train_clips, processor, prefix, max_len, waves)
         eval_ds = FeatureDataset(test_clips, processor, prefix, max_len, waves) if test_clips else None
+        keep_ds = FeatureDataset(self._keep_clips, processor, prefix, max_len, waves) \
+            if eval_ds is not None and self._keep_clips else None  # the keep set: a second eval set (evaluate_keep)
+        self._keep_ds = keep_ds
         n_layers = len(encoder_of(model).layers)
         ok, why = cache_is_valid(self.profile, n_layers)
         if not ok:
             if self.profile.finetuning.encoder_cache:
                 self.log(f"encoder cache off: {why}")
             return self._augmented(train_ds), eval_ds, None
-        clips_all = FeatureDataset(list(train_clips) + list(test_clips), processor, prefix, max_len, waves)
+        keep_list = list(self._keep_clips) if keep_ds is not None else []
+        clips_all = FeatureDataset(list(train_clips) + list(test_clips) + keep_list, processor, prefix, max_len,
+                                   waves)
         self.log(f"caching the output of {k_frozen} frozen encoder layer(s) for {len(clips_all)} clips")
         cache = EncoderCache.build(model, clips_all, k_frozen, device=device,
                                    batch_size=self.profile.training.per_device_eval_batch_size)
@@ -420,6 +542,8 @@ class TrainingJob:
         cross_kv = self._cross_kv(model, train_ds, cache) if cache.is_full else None
         cached_train = CachedEncoderDataset(train_ds, cache, cross_kv)
         cached_eval = CachedEncoderDataset(eval_ds, cache) if eval_ds is not None else None
+        if keep_ds is not None:
+            self._keep_ds = CachedEncoderDataset(keep_ds, cache)
         return cached_train, cached_eval, (None if cache.is_full else k_frozen)
 
     def _augmented(self, train_ds):
