@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=int, default=8)
     e.add_argument("--report", default=None, help="where to save the JSON report (default: beside the data)")
     e.add_argument("--rows", type=int, default=20, help="per-clip rows to print (0 = none, -1 = all)")
+    e.add_argument("--keep-dir", default=None, metavar="DIR",
+                   help="a dataset folder of general speech added to the keep set (jfk.flac + everyday sentences)")
+    e.add_argument("--no-keep", action="store_true",
+                   help="skip the general-speech figure (by default the model is also scored on the keep set)")
 
     tr = sub.add_parser("transcribe", help="transcribe a file or every audio file in a folder")
     tr.add_argument("path")

@@ -158,7 +158,10 @@ def _data_dir(arg) -> Path:
 
 
 def evaluate_on(model_name: str, data_dir: Path, test_split: float, seed: int, batch_size: int = 8,
-                label: str = "evaluate"):
+                label: str = "evaluate", *, groups: dict[str, str] | None = None,
+                keep: list | None = None, keep_dir: str | None = None):
+    """The test split's report; `groups` (file_name -> label) adds per-subset scores, `keep` (the keep
+    set's clips, from `keep_set_for`) adds general speech measured with the same model as `report.keep`."""
     from .dataset import load_dataset_split
     from .evaluate import evaluate_model
     from .transcribe import Transcriber
@@ -168,19 +171,54 @@ def evaluate_on(model_name: str, data_dir: Path, test_split: float, seed: int, b
         raise DatasetError(f"{data_dir}: the test split is empty", "raise --test-split (1.0 uses every clip)")
     transcriber = Transcriber(model_name, batch_size=batch_size)
     bar = ProgressBar(label, len(test))
-    report = evaluate_model(transcriber, test, batch_size=batch_size, on_progress=lambda done, total: bar.update(done))
+    report = evaluate_model(transcriber, test, batch_size=batch_size, on_progress=lambda done, total: bar.update(done),
+                            groups=groups)
+    if keep:  # general speech with the same model (loaded once)
+        from .evaluate import keep_summary
+
+        keep_bar = ProgressBar("general speech", len(keep))
+        keep_report = evaluate_model(transcriber, keep, batch_size=batch_size,
+                                     on_progress=lambda done, total: keep_bar.update(done))
+        report.keep = keep_summary(keep_report, keep_dir)
     return report
+
+
+def keep_set_for(keep_dir: str | None) -> list | None:
+    """The keep set's clips for `evaluate`: a bad --keep-dir is an error; without one, a keep set that
+    cannot be made (eSpeak missing) is a warning and None (general speech is then not measured)."""
+    from .keep_set import keep_clips
+
+    warn = lambda message: say(f"warning: {message}", err=True)  # noqa: E731
+    if keep_dir:
+        return keep_clips(keep_dir, log=warn)
+    try:
+        return keep_clips(log=warn)
+    except WhisperTuiError as exc:
+        warn(f"general speech not measured: {exc}")
+        return None
 
 
 def cmd_evaluate(args) -> int:
     quiet_libraries()
     data_dir = _data_dir(args.data)
-    report = evaluate_on(args.model, data_dir, args.test_split, args.seed, args.batch_size)
+    if args.no_keep and args.keep_dir:
+        raise WhisperTuiError("--keep-dir and --no-keep contradict each other",
+                              "drop --no-keep to measure general speech on the keep set, or drop --keep-dir")
+    keep = None if args.no_keep else keep_set_for(args.keep_dir)
+    report = evaluate_on(args.model, data_dir, args.test_split, args.seed, args.batch_size,
+                         keep=keep, keep_dir=args.keep_dir)
     rows = None if args.rows < 0 else args.rows
     if rows != 0:
         say(report.format_table(max_rows=rows))
     say(f"model {args.model}: WER {report.wer:.3f}  CER {report.cer:.3f}  on {report.n_clips} clips "
         f"({report.audio_seconds:.0f}s of audio in {report.elapsed_s:.1f}s)")
+    if rows == 0:  # the table prints these under its totals
+        for line in [report.hallucination_line(), *report.subset_lines()]:
+            say(line)
+    if report.keep is not None:
+        from .evaluate import keep_line
+
+        say(keep_line(report.keep))
     target = Path(args.report) if args.report else _default_report_path(args.model)
     report.save(target)
     say(f"report saved: {target}", err=True)

@@ -59,6 +59,8 @@ class EvalReport:
     hallucinations: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     # {group label: {"wer", "cer", "n_clips", "n_flagged"}}; wer/cer None when no clip of it was readable
     subsets: dict[str, dict] = field(default_factory=dict)
+    # general speech (the keep set) measured with the same model, when asked: `keep_summary(report)`
+    keep: dict | None = None
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -112,7 +114,7 @@ class EvalReport:
         text_w = max(20, (width - 46) // 2)
         rule = "-" * (20 + 2 * text_w + 28)
         lines = [f"{'clip':<20} {'reference':<{text_w}} {'hypothesis':<{text_w}} {'S/D/I':>9} {'WER':>5} "
-                 f"{'signs':<9}", rule]
+                 f"{'signs'}", rule]
         for c in shown:
             hyp = f"ERROR: {c.error}" if c.error else c.hypothesis
             sdi = "-" if c.error else f"{c.substitutions}/{c.deletions}/{c.insertions}"
@@ -184,6 +186,22 @@ def evaluate_model(model_or_transcriber, clips: Sequence, batch_size: int = 8,
                       audio_seconds=sum(c.duration_s for c in clip_results), elapsed_s=elapsed,
                       clips=clip_results, hallucinations=totals(c.signs for c in scored),
                       subsets=subset_scores(clip_results, groups) if groups else {})
+
+
+def keep_summary(report: EvalReport, keep_dir: str | None = None) -> dict:
+    """The part of a keep-set report that goes into another report's `keep`: scores, signs, clips."""
+    data = report.to_dict()
+    for key in ("model", "created", "keep", "subsets"):
+        data.pop(key, None)
+    return {"keep_dir": keep_dir, **data}
+
+
+def keep_line(keep: dict) -> str:
+    """'general speech: WER 12.3% on 9 clips' (+ hallucination signs when there are any)."""
+    text = f"general speech: WER {100 * keep['wer']:.1f}% on {keep['n_clips']} clips"
+    if keep.get("n_flagged"):
+        text += f"; hallucination signs: {describe(keep.get('hallucinations', {}))}"
+    return text
 
 
 def subset_scores(clips: Sequence[ClipResult], groups: dict[str, str]) -> dict[str, dict]:
