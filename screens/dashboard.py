@@ -99,6 +99,7 @@ class DashboardScreen(Screen):
         self.state = RunState()
         self._drawn_version = -1
         self._drawn_evals = 0
+        self._keep_column = False  # the eval table has a "general" (keep-set WER) column
 
     # -- public API used by the app --------------------------------------------------------------
     @property
@@ -174,21 +175,29 @@ class DashboardScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#dash-evals", DataTable)
-        table.add_column("step", key="step")
-        table.add_column("epoch", key="epoch")
-        table.add_column("WER", key="wer")
-        table.add_column("CER", key="cer")
-        table.add_column("", key="best")
+        self._eval_columns(keep=False)
         self.query_one("#dash-evals").border_title = "Evaluations"
         self.query_one("#dash-log").border_title = "Log"
         self.set_interval(REDRAW_SECONDS, self._redraw)
         if self.job is not None:
             self._reset_widgets(getattr(self.job, "profile", None))
 
+    def _eval_columns(self, keep: bool) -> None:
+        """step, epoch, WER, CER, [general speech WER when the run measures the keep set], best marker."""
+        table = self.query_one("#dash-evals", DataTable)
+        table.clear(columns=True)
+        table.add_column("step", key="step")
+        table.add_column("epoch", key="epoch")
+        table.add_column("WER", key="wer")
+        table.add_column("CER", key="cer")
+        if keep:
+            table.add_column("general", key="keep")
+        table.add_column("", key="best")
+        self._keep_column = keep
+
     def _reset_widgets(self, profile) -> None:
         self.query_one("#dash-switcher", ContentSwitcher).current = "dash-live"
-        self.query_one("#dash-evals", DataTable).clear()
+        self._eval_columns(keep=bool(getattr(getattr(profile, "data", None), "keep_set", False)))
         log = self.query_one("#dash-log", RichLog)
         log.clear()
         name = getattr(profile, "name", "") or "unnamed"
@@ -222,7 +231,10 @@ class DashboardScreen(Screen):
     def _read_base_wer(self, run_dir: Path) -> None:
         from whisper_tui.runs import read_run
 
-        self.state.base_wer = read_run(run_dir).base_wer
+        run = read_run(run_dir)
+        self.state.base_wer = run.base_wer
+        if self.state.base_keep_wer is None:
+            self.state.base_keep_wer = run.base_keep_wer
 
     def _log_event(self, event: TrainingEvent) -> None:
         log = self.query_one("#dash-log", RichLog)
@@ -231,7 +243,8 @@ class DashboardScreen(Screen):
         elif isinstance(event, EvalEvent):
             label = "base model" if event.step == 0 else f"step {event.step}"
             best = " ★ best" if event.is_best else ""
-            log.write(Text(f"eval {label}: WER {fmt_rate(event.wer)} CER {fmt_rate(event.cer)}{best}",
+            keep = f" · general speech {fmt_rate(event.keep_wer)}" if event.keep_wer is not None else ""
+            log.write(Text(f"eval {label}: WER {fmt_rate(event.wer)} CER {fmt_rate(event.cer)}{keep}{best}",
                            style="bold" if event.is_best else ""))
         elif isinstance(event, CheckpointSaved):
             what = {"best": "best model", "final": "final model", "cancel": "checkpoint before stopping"}
@@ -329,15 +342,25 @@ class DashboardScreen(Screen):
             [Series("loss", [p[0] for p in loss_points], [p[1] for p in loss_points])])
         self.query_one("#dash-lr", MetricChart).set_series([Series("lr", state.steps, state.learning_rates)])
         evals = [e for e in state.evals if e.step > 0 or len(state.evals) == 1]
-        series = [Series("eval WER %", [e.step for e in evals], [100 * e.wer for e in evals])]
+        series = [Series("eval WER %", [e.step for e in evals], [100 * e.wer for e in evals], color="cyan")]
         wer_chart = self.query_one("#dash-wer", MetricChart)
+        trained = bool(evals) and evals[-1].step > 0
         if state.base_wer is not None:
-            if evals and evals[-1].step > 0:  # flat reference line: where training started from
+            if trained:  # flat reference line: where training started from
                 xs = [0, max(e.step for e in evals)]
                 series.insert(0, Series("base model", xs, [100 * state.base_wer] * 2, color="gray"))
             wer_chart.set_title(f"Eval WER % (base model {fmt_rate(state.base_wer)})")
         else:
             wer_chart.set_title("Eval WER %")
+        if state.has_keep:  # general speech (the keep set): a second line, with its own gray base line
+            kept = [e for e in evals if e.keep_wer is not None]
+            if state.base_keep_wer is not None and trained:
+                xs = [0, max(e.step for e in evals)]
+                series.insert(1, Series("general speech, base model", xs, [100 * state.base_keep_wer] * 2,
+                                        color="gray"))
+            series.append(Series("general speech", [e.step for e in kept], [100 * e.keep_wer for e in kept],
+                                 color="orange"))
+            wer_chart.set_title("Eval WER % · orange: general speech")
         wer_chart.set_series(series)
         for chart in self.query(MetricChart):
             chart.redraw()
@@ -349,8 +372,10 @@ class DashboardScreen(Screen):
         if len(state.evals) != self._drawn_evals:
             for event in state.evals[self._drawn_evals:]:
                 step = "base" if event.step == 0 else str(event.step)
-                table.add_row(step, f"{event.epoch:.2f}", fmt_rate(event.wer), fmt_rate(event.cer), "",
-                              key=f"eval-{len(table.rows)}")
+                cells = [step, f"{event.epoch:.2f}", fmt_rate(event.wer), fmt_rate(event.cer)]
+                if self._keep_column:
+                    cells.append(Text(fmt_rate(event.keep_wer), style="" if event.keep_within else "yellow"))
+                table.add_row(*cells, "", key=f"eval-{len(table.rows)}")
             self._drawn_evals = len(state.evals)
             table.move_cursor(row=table.row_count - 1)
         for index, event in enumerate(state.evals):

@@ -23,10 +23,10 @@ from whisper_tui.runs import RunSummary, list_runs, metric_series, read_metrics
 from .console_link import open_in_console
 from .widgets.charts import MetricChart, Series
 from .widgets.mode_bar import ModeBar
-from .widgets.run_format import fmt_duration, fmt_rate, fmt_when
+from .widgets.run_format import MISSING, fmt_duration, fmt_rate, fmt_when
 from .widgets.runs_compare import compare_rows
 from .widgets.runs_info import run_info_text, status_text
-from .widgets.runs_stats import run_stats, wer_curve
+from .widgets.runs_stats import keep_curve, run_stats, wer_curve
 
 RESUMABLE = ("cancelled", "interrupted", "failed")
 MARK = "●"
@@ -85,12 +85,21 @@ class RunsScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#runs-table", DataTable)
-        for key, label in (("mark", " "), ("started", "Started"), ("status", "Status"), ("profile", "Profile"),
-                           ("strategy", "Strategy"), ("best", "Best WER"), ("base", "Before"),
-                           ("duration", "Duration"), ("name", "Run")):
-            table.add_column(label, key=key)
+        self._keep_column: bool | None = None
         self.refresh_runs()
+
+    def _columns(self, keep: bool) -> None:
+        """The list's columns; "General" (keep-set WER, base → best) only once some run has measured it."""
+        if keep == self._keep_column:
+            return
+        table = self.query_one("#runs-table", DataTable)
+        table.clear(columns=True)
+        columns = [("mark", " "), ("started", "Started"), ("status", "Status"), ("profile", "Profile"),
+                   ("strategy", "Strategy"), ("best", "Best WER"), ("base", "Before"),
+                   *([("keep", "General")] if keep else []), ("duration", "Duration"), ("name", "Run")]
+        for key, label in columns:
+            table.add_column(label, key=key)
+        self._keep_column = keep
 
     def on_screen_resume(self) -> None:
         self.refresh_runs()
@@ -110,6 +119,7 @@ class RunsScreen(Screen):
         table = self.query_one("#runs-table", DataTable)
         cursor_key = self.shown.run_dir if self.shown else None
         table.clear()
+        self._columns(any(run.keep_change != (None, None) for run in self.runs))
         for run in self.runs:
             table.add_row(*self._cells(run), key=str(run.run_dir))
         if not self.runs:
@@ -128,9 +138,13 @@ class RunsScreen(Screen):
 
     def _cells(self, run: RunSummary) -> list:
         mark = Text(MARK, style="bold magenta") if run.run_dir in self.marked else Text("")
+        keep = []
+        if self._keep_column:
+            base, after = run.keep_change
+            keep = [MISSING if base is None and after is None else f"{fmt_rate(base)} → {fmt_rate(after)}"]
         return [mark, fmt_when(run.started), status_text(run.status),
                 run.profile or "—", run.strategy or "—", fmt_rate(run.best_wer), fmt_rate(run.base_wer),
-                fmt_duration(run.duration_s), run.name]
+                *keep, fmt_duration(run.duration_s), run.name]
 
     def records(self, run: RunSummary) -> list[dict]:
         if run.run_dir not in self._records:
@@ -163,7 +177,12 @@ class RunsScreen(Screen):
         loss = self.query_one("#runs-loss", MetricChart)
         loss.set_series([Series("loss", *metric_series(records, "step", "loss"))])
         wer = self.query_one("#runs-wer", MetricChart)
-        wer.set_series([Series("WER %", *wer_curve(records))])
+        series = [Series("WER %", *wer_curve(records))]
+        keep = keep_curve(records)
+        if keep[0]:
+            series.append(Series("general speech", *keep))
+        wer.set_series(series)
+        wer.set_title("WER % (step 0 = before training)" + (" · orange: general speech" if keep[0] else ""))
         self._set_view("runs-detail")
         loss.redraw(force=True)
         wer.redraw(force=True)

@@ -353,3 +353,90 @@ async def test_real_training_job_drives_the_dashboard(tmp_path, tiny_whisper_dir
         assert "Training finished" in summary and str(tmp_path / "run") in summary
         assert (tmp_path / "run" / "final").is_dir()
         assert "run folder" in text_of(dash.query_one("#dash-log", RichLog))
+
+
+# -- the keep set (general speech) ----------------------------------------------------------------
+
+
+class KeepData:
+    train_dir = "/data/speech"
+    keep_set = True
+
+
+class KeepProfile(FakeProfile):
+    data = KeepData()
+
+
+def with_keep(script, keep_wers: dict[int, float], within: dict[int, bool] | None = None, finish_metrics=None):
+    """training_script's events with the keep set's WER on each evaluation (by step) and in RunFinished."""
+    from dataclasses import replace
+
+    from whisper_tui.training.events import EvalEvent, RunFinished
+
+    out = []
+    for event in script:
+        if isinstance(event, EvalEvent):
+            event = replace(event, keep_wer=keep_wers[event.step], keep_cer=keep_wers[event.step] / 3,
+                            keep_within=(within or {}).get(event.step, True))
+        elif isinstance(event, RunFinished) and finish_metrics is not None:
+            event = replace(event, metrics={**event.metrics, **finish_metrics})
+        out.append(event)
+    return out
+
+
+async def test_keep_set_draws_a_second_line_a_column_and_the_summary(tmp_path):
+    app = DashApp(tmp_path / "run")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        dash = app.dashboard
+        job = dash.start_run(KeepProfile())
+        script = with_keep(training_script(job.run_dir, total=20, evals=(10, 20)), {0: 0.158, 10: 0.152, 20: 0.149},
+                           finish_metrics={"base_keep_wer": 0.158, "best_keep_wer": 0.149,
+                                           "keep_summary": "general speech: 15.8% → 14.9% (kept)",
+                                           "keep_over": False})
+        play_from_thread(job, script)
+        await settle(pilot)
+
+        table = dash.query_one("#dash-evals", DataTable)
+        assert [str(c.label) for c in table.columns.values()] == ["step", "epoch", "WER", "CER", "general", ""]
+        assert [str(table.get_row_at(i)[4]) for i in range(3)] == ["15.8%", "15.2%", "14.9%"]
+        assert str(table.get_row_at(2)[5]) == "★ best"
+        chart = dash.query_one("#dash-wer", MetricChart)
+        labels = [s.label for s in chart.series]
+        assert labels == ["base model", "general speech, base model", "eval WER %", "general speech"]
+        assert list(chart.series[3].ys) == pytest.approx([15.2, 14.9])
+        assert chart.series[1].color == "gray" and list(chart.series[1].ys) == pytest.approx([15.8, 15.8])
+        assert "general speech" in chart.chart_title
+        assert "general speech 15.2%" in text_of(dash.query_one("#dash-log", RichLog))
+        summary = text_of(dash.query_one("#dash-summary", Static))
+        assert "general speech: 15.8% → 14.9% (kept)" in summary and "best WER 34.0%" in summary
+
+
+async def test_keep_set_worse_than_the_tolerance_warns(tmp_path):
+    app = DashApp(tmp_path / "run")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        dash = app.dashboard
+        job = dash.start_run(KeepProfile())
+        # no keep_summary from the job: the summary works it out from the evaluations (best = step 20)
+        script = with_keep(training_script(job.run_dir, total=20, evals=(10, 20)), {0: 0.158, 10: 0.17, 20: 0.21},
+                           within={20: False})
+        play_from_thread(job, script)
+        await settle(pilot)
+        summary = text_of(dash.query_one("#dash-summary", Static))
+        assert "⚠ general speech: 15.8% → 21.0% (worse by 5.2 points, over the 2-point tolerance)" in summary
+        cell = dash.query_one("#dash-evals", DataTable).get_row_at(2)[4]
+        assert str(cell) == "21.0%" and cell.style == "yellow"
+
+
+async def test_without_a_keep_set_the_table_has_no_general_column(tmp_path):
+    app = DashApp(tmp_path / "run")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        job = app.dashboard.start_run(FakeProfile())
+        play_from_thread(job, training_script(job.run_dir, total=10, evals=(10,)))
+        await settle(pilot)
+        table = app.dashboard.query_one("#dash-evals", DataTable)
+        assert "general" not in [str(c.label) for c in table.columns.values()]
+        assert [s.label for s in app.dashboard.query_one("#dash-wer", MetricChart).series] == [
+            "base model", "eval WER %"]

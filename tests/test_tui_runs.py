@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from textual.app import App
 from textual.widgets import ContentSwitcher, DataTable, Label, Static
 from tui_e_support import write_fake_run
@@ -183,3 +184,63 @@ async def test_extra_roots_and_refresh(tmp_path):
         await pilot.press("r")
         await pilot.pause()
         assert table.row_count == 4
+
+
+def add_keep(run_dir: Path, base: float, best: float, tolerance: float | None = None) -> Path:
+    """Give a fake run the keep set's figures, as TrainingJob writes them (run.json, metrics.jsonl, profile)."""
+    import json
+
+    status = json.loads((run_dir / "run.json").read_text())
+    status.update(base_keep_wer=base, best_keep_wer=best, final_keep_wer=best)
+    (run_dir / "run.json").write_text(json.dumps(status))
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in records if r["type"] == "eval"]
+    for index, record in enumerate(evals):
+        record["keep_wer"] = base + (best - base) * index / (len(evals) - 1)
+    (run_dir / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    if tolerance is not None:
+        (run_dir / "profile.toml").write_text(f"[training]\nkeep_tolerance = {tolerance}\n")
+    return run_dir
+
+
+async def test_runs_show_general_speech_base_to_best(tmp_path):
+    older, newer, _broken = make_runs()
+    add_keep(newer, 0.158, 0.149)
+    add_keep(older, 0.158, 0.21, tolerance=3.0)
+    app = RunsApp()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        screen = app.runs_screen
+        table = screen.query_one("#runs-table", DataTable)
+        labels = [str(c.label) for c in table.columns.values()]
+        assert labels[labels.index("Before") + 1] == "General"
+        assert str(table.get_row(str(newer))[labels.index("General")]) == "15.8% → 14.9%"
+        assert str(table.get_row_at(0)[labels.index("General")]) == "—"  # the broken run
+        await pilot.press("down")  # newest first: broken, newer, older
+        await pilot.pause()
+        assert screen.shown.run_dir == newer
+        info = text_of(screen.query_one("#runs-info", Static))
+        assert "General speech 15.8% → 14.9% (kept)" in info
+        series = screen.query_one("#runs-wer", MetricChart).series
+        assert [s.label for s in series] == ["WER %", "general speech"]
+        assert series[1].xs[0] == 0.0 and series[1].ys[0] == pytest.approx(15.8)
+
+        await pilot.press("down")
+        await pilot.pause()
+        info = text_of(screen.query_one("#runs-info", Static))
+        assert "General speech 15.8% → 21.0% (worse by 5.2 points, over the 3-point tolerance)" in info
+
+        await pilot.press("up", "space", "down", "space", "c")  # A = newer, B = older
+        await pilot.pause()
+        compare = screen.query_one("#runs-compare-table", DataTable)
+        rows = {str(compare.get_row_at(i)[0]): compare.get_row_at(i)[1:] for i in range(compare.row_count)}
+        assert [str(v) for v in rows["General speech (best)"]] == ["14.9%", "21.0%"]
+
+
+async def test_runs_without_keep_figures_have_no_general_column(tmp_path):
+    make_runs()
+    app = RunsApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        table = app.runs_screen.query_one("#runs-table", DataTable)
+        assert "General" not in [str(c.label) for c in table.columns.values()]

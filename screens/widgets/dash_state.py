@@ -41,6 +41,7 @@ class RunState:
     failed: RunFailed | None = None
     cancelled: RunCancelled | None = None
     base_wer: float | None = None
+    base_keep_wer: float | None = None  # the keep set (general speech) before training
     run_dir: Path | None = None
     version: int = 0  # bumped on every change, so redraws can skip when nothing happened
 
@@ -54,8 +55,17 @@ class RunState:
 
     @property
     def best_eval(self) -> EvalEvent | None:
+        """The evaluation the job saved as best (the keep rule may pass over a lower WER), else the lowest WER."""
         trained = [e for e in self.evals if e.step > 0] or self.evals
+        marked = [e for e in trained if e.is_best]
+        if marked:
+            return marked[-1]
         return min(trained, key=lambda e: e.wer) if trained else None
+
+    @property
+    def has_keep(self) -> bool:
+        """Whether the run measures general speech (the keep set) at all."""
+        return self.base_keep_wer is not None or any(e.keep_wer is not None for e in self.evals)
 
     @property
     def total_steps(self) -> int:
@@ -83,6 +93,8 @@ class RunState:
             self.evals.append(event)
             if event.step == 0 and self.base_wer is None:
                 self.base_wer = event.wer  # an eval before any training step scores the base model
+            if event.step == 0 and self.base_keep_wer is None and event.keep_wer is not None:
+                self.base_keep_wer = event.keep_wer
         elif isinstance(event, RunStarted):
             self.started = event
             self.run_dir = event.run_dir
@@ -102,6 +114,9 @@ class RunState:
             base = event.metrics.get("base_wer") if isinstance(event.metrics, dict) else None
             if isinstance(base, (int, float)):
                 self.base_wer = float(base)
+            base_keep = event.metrics.get("base_keep_wer") if isinstance(event.metrics, dict) else None
+            if isinstance(base_keep, (int, float)):
+                self.base_keep_wer = float(base_keep)
         elif isinstance(event, RunFailed):
             self.phase = "failed"
             self.failed = event

@@ -8,6 +8,23 @@ from .dash_state import RunState
 from .run_format import fmt_delta, fmt_duration, fmt_rate
 
 
+def keep_line(state: RunState) -> tuple[str, bool] | None:
+    """("general speech: 15.8% → 14.9% (kept)", over the tolerance?) for a finished run that measured the keep set.
+
+    The job's own line (RunFinished.metrics["keep_summary"]) when it sent one, else worked out from the
+    evaluations seen here (base keep WER → keep WER of the best evaluation).
+    """
+    from whisper_tui.training.best_rule import DEFAULT_TOLERANCE_POINTS, keep_summary
+
+    metrics = state.finished.metrics if state.finished is not None and isinstance(state.finished.metrics, dict) \
+        else {}
+    if isinstance(metrics.get("keep_summary"), str):
+        return metrics["keep_summary"], bool(metrics.get("keep_over"))
+    best = state.best_eval
+    tolerance = metrics.get("keep_tolerance", DEFAULT_TOLERANCE_POINTS)
+    return keep_summary(state.base_keep_wer, best.keep_wer if best is not None else None, tolerance)
+
+
 def summary_text(state: RunState) -> Text:
     """Outcome line, results, then the keys that lead on from here."""
     if state.finished is not None:
@@ -19,10 +36,16 @@ def summary_text(state: RunState) -> Text:
             lines.append(fmt_rate(best), style="bold")
             if state.base_wer is not None:
                 lines.append(f" (base model {fmt_rate(state.base_wer)}, {fmt_delta(state.base_wer, best)})")
+        keep = keep_line(state)
+        if keep is not None:
+            text, over = keep
+            lines.append("\n")
+            lines.append(("⚠ " if over else "") + text, style="bold yellow" if over else "green")
         saved = [f"{folder.name}/" for folder in (done.best_dir, done.final_dir) if folder is not None]
         lines.append(f"\nSaved in {done.run_dir}: {', '.join(dict.fromkeys(saved))}")
         if done.best_dir is not None:
-            lines.append(" (best/ = lowest WER)", style="dim")
+            lines.append(" (best/ = lowest WER" + (" keeping general speech" if state.has_keep else "") + ")",
+                         style="dim")
         lines.append("\nPress ")
         lines.append("t", style="bold reverse")
         lines.append(" to transcribe with this model, ")

@@ -40,6 +40,7 @@ def compare_rows(runs, stats: list[RunStats]) -> list[tuple[str, Text, Text]]:
         ("WER before training", *_pair(a.base_wer, b.base_wer, fmt_rate, None)),
         ("Change", *_pair(gain(a), gain(b), lambda d: MISSING if d is None else fmt_delta(0.0, d), True)),
         ("Final WER", *_pair(a.final_wer, b.final_wer, fmt_rate, True)),
+        *_keep_rows(a, b),
         ("Final loss", *_pair(sa.final_loss, sb.final_loss, lambda v: fmt_number(v, 4), True)),
         ("Steps", *_pair(sa.steps, sb.steps, lambda v: MISSING if v is None else str(int(v)), None)),
         ("Epochs", *_pair(sa.epochs, sb.epochs, lambda v: fmt_number(v, 3), None)),
@@ -48,3 +49,12 @@ def compare_rows(runs, stats: list[RunStats]) -> list[tuple[str, Text, Text]]:
         ("Duration", *_pair(a.duration_s, b.duration_s, fmt_duration, True)),
     ]
     return rows
+
+
+def _keep_rows(a, b) -> list[tuple[str, Text, Text]]:
+    """General speech (the keep set), only when either run measured it: before training and at the best step."""
+    (base_a, after_a), (base_b, after_b) = (getattr(r, "keep_change", (None, None)) for r in (a, b))
+    if all(v is None for v in (base_a, after_a, base_b, after_b)):
+        return []
+    return [("General speech before", *_pair(base_a, base_b, fmt_rate, None)),
+            ("General speech (best)", *_pair(after_a, after_b, fmt_rate, True))]

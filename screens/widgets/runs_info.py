@@ -15,6 +15,32 @@ def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLES.get(status, ""))
 
 
+def keep_text(run) -> Text | None:
+    """"General speech 15.8% → 14.9% (kept)" (base model → best checkpoint), in yellow when over the tolerance."""
+    from whisper_tui.training.best_rule import DEFAULT_TOLERANCE_POINTS, keep_summary
+
+    base, after = getattr(run, "keep_change", (None, None))
+    if base is None and after is None:
+        return None
+    if base is None or after is None:
+        return Text(f"General speech {fmt_rate(base)} → {fmt_rate(after)}")
+    tolerance = _keep_tolerance(run)
+    text, over = keep_summary(base, after, DEFAULT_TOLERANCE_POINTS if tolerance is None else tolerance)
+    return Text(text[0].upper() + text[1:].replace(": ", " ", 1), style="yellow" if over else "")
+
+
+def _keep_tolerance(run) -> float | None:
+    """training.keep_tolerance of the run's profile.toml (None when unreadable)."""
+    import tomllib
+
+    try:
+        data = tomllib.loads((run.run_dir / "profile.toml").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = data.get("training", {}).get("keep_tolerance")
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def run_info_text(run, stats: RunStats) -> Text:
     text = Text.assemble((run.name, "bold"), "  ", status_text(run.status))
     if run.status != "broken":
@@ -25,6 +51,10 @@ def run_info_text(run, stats: RunStats) -> Text:
         text.append(fmt_rate(run.best_wer), style="bold")
         if run.base_wer is not None:
             text.append(f" (before training {fmt_rate(run.base_wer)}, {fmt_delta(run.base_wer, run.best_wer)})")
+    keep = keep_text(run)
+    if keep is not None:
+        text.append("\n")
+        text.append_text(keep)
     if stats.steps is not None:
         text.append(f"\n{stats.steps} steps" + (f", {stats.epochs:.2f} epochs" if stats.epochs is not None else ""))
     if run.reason:

@@ -50,3 +50,18 @@ def wer_curve(records: list[dict]) -> tuple[list[float], list[float]]:
             xs.append(0.0 if record.get("base") else step)
             ys.append(100 * wer)
     return xs, ys
+
+
+def keep_curve(records: list[dict]) -> tuple[list[float], list[float]]:
+    """(steps, general-speech WER %): the keep set's WER at each evaluation, the base model's at step 0."""
+    xs, ys = [], []
+    for record in records:
+        kind = record.get("type")
+        if kind not in ("eval", "keep_base"):
+            continue
+        step, wer = _number(record.get("step")), _number(record.get("keep_wer"))
+        if step is not None and wer is not None:
+            xs.append(0.0 if record.get("base") or kind == "keep_base" else step)
+            ys.append(100 * wer)
+    order = sorted(range(len(xs)), key=lambda i: xs[i])  # a base measured on resume comes late in the file
+    return [xs[i] for i in order], [ys[i] for i in order]
