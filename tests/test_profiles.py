@@ -101,6 +101,8 @@ def test_saved_file_lists_every_setting_and_reads_back_equal(tmp_path):
         "training.generation_max_length": 200, "training.spec_augment": True,
         "training.spec_augment_freq_masks": 1, "training.spec_augment_freq_width": 15,
         "training.spec_augment_time_masks": 4, "training.spec_augment_time_width": 0.1,
+        "training.augment_views": 3, "training.augment_speed": 0.05, "training.augment_snr_low_db": 5.0,
+        "training.augment_snr_high_db": 25.0, "training.augment_reverb": False,
         "output.dir": "/runs/x", "output.merge_lora": True,
     })
     defaults = Profile()

@@ -344,4 +344,10 @@ def estimate_for_profile(profile, *, cuda: bool = False) -> tuple[TrainingEstima
     notes = [note] if note else []
     if augmented and ft.encoder_cache and frozen:
         notes.append("encoder cache off: SpecAugment masks the encoder's input every epoch")
+    elif tr.augment_views and ft.encoder_cache and frozen:
+        from .sysmon import format_bytes
+
+        per_clip = shape.max_source_positions * shape.d_model * 2  # fp16 frozen-encoder output of one version
+        notes.append(f"augmentation views: the encoder cache holds {1 + tr.augment_views} versions of each training "
+                     f"clip ({format_bytes(per_clip * (1 + tr.augment_views))} per clip on disk)")
     return estimate, "\n".join(notes)

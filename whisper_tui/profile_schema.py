@@ -170,6 +170,20 @@ class TrainingSettings:
     spec_augment_time_width: float = setting(0.05, Rule(
         "float", "SpecAugment: widest time mask, as a share of the clip's speech (not of the 30 s window)",
         low=0, high=0.5))
+    # Perturbed copies of the training clips' audio ("views", training/views.py), encoded once into the
+    # encoder cache. No pitch key: torchaudio's pitch_shift took 30 s per 5 s clip here, and the speed
+    # change already moves the pitch (Kaldi-style speed perturbation). Every view also gets a gain of +-6 dB.
+    augment_views: int = setting(0, Rule(
+        "int", "perturbed copies of each training clip besides the clean one, encoded once into the encoder "
+        "cache; each epoch draws one per clip (0 = off)", low=0, high=16))
+    augment_speed: float = setting(0.1, Rule(
+        "float", "views: largest speed change, 0.1 = 0.9x-1.1x (moves the pitch too; 0 = same speed)",
+        low=0, high=0.3))
+    augment_snr_low_db: float = setting(10.0, Rule(
+        "float", "views: loudest added noise, as signal-to-noise ratio in dB", low=0, high=60))
+    augment_snr_high_db: float = setting(30.0, Rule(
+        "float", "views: quietest added noise, SNR in dB (0 = no noise)", low=0, high=60))
+    augment_reverb: bool = setting(True, Rule("bool", "views: light synthetic room reverb"))
     keep_tolerance: float = setting(2.0, Rule(
         "float", "WER points general speech (the keep set) may get worse; a checkpoint over it is never the best "
         "while one within it exists", low=0))
@@ -487,6 +501,10 @@ def _check_cross_fields(profile: Profile, ctx: Context) -> None:
         raise ctx.error("training.spec_augment", "is true but draws no mask (a kind of mask needs a count and "
                         "a width above 0: spec_augment_freq_masks and _freq_width, or spec_augment_time_masks and "
                         "_time_width)", "raise one of those counts and widths, or set spec_augment = false")
+    if tr.augment_snr_high_db and tr.augment_snr_low_db > tr.augment_snr_high_db:
+        raise ctx.error("training.augment_snr_low_db", f"must not exceed training.augment_snr_high_db "
+                        f"({_fmt_number(tr.augment_snr_low_db)} > {_fmt_number(tr.augment_snr_high_db)})",
+                        "e.g. augment_snr_low_db = 10 and augment_snr_high_db = 30 (or high = 0 for no noise)")
     if tr.max_steps == 0:
         raise ctx.error("training.max_steps", "must be -1 (run every epoch) or a number of steps > 0 (got 0)",
                         "set max_steps = -1 to train for num_train_epochs")

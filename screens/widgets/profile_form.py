@@ -48,6 +48,9 @@ LABELS = {
     "training.generation_max_length": "max eval tokens", "training.spec_augment": "SpecAugment",
     "training.spec_augment_freq_masks": "SpecAug freq masks", "training.spec_augment_freq_width": "SpecAug freq bins",
     "training.spec_augment_time_masks": "SpecAug time masks", "training.spec_augment_time_width": "SpecAug time share",
+    "training.augment_views": "views per clip", "training.augment_speed": "views: speed ±",
+    "training.augment_snr_low_db": "views: SNR low dB", "training.augment_snr_high_db": "views: SNR high dB",
+    "training.augment_reverb": "views: reverb",
     "output.dir": "run folder", "output.merge_lora": "merge LoRA",
 }
 PLACEHOLDERS = {
@@ -98,6 +101,9 @@ def disabled_keys(profile) -> set[str]:
     if not tr.spec_augment:
         out |= {"training.spec_augment_freq_masks", "training.spec_augment_freq_width",
                 "training.spec_augment_time_masks", "training.spec_augment_time_width"}
+    if not tr.augment_views:
+        out |= {"training.augment_speed", "training.augment_snr_low_db", "training.augment_snr_high_db",
+                "training.augment_reverb"}
     return out
 
 

@@ -133,6 +133,8 @@ class SpecAugmentDataset:
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
+        if hasattr(self.base, "set_epoch"):  # views (views.ViewFeatureDataset) draw per epoch too
+            self.base.set_epoch(epoch)
 
     def __len__(self) -> int:
         return len(self.base)

@@ -7,6 +7,8 @@ without grad, store it fp16 in a memory-mapped file under the user cache, and tr
 (top encoder layers + decoder) from it. The file name is a hash of everything the output depends
 on (the frozen weights, K, the feature extractor settings and each clip's bytes identity), so a
 changed model, dataset or setting never reuses a stale cache, and a repeated run reuses it.
+Perturbed copies of the training clips (`views.py`) are cached the same way, in a cache of their own
+whose clip identities also name the view settings.
 """
 
 from __future__ import annotations
@@ -74,8 +76,11 @@ def _weights_digest(model, k: int) -> str:
 
 
 def _clip_identity(clip) -> str:
+    """The file's path, size and mtime; a perturbed copy (`views.ViewClip`) adds what perturbed it."""
     st = os.stat(clip.path)
-    return f"{Path(clip.path).resolve()}:{st.st_size}:{st.st_mtime_ns}"
+    identity = f"{Path(clip.path).resolve()}:{st.st_size}:{st.st_mtime_ns}"
+    view_key = getattr(clip, "view_key", "")
+    return f"{identity}#{view_key}" if view_key else identity
 
 
 class EncoderCache:

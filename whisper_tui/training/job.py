@@ -539,8 +539,9 @@ class TrainingJob:
                  else f"encoder cache built in {cache.build_seconds:.1f}s ({cache.path})")
         if cache.is_full and self.profile.finetuning.gradient_checkpointing:
             self._skip_checkpointing(model)
-        cross_kv = self._cross_kv(model, train_ds, cache) if cache.is_full else None
-        cached_train = CachedEncoderDataset(train_ds, cache, cross_kv)
+        cached_train = self._views(CachedEncoderDataset(train_ds, cache), model, k_frozen, device)
+        if cache.is_full:
+            cached_train.cross_kv = self._cross_kv(model, cached_train, cache)
         cached_eval = CachedEncoderDataset(eval_ds, cache) if eval_ds is not None else None
         if keep_ds is not None:
             self._keep_ds = CachedEncoderDataset(keep_ds, cache)
@@ -550,11 +551,18 @@ class TrainingJob:
         """The training split with SpecAugment when the profile asks for it (never the eval split)."""
         from .augment import SpecAugmentDataset, augmented_training_set
 
-        train_ds = augmented_training_set(self.profile, train_ds)
+        train_ds = augmented_training_set(self.profile, self._views(train_ds))
         if isinstance(train_ds, SpecAugmentDataset):
             self.log(f"SpecAugment on the training clips: {train_ds.augment.settings.describe()} "
                      f"(seed {self.profile.training.seed}; test clips are not masked)")
         return train_ds
+
+    def _views(self, train_ds, model=None, k: int = 0, device: str = "cpu"):
+        """The training split with the profile's perturbed views (`views.py`; cached when `train_ds` is)."""
+        from .views import with_views
+
+        return with_views(self.profile, train_ds, model=model, k=k, device=device, log=self.log,
+                          batch_size=self.profile.training.per_device_eval_batch_size)
 
     def _skip_checkpointing(self, model) -> None:
         """With the whole encoder cached, only the decoder runs: its activations (tokens x 384 per layer)
@@ -577,7 +585,7 @@ class TrainingJob:
         if not ok:
             self.log(f"cross-attention cache off: {why}")
             return None
-        need = estimated_bytes(model, len(train_ds))
+        need = estimated_bytes(model, train_ds.n_rows)  # one per clip, or per clip view (views.py)
         root = cache_dir() / "cross-kv"
         root.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(root).free
@@ -585,12 +593,13 @@ class TrainingJob:
             self.log(f"cross-attention cache off: it needs {need / 1e9:.1f} GB and {root} has {free / 1e9:.1f} GB free",
                      "warning")
             return None
-        kv = CrossKVCache.build(model, lambda i: cache.get(train_ds.clips[i]), len(train_ds),
+        kv = CrossKVCache.build(model, train_ds.hidden_of_row, train_ds.n_rows,
                                 batch_size=self.profile.training.per_device_eval_batch_size, root=root)
         self._cleanups.append(kv.close)
         self._fast_cross = FastCrossAttention(model)
         self._cleanups.append(self._fast_cross.remove)
-        self.log(f"cross-attention keys/values of {len(train_ds)} clips computed in {kv.build_seconds:.1f}s "
+        views = f" ({train_ds.n_rows} with their views)" if train_ds.n_rows != len(train_ds) else ""
+        self.log(f"cross-attention keys/values of {len(train_ds)} clips{views} computed in {kv.build_seconds:.1f}s "
                  f"({need / 1e6:.0f} MB, removed after the run)")
         return kv
 
@@ -610,7 +619,6 @@ class TrainingJob:
         from transformers import PrinterCallback, Seq2SeqTrainingArguments
 
         from ..metrics import error_rates
-        from .augment import SpecAugmentDataset
         from .callbacks import DatasetEpochCallback, JobCallback, ThreadTuningCallback
         from .collator import WhisperCollator
         from .threads import tuning_enabled
@@ -673,7 +681,7 @@ class TrainingJob:
         collator = WhisperCollator(base.config.decoder_start_token_id, dtype=None)
         callback = JobCallback(self)
         callbacks = [callback]
-        if isinstance(train_ds, SpecAugmentDataset):
+        if hasattr(train_ds, "set_epoch"):  # SpecAugment masks, augmentation views: drawn per epoch
             callbacks.append(DatasetEpochCallback(train_ds))
         if device == "cpu":
             import torch

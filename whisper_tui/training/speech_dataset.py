@@ -95,5 +95,13 @@ class CachedEncoderDataset:
             item["cross_kv"] = self.cross_kv.get(i)
         return item
 
+    @property
+    def n_rows(self) -> int:
+        """Encoder states the cross-attention cache needs, one per clip (`views.CachedViewDataset`: per view)."""
+        return len(self.base)
+
+    def hidden_of_row(self, r: int) -> np.ndarray:
+        return self.cache.get(self.base.clips[r])
+
     def lengths(self) -> list[int]:
         return self.base.lengths()
