@@ -48,30 +48,45 @@ def machine_info() -> dict:
     return info
 
 
-def sample_data_dir(n_clips: int = 80) -> Path:
-    """The generated sample dataset (the one `whisper-tui demo` uses); made once if missing."""
+def sample_data_dir(n_clips: int = 120) -> Path:
+    """The generated sample dataset (the one `whisper-tui demo` uses); made once if missing or outdated.
+
+    Its metadata.csv splits it honestly (sample_data.py): the 36 test clips use sentence frames the 84
+    training clips never have, half of them in two voices training never hears.
+    """
     from whisper_tui.locations import default_sample_data_dir
-    from whisper_tui.sample_data import make_sample_dataset
+    from whisper_tui.sample_data import DEFAULT_CLIPS, is_current_sample_dataset, make_sample_dataset
 
     folder = default_sample_data_dir()
-    if n_clips != 80:
+    if n_clips != DEFAULT_CLIPS:
         folder = folder.parent / f"sample-data-{n_clips}"
-    if not (folder / "metadata.csv").exists():
+    if not is_current_sample_dataset(folder):
         print(f"generating the sample dataset in {folder}", file=sys.stderr)
         make_sample_dataset(folder, n_clips=n_clips)
     return folder
 
 
-def heldout_data_dir(n_clips: int = 40, seed: int = 1) -> Path:
-    """Sample-style clips made with another seed: other sentences, voices and noise than the training set
-    (2 of 40 sentences repeat), so a model fine-tuned on `sample_data_dir()` is measured on unseen audio."""
-    from whisper_tui.locations import default_sample_data_dir
-    from whisper_tui.sample_data import make_sample_dataset
+def heldout_data_dir(n_clips: int = 120) -> Path:
+    """The test side of `sample_data_dir()` as a folder of its own: sentences and (half the) voices that a
+    model fine-tuned on the sample set's training side never heard, for benchmarks that transcribe a folder."""
+    import shutil
 
-    folder = default_sample_data_dir().parent / f"sample-heldout-{n_clips}-seed{seed}"
-    if not (folder / "metadata.csv").exists():
-        print(f"generating held-out clips in {folder}", file=sys.stderr)
-        make_sample_dataset(folder, n_clips=n_clips, seed=seed)
+    from whisper_tui.dataset import load_dataset_split, metadata_csv_bytes
+
+    source = sample_data_dir(n_clips)
+    folder = source.parent / f"{source.name}-test-side"
+    marker = folder / ".source"
+    stamp = (source / "metadata.csv").read_bytes()
+    if marker.is_file() and marker.read_bytes() == stamp:
+        return folder
+    _train, test, _report = load_dataset_split(source)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for clip in test:
+        shutil.copy2(clip.path, folder / clip.file_name)
+    rows = [(c.file_name, c.transcription, c.column("speaker")) for c in test]
+    (folder / "metadata.csv").write_bytes(metadata_csv_bytes(rows, ("speaker",)))
+    marker.write_bytes(stamp)
     return folder
 
 
