@@ -342,7 +342,9 @@ class DashboardScreen(Screen):
             [Series("loss", [p[0] for p in loss_points], [p[1] for p in loss_points])])
         self.query_one("#dash-lr", MetricChart).set_series([Series("lr", state.steps, state.learning_rates)])
         evals = [e for e in state.evals if e.step > 0 or len(state.evals) == 1]
-        series = [Series("eval WER %", [e.step for e in evals], [100 * e.wer for e in evals], color="cyan")]
+        keep = state.has_keep  # with general speech: fixed colours (test cyan, general speech orange)
+        series = [Series("eval WER %", [e.step for e in evals], [100 * e.wer for e in evals],
+                         color="cyan" if keep else None)]
         wer_chart = self.query_one("#dash-wer", MetricChart)
         trained = bool(evals) and evals[-1].step > 0
         if state.base_wer is not None:
@@ -352,7 +354,7 @@ class DashboardScreen(Screen):
             wer_chart.set_title(f"Eval WER % (base model {fmt_rate(state.base_wer)})")
         else:
             wer_chart.set_title("Eval WER %")
-        if state.has_keep:  # general speech (the keep set): a second line, with its own gray base line
+        if keep:  # general speech (the keep set): a second line, with its own gray base line
             kept = [e for e in evals if e.keep_wer is not None]
             if state.base_keep_wer is not None and trained:
                 xs = [0, max(e.step for e in evals)]
