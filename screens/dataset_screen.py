@@ -23,6 +23,7 @@ from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Progress
 from textual.worker import Worker, get_current_worker
 
 from whisper_tui.errors import WhisperTuiError
+from whisper_tui.sample_data import DEFAULT_CLIPS
 
 from .dataset_rows import (COLUMNS, ERROR, SORT_CYCLE, WARNING, ClipRow, filter_rows, folder_problems,
                            format_clock, histogram_bin_seconds, rows_from_report, sort_rows)
@@ -36,7 +37,6 @@ from .widgets.waveform import Waveform
 ROW_STYLES = {ERROR: "red", WARNING: "yellow", "": ""}
 TRANSCRIPT_WIDTH = 60
 WAVEFORM_DELAY = 0.15  # s of highlight before a clip is decoded (arrowing through rows stays smooth)
-SAMPLE_CLIPS = 80
 
 
 def _axis(left: str, middle: str, right: str) -> Table:
@@ -73,7 +73,7 @@ class ReportScreen(ModalScreen[None]):
 
 class DatasetScreen(Screen):
     AUTO_FOCUS = "#ds-table"  # not the folder field: a first key press should act, not type
-    sample_clips = SAMPLE_CLIPS  # size of the generated sample set (tests make a small one)
+    sample_clips = DEFAULT_CLIPS  # size of the generated sample set (tests make a small one)
     HELP = ("Open a dataset folder (audio + metadata.csv) to check it before training. Red rows are not "
             "used for training, yellow rows have warnings.")
 
@@ -295,7 +295,8 @@ class DatasetScreen(Screen):
             self.action_open_sample()
 
     # -- summary -------------------------------------------------------------------------------
-    def _split_settings(self) -> tuple[float, int]:
+    def _split_settings(self) -> tuple[float, int, str]:
+        """(test_split, split_seed, split_by) of the profile in Train setup, so the summary shows its split."""
         train = self.app.mode_screen("train") if hasattr(self.app, "mode_screen") else None
         profile = getattr(train, "profile", None)
         if profile is None:
@@ -304,17 +305,38 @@ class DatasetScreen(Screen):
 
                 profile = load_profile(DEFAULT_PROFILE)
             except WhisperTuiError:
-                return 0.2, 42
-        return profile.data.test_split, profile.data.split_seed
+                return 0.2, 42, "auto"
+        return profile.data.test_split, profile.data.split_seed, profile.data.split_by
+
+    def _split_text(self, usable) -> Text:
+        """'train 84 · test 36 (split column)', the test set's voices, and any leak, for the summary."""
+        from whisper_tui.splitting import split_dataset
+
+        test_split, seed, split_by = self._split_settings()
+        text = Text()
+        try:
+            split = split_dataset(usable, test_split, seed, split_by)
+        except WhisperTuiError as exc:
+            text.append(f"\nsplit: {exc.message}", style="bold red")
+            return text
+        how = "split column" if split.keys == ("split",) else f"{test_split:g} {split.how.split(':')[0]}"
+        text.append(f"\ntrain {len(split.train)} · test {len(split.test)} ({how})")
+        groups = split.test_groups()
+        if groups:
+            new = sum(1 for g in groups.values() if g == "new voices")
+            text.append(f"\ntest: {len(groups) - new} known · {new} new voices", style="dim")
+        if split.left_out:
+            text.append(f"\n{len(split.left_out)} left out of both sides", style="yellow")
+        if split.shared_sentences:
+            text.append(f"\n{split.shared_sentences} test sentences also in train", style="bold yellow")
+        return text
 
     def _refresh_summary(self) -> None:
-        from whisper_tui.dataset import PROBLEM_KINDS, duration_histogram, split_clips
+        from whisper_tui.dataset import PROBLEM_KINDS, duration_histogram
         from whisper_tui.window import suggested_window_s
 
         report = self.report
         usable = report.usable_clips
-        test_split, seed = self._split_settings()
-        train, test = split_clips(usable, test_split, seed)
         durations = report.durations()
         summary = Text()
         summary.append(f"{report.folder.name or report.folder}\n", style="bold")
@@ -322,7 +344,8 @@ class DatasetScreen(Screen):
         summary.append(f"{format_clock(report.total_seconds)} audio")
         if round(report.usable_seconds) != round(report.total_seconds):
             summary.append(f" · {format_clock(report.usable_seconds)} usable")
-        summary.append(f"\ntrain {len(train)} · test {len(test)} ({test_split:g})\n")
+        summary.append(self._split_text(usable))
+        summary.append("\n")
         if durations:
             summary.append(f"{min(durations):.1f}–{max(durations):.1f} s, median "
                            f"{sorted(durations)[len(durations) // 2]:.1f} s")
@@ -432,8 +455,10 @@ class DatasetScreen(Screen):
         return default_sample_data_dir()
 
     def action_open_sample(self) -> None:
+        from whisper_tui.sample_data import is_current_sample_dataset
+
         folder = self._sample_dir()
-        if (folder / "metadata.csv").is_file():
+        if is_current_sample_dataset(folder):
             self.open_folder(folder)
             return
         from .widgets.dash_confirm import ConfirmModal

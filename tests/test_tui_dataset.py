@@ -100,7 +100,7 @@ async def test_loads_a_folder_and_marks_problem_rows(tmp_path):
         assert "red" in str(bad[1].style)
         summary = str(screen.query_one("#ds-summary", Static).content)
         assert f"{TOTAL_ROWS} clips · {GOOD_CLIPS + 1} usable" in summary
-        assert "train 6 · test 1 (0.2)" in summary
+        assert "train 6 · test 1 (0.2 by sentence)" in summary
         counts = str(screen.query_one("#ds-problem-counts", Static).content)
         assert "3 error(s), 1 warning(s)" in counts
 
@@ -249,7 +249,7 @@ async def test_split_follows_train_setup_test_split(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         dataset = app.screen
-        assert "train 6 · test 1 (0.2)" in str(dataset.query_one("#ds-summary", Static).content)
+        assert "train 6 · test 1 (0.2 by sentence)" in str(dataset.query_one("#ds-summary", Static).content)
         await pilot.press("2")
         await settle(pilot)
         app.screen.query_one(ProfileForm).editor("data.test_split").value = "0.5"
@@ -257,7 +257,7 @@ async def test_split_follows_train_setup_test_split(tmp_path):
         app.screen.set_focus(None)
         await pilot.press("1")
         await pilot.pause()
-        assert "train 3 · test 4 (0.5)" in str(dataset.query_one("#ds-summary", Static).content)
+        assert "train 3 · test 4 (0.5 by sentence)" in str(dataset.query_one("#ds-summary", Static).content)
 
 
 async def test_an_engine_bug_in_a_worker_is_a_notification_not_a_crash(tmp_path, monkeypatch):
@@ -273,3 +273,20 @@ async def test_an_engine_bug_in_a_worker_is_a_notification_not_a_crash(tmp_path,
         assert notes[-1].title.startswith("Could not check the dataset")
         assert not app.screen.query_one("#ds-table", DataTable).loading
         assert app.is_running
+
+
+async def test_summary_says_how_the_split_was_made_and_warns_of_a_leak(tmp_path):
+    from helpers_audio import make_dataset as make_clips, write_metadata
+
+    folder = make_clips(tmp_path / "voices", n=6)
+    write_metadata(folder, [("a0.wav", "one", "ann", "train"), ("a1.wav", "two", "bob", "train"),
+                            ("a2.wav", "three", "ann", "train"), ("a3.wav", "four", "ann", "test"),
+                            ("a4.wav", "Two!", "cy", "test"), ("a5.wav", "six", "cy", "test")],
+                   header="file_name,transcription,speaker,split")
+    app = WhisperTuiApp(dataset=folder)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        summary = str(app.screen.query_one("#ds-summary", Static).content)
+        assert "train 3 · test 3 (split column)" in summary
+        assert "test: 1 known · 2 new voices" in summary
+        assert "1 test sentences also in train" in summary  # a4 says "two" like a1

@@ -20,7 +20,7 @@ from textual.widgets import Checkbox, Input, Label, Select, SelectionList, Stati
 from .path_suggester import PathSuggester
 
 MODEL_SUGGESTIONS = ("tiny.en", "openai/whisper-tiny.en", "openai/whisper-tiny")
-PATH_KEYS = {"data.train_dir", "data.test_dir", "output.dir"}
+PATH_KEYS = {"data.train_dir", "data.test_dir", "data.keep_dir", "output.dir"}
 SECTION_TITLES = {
     "": "Profile", "model": "Model", "data": "Data", "finetuning": "Fine-tuning",
     "finetuning.lora": "LoRA adapters", "training": "Training", "output": "Output",
@@ -32,6 +32,8 @@ LABELS = {
     "data.train_dir": "train folder", "data.test_dir": "test folder", "data.test_split": "test split",
     "data.split_seed": "split seed", "data.max_duration_s": "max clip seconds",
     "data.min_duration_s": "min clip seconds",
+    "data.keep_set": "general speech", "data.keep_dir": "general speech dir",
+    "training.keep_tolerance": "keep tolerance pts",
     "finetuning.strategy": "strategy", "finetuning.freeze_encoder": "freeze encoder",
     "finetuning.frozen_encoder_layers": "frozen enc. layers",
     "finetuning.gradient_checkpointing": "grad checkpointing", "finetuning.encoder_cache": "encoder cache",
@@ -56,6 +58,7 @@ LABELS = {
 PLACEHOLDERS = {
     "data.train_dir": "empty = bundled sample data",
     "data.test_dir": "empty = split the train folder",
+    "data.keep_dir": "empty = bundled jfk + everyday sentences",
     "output.dir": "empty = new dated run folder",
     "description": "one line for profile lists",
 }
