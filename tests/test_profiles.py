@@ -87,7 +87,7 @@ def test_saved_file_lists_every_setting_and_reads_back_equal(tmp_path):
     changed = apply_overrides(Profile(description="all changed"), {
         "model.name": "openai/whisper-tiny", "model.language": "de", "model.task": "translate", "model.window_s": 15,
         "data.train_dir": "/data/clips", "data.test_dir": "/data/test", "data.test_split": 1.0,
-        "data.split_seed": 7, "data.max_duration_s": 12.5, "data.min_duration_s": 0.5,
+        "data.split_seed": 7, "data.split_by": "text+speaker", "data.max_duration_s": 12.5, "data.min_duration_s": 0.5,
         "data.keep_set": False, "data.keep_dir": "/data/general", "training.keep_tolerance": 5.0,
         "finetuning.strategy": "qlora", "finetuning.freeze_encoder": False, "finetuning.frozen_encoder_layers": 2,
         "finetuning.gradient_checkpointing": False, "finetuning.encoder_cache": False,
@@ -99,6 +99,7 @@ def test_saved_file_lists_every_setting_and_reads_back_equal(tmp_path):
         "training.warmup_steps": 25, "training.weight_decay": 0.01, "training.lr_scheduler_type": "cosine",
         "training.eval_strategy": "steps", "training.eval_steps": 9, "training.logging_steps": 2,
         "training.save_total_limit": 4, "training.seed": 3, "training.max_steps": 100,
+        "training.budget_s": 600.0, "training.early_stopping_patience": 3,
         "training.generation_max_length": 200, "training.spec_augment": True,
         "training.spec_augment_freq_masks": 1, "training.spec_augment_freq_width": 15,
         "training.spec_augment_time_masks": 4, "training.spec_augment_time_width": 0.1,

@@ -50,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default=None)
     t.add_argument("--max-steps", type=int, default=None)
+    t.add_argument("--budget", default=None, metavar="TIME",
+                   help="time budget for the whole run, e.g. 5m or 300: as many epochs as fit (up to --epochs), "
+                        "the learning-rate schedule ending with it (training.budget_s)")
+    t.add_argument("--split-by", default=None, metavar="KEY",
+                   help="what test clips share with no training clip: text, a metadata column (speaker), "
+                        "text+speaker, clip (data.split_by)")
     _bool_flag(t, "merge-lora", "merge_lora", "also save a merged full model (LoRA/QLoRA)")
     t.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override any profile key, e.g. --set training.warmup_steps=0.05 (repeatable)")
@@ -61,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", default=None, help="dataset folder; default: bundled sample data")
     e.add_argument("--test-split", type=float, default=0.2, help="1.0 evaluates the whole folder")
     e.add_argument("--seed", type=int, default=42, help="split seed (same as the profile's data.split_seed)")
+    e.add_argument("--split-by", default="auto", metavar="KEY",
+                   help="what test clips share with no training clip: text, a metadata column (speaker), "
+                        "text+speaker, clip; auto = the split column if any, else text (data.split_by)")
     e.add_argument("--batch-size", type=int, default=8)
     e.add_argument("--report", default=None, help="where to save the JSON report (default: beside the data)")
     e.add_argument("--rows", type=int, default=20, help="per-clip rows to print (0 = none, -1 = all)")
@@ -88,10 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="check a dataset folder and print the report")
     v.add_argument("path")
+    v.add_argument("--test-dir", default=None, help="a separate test folder: also checked, and sentences it "
+                   "shares with the training folder are counted")
+    v.add_argument("--test-split", type=float, default=0.2, help="share of clips the split holds out (data.test_split)")
+    v.add_argument("--seed", type=int, default=42, help="split seed (data.split_seed)")
+    v.add_argument("--split-by", default="auto", metavar="KEY", help="how the split groups clips (data.split_by)")
 
     s = sub.add_parser("sample-data", help="synthesise the offline sample dataset (eSpeak NG)")
     s.add_argument("out")
-    s.add_argument("--clips", type=int, default=80)
+    s.add_argument("--clips", type=int, default=120)
     s.add_argument("--seed", type=int, default=0)
 
     d = sub.add_parser("demo", help="the quick start: sample data, base WER, fine-tune, tuned WER")

@@ -32,7 +32,7 @@ def profile_from_args(args):
         "grad_ckpt": "finetuning.gradient_checkpointing", "encoder_cache": "finetuning.encoder_cache",
         "epochs": "training.num_train_epochs", "lr": "training.learning_rate",
         "batch_size": "training.per_device_train_batch_size", "precision": "training.precision",
-        "max_steps": "training.max_steps", "merge_lora": "output.merge_lora",
+        "max_steps": "training.max_steps", "merge_lora": "output.merge_lora", "split_by": "data.split_by",
     }
     for attr, key in simple.items():
         value = getattr(args, attr, None)
@@ -40,6 +40,15 @@ def profile_from_args(args):
             if key == "data.train_dir" or key == "data.test_dir":
                 value = str(Path(value).expanduser().resolve())
             overrides[key] = value
+    if getattr(args, "budget", None) is not None:
+        from .training.budget import parse_duration
+
+        try:
+            overrides["training.budget_s"] = parse_duration(args.budget)
+        except ValueError as exc:
+            from .errors import ProfileError
+
+            raise ProfileError(f"--budget: {exc}", "e.g. --budget 5m (0 = no budget)", where="training.budget_s") from exc
     for item in getattr(args, "set", []) or []:
         if "=" not in item:
             from .errors import ProfileError
@@ -148,29 +157,31 @@ def _data_dir(arg) -> Path:
 
     if arg:
         return Path(arg).expanduser()
-    folder = default_sample_data_dir()
-    if not (folder / "metadata.csv").exists():
-        from .sample_data import make_sample_dataset
+    from .sample_data import ensure_sample_dataset
 
-        say(f"generating the sample dataset in {folder}", err=True)
-        make_sample_dataset(folder)
-    return folder
+    return ensure_sample_dataset(default_sample_data_dir(), log=lambda message: say(message, err=True))
 
 
 def evaluate_on(model_name: str, data_dir: Path, test_split: float, seed: int, batch_size: int = 8,
-                label: str = "evaluate", *, groups: dict[str, str] | None = None,
+                label: str = "evaluate", split_by: str = "auto", *, groups: dict[str, str] | None = None,
                 keep: list | None = None, keep_dir: str | None = None):
-    """The test split's report; `groups` (file_name -> label) adds per-subset scores, `keep` (the keep
+    """The test split's report; `groups` (file_name -> label; default: known / new voices when metadata.csv has
+    a speaker column) adds per-subset scores, `keep` (the keep
     set's clips, from `keep_set_for`) adds general speech measured with the same model as `report.keep`."""
     from .dataset import load_dataset_split
     from .evaluate import evaluate_model
     from .transcribe import Transcriber
 
-    _train, test, _report = load_dataset_split(data_dir, test_split, seed)
+    _train, test, data_report = load_dataset_split(data_dir, test_split, seed, split_by=split_by)
     if not test:
         raise DatasetError(f"{data_dir}: the test split is empty", "raise --test-split (1.0 uses every clip)")
+    say(f"test set: {data_report.split.describe_test()} ({data_report.split.how})", err=True)
+    for note in data_report.split.notes:
+        say(f"warning: {note}", err=True)
     transcriber = Transcriber(model_name, batch_size=batch_size)
     bar = ProgressBar(label, len(test))
+    if groups is None:  # "known voices" / "new voices" when the data names its speakers
+        groups = data_report.split.test_groups() or None
     report = evaluate_model(transcriber, test, batch_size=batch_size, on_progress=lambda done, total: bar.update(done),
                             groups=groups)
     if keep:  # general speech with the same model (loaded once)
@@ -206,7 +217,7 @@ def cmd_evaluate(args) -> int:
                               "drop --no-keep to measure general speech on the keep set, or drop --keep-dir")
     keep = None if args.no_keep else keep_set_for(args.keep_dir)
     report = evaluate_on(args.model, data_dir, args.test_split, args.seed, args.batch_size,
-                         keep=keep, keep_dir=args.keep_dir)
+                         split_by=args.split_by, keep=keep, keep_dir=args.keep_dir)
     rows = None if args.rows < 0 else args.rows
     if rows != 0:
         say(report.format_table(max_rows=rows))
@@ -285,10 +296,16 @@ def cmd_export(args) -> int:
 
 # -- validate / sample data ------------------------------------------------------------------
 def cmd_validate(args) -> int:
-    from .dataset import validate_dataset
+    from .dataset import load_dataset_split
 
-    report = validate_dataset(Path(args.path).expanduser())
+    test_dir = Path(args.test_dir).expanduser() if args.test_dir else None
+    _train, _test, report = load_dataset_split(Path(args.path).expanduser(), args.test_split, args.seed, test_dir,
+                                               split_by=args.split_by)
     say(report.format_text())
+    if report.test_report is not None:
+        say("")
+        say("Test folder:")
+        say(report.test_report.format_text())
     errors = [p for p in report.problems if p.severity == "error"]
     return EXIT_USER if errors or not report.usable_clips else EXIT_OK
 
@@ -297,7 +314,8 @@ def cmd_sample_data(args) -> int:
     from .sample_data import make_sample_dataset
 
     out = make_sample_dataset(Path(args.out).expanduser(), n_clips=args.clips, seed=args.seed)
-    say(f"sample dataset written: {out} ({args.clips} clips)")
+    say(f"sample dataset written: {out} ({args.clips} clips; metadata.csv's split and speaker columns hold out "
+        "sentences and voices for testing)")
     return EXIT_OK
 
 
@@ -310,8 +328,10 @@ def cmd_demo(args) -> int:
     profile = load_profile(args.profile or DEFAULT_PROFILE)
     profile = apply_overrides(profile, {"data.train_dir": str(data_dir.resolve())})
     say(f"== 1/3 base model {profile.model.name} on the test split of {data_dir}", err=True)
+    keep = keep_set_for(profile.data.keep_dir or None) if profile.data.keep_set else None
     base = evaluate_on(profile.model.name, data_dir, profile.data.test_split, profile.data.split_seed,
-                       profile.training.per_device_eval_batch_size, "base eval")
+                       profile.training.per_device_eval_batch_size, "base eval", split_by=profile.data.split_by,
+                       keep=keep)
     say(f"base WER {base.wer:.3f}", err=True)
     say(f"== 2/3 fine-tuning with profile '{profile.name}' ({profile.describe()})", err=True)
     job, code = run_training(profile, args.output, evaluate_base=False, quiet=True)
@@ -319,16 +339,30 @@ def cmd_demo(args) -> int:
         return code
     say("== 3/3 tuned model on the same test split", err=True)
     tuned = evaluate_on(str(job.run_dir / "final"), data_dir, profile.data.test_split, profile.data.split_seed,
-                        profile.training.per_device_eval_batch_size, "tuned eval")
+                        profile.training.per_device_eval_batch_size, "tuned eval", split_by=profile.data.split_by,
+                        keep=keep)
     say(tuned.format_table(max_rows=10))
     report = {"base_wer": base.wer, "tuned_wer": tuned.wer, "base_cer": base.cer, "tuned_cer": tuned.cer,
-              "run_dir": str(job.run_dir), "test_clips": tuned.n_clips}
+              "run_dir": str(job.run_dir), "test_clips": tuned.n_clips,
+              "subsets": {label: {"base_wer": base.subsets[label]["wer"], "tuned_wer": s["wer"]}
+                          for label, s in tuned.subsets.items() if label in base.subsets},
+              "keep": {"base_wer": base.keep["wer"], "tuned_wer": tuned.keep["wer"]}
+              if base.keep and tuned.keep else None}
     from .atomic import atomic_write_text
 
     atomic_write_text(job.run_dir / "demo.json", json.dumps(report, indent=2))
     say("")
     say(f"WER base {base.wer:.3f} -> tuned {tuned.wer:.3f}  "
-        f"({'better' if tuned.wer < base.wer else 'NOT better'}; {tuned.n_clips} test clips)")
+        f"({'better' if tuned.wer < base.wer else 'NOT better'}; {tuned.n_clips} test clips, sentences never "
+        "trained on)")
+    for label, scores in report["subsets"].items():
+        say(f"  {label}: {scores['base_wer']:.3f} -> {scores['tuned_wer']:.3f}")
+    if report["keep"]:
+        from .training.best_rule import keep_summary
+
+        verdict = keep_summary(report["keep"]["base_wer"], report["keep"]["tuned_wer"], profile.training.keep_tolerance)
+        if verdict:
+            say("  " + verdict[0])
     say(f"model: {job.run_dir / 'final'}   try: whisper-tui transcribe {data_dir} --model {job.run_dir / 'final'} "
         f"--compare tiny.en")
     return EXIT_OK

@@ -99,6 +99,9 @@ class DataSettings:
         "float", "share of clips held out for testing (1.0 = all, only useful for evaluation)",
         low=0, low_open=True, high=1))
     split_seed: int = setting(42, Rule("int", "seed of the train/test split (same seed = same split)", low=0))
+    split_by: str = setting("auto", Rule(
+        "str", "what a test clip shares with no training clip: text (its sentence), a metadata column "
+        "such as speaker, both as text+speaker, or clip; auto = the split column if there is one, else text"))
     max_duration_s: float = setting(WHISPER_MAX_CLIP_SECONDS, Rule(
         "float", "skip clips longer than this (Whisper sees at most 30 s)", low=0, low_open=True,
         high=WHISPER_MAX_CLIP_SECONDS))
@@ -153,6 +156,11 @@ class TrainingSettings:
     save_total_limit: int = setting(2, Rule("int", "checkpoints kept on disk", low=1))
     seed: int = setting(42, Rule("int", "random seed for initialisation and shuffling", low=0))
     max_steps: int = setting(-1, Rule("int", "stop after this many steps; -1 = run all epochs", low=-1))
+    budget_s: float = setting(0.0, Rule(
+        "float", "time budget in seconds for the whole run (train --budget 5m): as many epochs as fit, up to "
+        "num_train_epochs, with the learning-rate schedule ending with the budget; 0 = no budget", low=0))
+    early_stopping_patience: int = setting(0, Rule(
+        "int", "stop when the test WER has not improved for this many evaluations (0 = never)", low=0))
     generation_max_length: int = setting(128, Rule(
         "int", "longest transcript (tokens) generated when evaluating", low=1, high=WHISPER_MAX_TARGET_TOKENS))
     spec_augment: bool = setting(False, Rule(

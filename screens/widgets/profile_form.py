@@ -30,7 +30,7 @@ LABELS = {
     "model.name": "model", "model.language": "language", "model.task": "task",
     "model.window_s": "window seconds",
     "data.train_dir": "train folder", "data.test_dir": "test folder", "data.test_split": "test split",
-    "data.split_seed": "split seed", "data.max_duration_s": "max clip seconds",
+    "data.split_seed": "split seed", "data.split_by": "split by", "data.max_duration_s": "max clip seconds",
     "data.min_duration_s": "min clip seconds",
     "data.keep_set": "general speech", "data.keep_dir": "general speech dir",
     "training.keep_tolerance": "keep tolerance pts",

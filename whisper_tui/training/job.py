@@ -87,6 +87,8 @@ class TrainingJob:
         self._model = None
         self._processor = None
         self._durations: dict = {}  # clip path -> seconds, from the dataset reports (_load_data)
+        self._started = time.time()  # when run() began: the time budget counts from here
+        self._budget = None  # budget.BudgetCallback when training.budget_s or early_stopping_patience is set
         self._fast_cross = None  # cross_kv.FastCrossAttention while the cross-attention cache is in use
         self._cleanups: list[Callable[[], None]] = []  # temporary files and patches, undone when the run ends
 
@@ -236,6 +238,7 @@ class TrainingJob:
         profile = self.profile
         folder = self.folder
         resumed = self.resume_checkpoint is not None
+        self._started = started
         if self._is_main():
             if not resumed:
                 save_profile(profile, folder.path / "profile.toml")
@@ -296,10 +299,13 @@ class TrainingJob:
         if eval_ds is not None and self.evaluate_base and not resumed:
             self.log(f"evaluating the model before training on {len(test_clips)} test clips")
             self._evaluating_base = True
+            eval_started = time.time()
             try:
                 trainer.evaluate()
             finally:
                 self._evaluating_base = False
+            if self._budget is not None:  # one evaluation's cost, for planning epochs within the budget
+                self._budget.eval_s = time.time() - eval_started
             self._status(base_wer=self.base_wer, base_keep_wer=self.base_keep_wer)
             self.log(f"WER before training: {self.base_wer:.3f}"
                      + (f"; general speech (keep set) {self.base_keep_wer:.3f}" if self.base_keep_wer is not None
@@ -309,6 +315,10 @@ class TrainingJob:
             self._evaluate_base_keep()
 
         trainer.train(resume_from_checkpoint=str(self.resume_checkpoint) if resumed else None)
+        stopped = self._budget.stop_reason if self._budget is not None else None
+        if stopped and not self._cancel.is_set():
+            self.log(f"stopped: {stopped}")
+            self._status(stopped=stopped)
         if self._cancel.is_set():
             self._set_state("cancelled")
             ckpt = self.last_checkpoint
@@ -331,7 +341,7 @@ class TrainingJob:
         keep = self._keep_metrics(final_keep_wer)
         metrics = {"base_wer": self.base_wer, "best_wer": self.best_wer, "best_step": self.best_step,
                    "final_wer": final_wer, "train_clips": len(train_clips), "test_clips": len(test_clips),
-                   "steps": self._current_step, "keep_clips": len(self._keep_clips), **keep}
+                   "steps": self._current_step, "keep_clips": len(self._keep_clips), "stopped": stopped, **keep}
         self._status(status="finished", finished=now_iso(), duration_s=round(duration, 1), best_wer=self.best_wer,
                      base_wer=self.base_wer, final_wer=final_wer, base_keep_wer=self.base_keep_wer,
                      best_keep_wer=self.best_keep_wer, final_keep_wer=final_keep_wer)
@@ -460,14 +470,12 @@ class TrainingJob:
         data = self.profile.data
         train_dir = Path(data.train_dir).expanduser() if data.train_dir else None
         if train_dir is None:
-            train_dir = default_sample_data_dir()
-            if not (train_dir / "metadata.csv").exists():
-                from ..sample_data import make_sample_dataset
+            from ..sample_data import ensure_sample_dataset
 
-                self.log(f"no data folder set: generating the sample dataset in {train_dir}")
-                make_sample_dataset(train_dir)
+            train_dir = ensure_sample_dataset(default_sample_data_dir(), log=lambda m: self.log(f"no data folder set: {m}"))
         test_dir = Path(data.test_dir).expanduser() if data.test_dir else None
-        train, test, report = load_dataset_split(train_dir, data.test_split, data.split_seed, test_dir)
+        train, test, report = load_dataset_split(train_dir, data.test_split, data.split_seed, test_dir,
+                                                 split_by=data.split_by)
         counts = {k: v for k, v in report.counts.items() if v}
         if counts:
             self.log("dataset problems: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
@@ -477,7 +485,10 @@ class TrainingJob:
 
             raise DatasetError(f"{train_dir}: no usable training clips",
                                f"run `whisper-tui validate {train_dir}` to see what is wrong")
-        self.log(f"data: {len(train)} training clips, {len(test)} test clips from {train_dir}")
+        split = report.split
+        self.log(f"data: {len(train)} training clips, {split.describe_test()} from {train_dir} ({split.how})")
+        for note in split.notes:
+            self.log(note, "warning")
         self._durations = {c.path: info.duration_s for r in (report, report.test_report) if r is not None
                            for c in r.clips if (info := r.clip_infos.get(c.file_name)) is not None}
         return train, test
@@ -683,6 +694,9 @@ class TrainingJob:
         callbacks = [callback]
         if hasattr(train_ds, "set_epoch"):  # SpecAugment masks, augmentation views: drawn per epoch
             callbacks.append(DatasetEpochCallback(train_ds))
+        self._budget = self._budget_callback(len(train_ds), eval_ds is not None)
+        if self._budget is not None:
+            callbacks.append(self._budget)
         if device == "cpu":
             import torch
 
@@ -699,6 +713,28 @@ class TrainingJob:
         # Our events replace the Trainer's own printing (raw dicts on stdout would garble a progress bar).
         trainer.remove_callback(PrinterCallback)
         return trainer
+
+    def _budget_callback(self, n_train: int, evaluates: bool):
+        """training.budget_s / early_stopping_patience as a Trainer callback (None when neither is set)."""
+        import os
+
+        from .budget import BudgetCallback, format_duration
+
+        tr = self.profile.training
+        patience = tr.early_stopping_patience if evaluates and tr.eval_strategy != "no" else 0
+        if tr.budget_s <= 0 and patience <= 0:
+            return None
+        world = max(1, int(os.environ.get("WORLD_SIZE", "1")))
+        per_epoch = max(1, -(-n_train // (tr.per_device_train_batch_size * tr.gradient_accumulation_steps * world)))
+        max_epochs = tr.num_train_epochs
+        if tr.max_steps and tr.max_steps > 0:
+            max_epochs = max(1, min(max_epochs, tr.max_steps // per_epoch))
+        if tr.budget_s > 0:
+            self.log(f"time budget {format_duration(tr.budget_s)} for the whole run, at most {max_epochs} epoch(s) "
+                     "(training.num_train_epochs)")
+        return BudgetCallback(budget_s=tr.budget_s, started=self._started, steps_per_epoch=per_epoch,
+                              max_epochs=max_epochs, warmup=tr.warmup_steps, patience=patience,
+                              log=lambda message, level="info": self.log(message, level))
 
     # -- saving ------------------------------------------------------------------------------
     def _save_model(self, target: Path, *, reason: str, step: int) -> None:
