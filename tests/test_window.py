@@ -108,6 +108,21 @@ def test_training_at_a_short_window_skips_longer_clips_and_saves_the_window(asse
     assert t.window_s == 2 and progress[-1] >= 3  # 5 s of audio cut into pieces of at most 2 s
 
 
+def test_auto_window_follows_the_data_and_never_drops_a_clip(assets, tmp_path):
+    from whisper_tui.models import load_model
+
+    logs = []
+    job = TrainingJob(_profile(assets, **{"model.window_s": -1}), tmp_path / "run", listeners=[logs.append])
+    result = job.run()
+    assert isinstance(result, ev.RunFinished), result
+    text = "\n".join(e.message for e in logs if isinstance(e, ev.LogEvent))
+    assert "model.window_s auto: 10 s (the longest training or test clip lasts 3.5 s)" in text
+    assert "skipped" not in text.replace("keep set: skipped", "")  # every training and test clip fits
+    model, processor = load_model(str(tmp_path / "run" / "final"))
+    assert model_window_s(model) == 10 and processor_window_s(processor) == 10
+    assert "window_s = -1" in (tmp_path / "run" / "profile.toml").read_text()  # what was asked is kept
+
+
 def test_a_window_longer_than_the_models_is_refused_with_the_key(assets, tmp_path):
     from whisper_tui.models import load_model
 

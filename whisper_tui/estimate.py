@@ -328,7 +328,8 @@ def estimate_for_profile(profile, *, cuda: bool = False) -> tuple[TrainingEstima
     shape, note = shape_for_model(profile.model.name)
     from .window import POSITIONS_PER_SECOND
 
-    window_positions = profile.model.window_s * POSITIONS_PER_SECOND  # a shorter position table, fewer tokens
+    # a shorter position table, fewer tokens (auto, -1, depends on the data: counted as the model's own)
+    window_positions = max(0, profile.model.window_s) * POSITIONS_PER_SECOND
     if 0 < window_positions < shape.max_source_positions:
         import dataclasses
 

@@ -87,8 +87,9 @@ class ModelSettings:
                                            choices=("transcribe", "translate")))
     window_s: int = setting(0, Rule(
         "int", "encoder window in seconds, 0 = the model's own (30 for OpenAI's); 10 runs clips under 10 s "
-        "~3x faster (longer clips are skipped in training)",
-        low=0, high=WHISPER_MAX_CLIP_SECONDS))
+        "~3x faster (longer clips are skipped in training); -1 = auto: the shortest of 10/15/20 s that holds "
+        "every training and test clip, else the model's own",
+        low=-1, high=WHISPER_MAX_CLIP_SECONDS))
 
 
 @dataclass(frozen=True)
@@ -499,7 +500,7 @@ def _check_cross_fields(profile: Profile, ctx: Context) -> None:
                         f"must be below data.max_duration_s ({_fmt_number(data.min_duration_s)} >= "
                         f"{_fmt_number(data.max_duration_s)})", "lower min_duration_s or raise max_duration_s")
     window = profile.model.window_s
-    if window and data.min_duration_s >= window:
+    if window > 0 and data.min_duration_s >= window:
         raise ctx.error("data.min_duration_s", f"must be below model.window_s ({_fmt_number(data.min_duration_s)} >= "
                         f"{window}): every clip would be skipped", "lower min_duration_s or raise window_s")
     if tr.warmup_steps >= 1 and not float(tr.warmup_steps).is_integer():

@@ -158,12 +158,12 @@ class BudgetCallback(TrainerCallback):
         return control
 
     def on_evaluate(self, args, state, control, metrics=None, lr_scheduler=None, **kwargs):
-        if state.global_step == 0:
-            return control  # the base model's evaluation before training
+        if state.global_step == 0 or not metrics or "eval_wer" not in metrics:
+            return control  # the base model's evaluation, or the keep set's (nested in the test set's)
         if self._epoch_ends:
             self.eval_s = self.clock() - self._epoch_ends[-1]  # evaluation (and saving the best) of this epoch
         self._maybe_replan(state, control, lr_scheduler)
-        if not self.patience or not metrics or "eval_wer" not in metrics:
+        if not self.patience:
             return control
         wer = float(metrics["eval_wer"])
         if self._best is None or wer < self._best - 1e-9:

@@ -277,6 +277,7 @@ class TrainingJob:
                                    "choose lora (same adapters, unquantised base)", where="finetuning.strategy")
         torch.manual_seed(profile.training.seed)
         self.log(f"loading model {profile.model.name} for strategy {profile.finetuning.strategy} on {device}")
+        profile = self._resolve_auto_window(profile, train_clips + test_clips)
         model, processor, k_frozen = build_trainable_model(profile, device, precision, log=self.log)
         self._model, self._processor = model, processor
         train_clips, test_clips = self._clips_that_fit(train_clips, test_clips, processor)
@@ -492,6 +493,23 @@ class TrainingJob:
         self._durations = {c.path: info.duration_s for r in (report, report.test_report) if r is not None
                            for c in r.clips if (info := r.clip_infos.get(c.file_name)) is not None}
         return train, test
+
+    def _resolve_auto_window(self, profile, clips):
+        """model.window_s = -1: the shortest suggested window that holds every clip (window.py), else the model's own.
+
+        Decided from the data, so a profile can ask for short windows without dropping a user's long clips.
+        The run folder's profile.toml keeps -1 (what was asked); the saved model records the window used.
+        """
+        if profile.model.window_s != -1:
+            return profile
+        from ..profile import apply_overrides
+        from ..window import suggested_window_s
+
+        longest = max((self._durations.get(c.path, 0.0) for c in clips), default=0.0)
+        window = suggested_window_s(longest) or 0
+        chosen = f"{window} s" if window else "the model's own window"
+        self.log(f"model.window_s auto: {chosen} (the longest training or test clip lasts {longest:.1f} s)")
+        return apply_overrides(profile, {"model.window_s": window})
 
     def _clips_that_fit(self, train, test, processor):
         """Drop clips outside data.min/max_duration_s or longer than the encoder window (they would be cut)."""

@@ -122,7 +122,7 @@ def build_trainable_model(profile, device: str, precision: Precision, log=print)
     model, processor = load_model(profile.model.name, device=device, dtype=torch.float32, quantization=quantization)
     if quantization:
         keep_4bit_weights_trainable(model)
-    if profile.model.window_s:
+    if profile.model.window_s > 0:
         _set_window(model, processor, profile.model.window_s, log)
     if hasattr(model, "peft_config"):
         # Continuing from a LoRA adapter: train the adapter further.
