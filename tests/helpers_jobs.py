@@ -13,6 +13,10 @@ SHORT_RUN = {"training.num_train_epochs": 2, "training.per_device_train_batch_si
 
 
 def tiny_job_profile(model: Path, data: Path, **settings):
-    """cpu-quick on `model` and `data` with a quarter held out for testing, then `settings` (profile keys)."""
-    base = {"model.name": str(model), "data.train_dir": str(data), "data.test_split": 0.25}
+    """cpu-quick on `model` and `data` with a quarter held out for testing, then `settings` (profile keys).
+
+    cpu-quick's data-dependent window and its 5-minute budget are turned off, so a test decides them itself.
+    """
+    base = {"model.name": str(model), "data.train_dir": str(data), "data.test_split": 0.25,
+            "model.window_s": 0, "training.budget_s": 0}
     return apply_overrides(load_profile("cpu-quick"), {**base, **settings})

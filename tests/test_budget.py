@@ -105,6 +105,34 @@ def test_budget_callback_stops_mid_epoch_when_load_makes_it_overshoot():
     assert control.should_training_stop and "used up at step 3" in cb.stop_reason
 
 
+def test_under_a_budget_evaluations_are_thinned_but_the_last_epoch_is_evaluated():
+    clock = _Clock()
+    said = []
+    cb = BudgetCallback(budget_s=600, started=clock.now, steps_per_epoch=10, max_epochs=50, warmup=0.0,
+                        eval_s=12.0, log=lambda m, level="info": said.append(m), clock=clock)
+    cb.CALIBRATION_STEPS = 10
+    args = SimpleNamespace(eval_strategy="epoch")
+    evaluated = []
+    for step in range(1, 1000):
+        control = SimpleNamespace(should_training_stop=False, should_evaluate=False)
+        cb._step_times.append(2.0)
+        clock.now += 2.0
+        cb.on_step_end(args, _state(step, 10), control)
+        if step % 10 == 0:  # the Trainer asks to evaluate at every epoch end; the callback may say no
+            control.should_evaluate = True
+            cb.on_epoch_end(args, _state(step, 10), control)
+            if control.should_evaluate:
+                evaluated.append(step // 10)
+                clock.now += 12.0
+                cb.on_evaluate(args, _state(step, 10), control, metrics={"eval_wer": 0.5})
+        if control.should_training_stop:
+            break
+    # an epoch trains in 20 s and an evaluation costs 12 s: at most 25% -> every 3rd epoch, and the last
+    assert cb.eval_every == 3 and any("every 3 epoch(s)" in m for m in said)
+    assert evaluated[-1] == cb.planned_epochs and all(e % 3 == 0 for e in evaluated[:-1])
+    assert cb.elapsed() <= 600
+
+
 def test_early_stopping_ignores_the_base_evaluation_and_counts_evaluations_without_progress():
     cb = BudgetCallback(budget_s=0, started=0, steps_per_epoch=4, max_epochs=9, warmup=0.0, patience=2)
     args, control = SimpleNamespace(eval_strategy="epoch"), SimpleNamespace(should_training_stop=False)

@@ -393,7 +393,7 @@ async def test_keep_set_draws_a_second_line_a_column_and_the_summary(tmp_path):
         script = with_keep(training_script(job.run_dir, total=20, evals=(10, 20)), {0: 0.158, 10: 0.152, 20: 0.149},
                            finish_metrics={"base_keep_wer": 0.158, "best_keep_wer": 0.149,
                                            "keep_summary": "general speech: 15.8% → 14.9% (kept)",
-                                           "keep_over": False})
+                                           "keep_over": False, "stopped": "time budget: 2 epoch(s) fit in 5m"})
         play_from_thread(job, script)
         await settle(pilot)
 
@@ -410,6 +410,7 @@ async def test_keep_set_draws_a_second_line_a_column_and_the_summary(tmp_path):
         assert "general speech 15.2%" in text_of(dash.query_one("#dash-log", RichLog))
         summary = text_of(dash.query_one("#dash-summary", Static))
         assert "general speech: 15.8% → 14.9% (kept)" in summary and "best WER 34.0%" in summary
+        assert "(time budget: 2 epoch(s) fit in 5m)" in summary  # why the run ended where it did
 
 
 async def test_keep_set_worse_than_the_tolerance_warns(tmp_path):

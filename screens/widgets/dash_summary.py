@@ -31,6 +31,9 @@ def summary_text(state: RunState) -> Text:
         done = state.finished
         best = done.best_wer if done.best_wer is not None else (state.best_eval.wer if state.best_eval else None)
         lines = Text.assemble(("✔ Training finished", "bold green"), f" in {fmt_duration(done.duration_s)}")
+        stopped = done.metrics.get("stopped") if isinstance(done.metrics, dict) else None
+        if isinstance(stopped, str) and stopped and not stopped.startswith("completed"):
+            lines.append(f" ({stopped})", style="dim")  # time budget or early stop: why it ended where it did
         if best is not None:
             lines.append(" — best WER ")
             lines.append(fmt_rate(best), style="bold")

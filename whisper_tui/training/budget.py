@@ -9,6 +9,11 @@ decays over 40 planned epochs but stops after 7 would leave the rate high and th
 The plan is revised at every epoch end as real epoch times (training + evaluation + saving) come
 in; a guard stops mid-epoch if a burst of load makes the run overshoot anyway.
 
+Evaluating after every epoch can eat half of a short budget (36 test clips cost about as much as
+an epoch of 84 training clips on a CPU), so under a budget the run evaluates every k-th epoch,
+with k chosen so that evaluations take at most EVAL_SHARE of the training time, and always after
+the last planned epoch: fewer points on the WER chart, more epochs in the budget.
+
 `training.num_train_epochs` stays the upper bound. Early stopping (`training.early_stopping_patience`)
 ends a run whose held-out WER has not improved for that many evaluations; it works with or
 without a budget. Either way the run says why it stopped (`BudgetCallback.stop_reason`).
@@ -89,6 +94,7 @@ class BudgetCallback(TrainerCallback):
     """Plans epochs within `budget_s` (0 = no budget) and stops early on a WER plateau (`patience`, 0 = off)."""
 
     CALIBRATION_STEPS = 12  # the thread tuner tries its candidates in about the first 8 steps
+    EVAL_SHARE = 0.25  # under a budget, evaluations may cost at most this share of the training time
 
     def __init__(self, *, budget_s: float, started: float, steps_per_epoch: int, max_epochs: int,
                  warmup: float, eval_s: float = 0.0, patience: int = 0,
@@ -107,6 +113,9 @@ class BudgetCallback(TrainerCallback):
         self._step_times: list[float] = []
         self._t_step: float | None = None
         self._epoch_ends: list[float] = []
+        self._train_gaps: list[float] = []  # epoch end to epoch end, less the evaluation in between
+        self._eval_in_gap = 0.0
+        self.eval_every = 1  # evaluate after every k-th epoch (and the last); set from measured costs
         self._best: float | None = None
         self._since_best = 0
         self._reserve = min(10.0, max(1.0, 0.02 * self.budget_s))  # for the final save
@@ -118,14 +127,16 @@ class BudgetCallback(TrainerCallback):
     def left(self) -> float:
         return self.budget_s - self._reserve - self.elapsed()
 
-    def epoch_seconds(self) -> float:
-        """One epoch with its evaluation: measured between epoch ends once there are two, else estimated."""
-        if len(self._epoch_ends) >= 2:
-            gaps = [b - a for a, b in zip(self._epoch_ends, self._epoch_ends[1:])]
-            return statistics.median(gaps[-3:])
+    def train_epoch_seconds(self) -> float:
+        """One epoch of training (steps, data, checkpoint): measured between epoch ends, else from step times."""
+        if self._train_gaps:
+            return statistics.median(self._train_gaps[-3:])
         recent = self._step_times[-8:]
-        step_s = statistics.median(recent) if recent else 0.0
-        return step_s * self.steps_per_epoch + self.eval_s
+        return (statistics.median(recent) if recent else 0.0) * self.steps_per_epoch
+
+    def epoch_seconds(self) -> float:
+        """One epoch with its share of evaluation (one every `eval_every` epochs)."""
+        return self.train_epoch_seconds() + self.eval_s / self.eval_every
 
     # -- hooks -------------------------------------------------------------------------------------
     def on_step_begin(self, args, state, control, **kwargs):
@@ -150,18 +161,39 @@ class BudgetCallback(TrainerCallback):
         return control
 
     def on_epoch_end(self, args, state, control, lr_scheduler=None, **kwargs):
-        self._epoch_ends.append(self.clock())
+        now = self.clock()
+        if self._epoch_ends:
+            self._train_gaps.append(now - self._epoch_ends[-1] - self._eval_in_gap)
+        self._epoch_ends.append(now)
+        self._eval_in_gap = 0.0
         strategy = getattr(args, "eval_strategy", "no")
-        evaluates = getattr(strategy, "value", strategy) != "no"
-        if not evaluates:
+        if getattr(strategy, "value", strategy) != "epoch":
             self._maybe_replan(state, control, lr_scheduler)
+            return control
+        if self.budget_s > 0 and self.planned_epochs is not None:
+            self._thin_evaluations(state, control)
+            if not control.should_evaluate:  # no evaluation to measure first: plan now
+                self._maybe_replan(state, control, lr_scheduler)
         return control
+
+    def _thin_evaluations(self, state, control) -> None:
+        train_s = self.train_epoch_seconds()
+        every = max(1, math.ceil(self.eval_s / max(self.EVAL_SHARE * train_s, 1e-6))) if train_s > 0 else 1
+        if every != self.eval_every:
+            self.eval_every = every
+            self.log(f"time budget: evaluating after every {every} epoch(s) and the last (an evaluation takes "
+                     f"{format_duration(self.eval_s)}, an epoch of training {format_duration(train_s)})"
+                     if every > 1 else "time budget: evaluating after every epoch", "info")
+        epoch = round(float(state.epoch or 0))
+        last = epoch >= (self.planned_epochs or 0) or control.should_training_stop
+        control.should_evaluate = last or epoch % self.eval_every == 0
 
     def on_evaluate(self, args, state, control, metrics=None, lr_scheduler=None, **kwargs):
         if state.global_step == 0 or not metrics or "eval_wer" not in metrics:
             return control  # the base model's evaluation, or the keep set's (nested in the test set's)
         if self._epoch_ends:
             self.eval_s = self.clock() - self._epoch_ends[-1]  # evaluation (and saving the best) of this epoch
+            self._eval_in_gap = self.eval_s
         self._maybe_replan(state, control, lr_scheduler)
         if not self.patience:
             return control
