@@ -140,13 +140,13 @@ def test_encoder_cache_is_off_while_masks_are_drawn():
     from whisper_tui.estimate import estimate_for_profile
     from whisper_tui.training.encoder_cache import cache_is_valid
 
-    plain = load_profile("cpu-quick")  # frozen encoder, cache on
+    plain = apply_overrides(load_profile("cpu-quick"), {"finetuning.freeze_encoder": True})  # frozen, cache on
     masked = apply_overrides(plain, SPEC_ON)
     assert cache_is_valid(plain, 4) == (True, "")
     assert cache_is_valid(masked, 4) == (False, CACHE_OFF_REASON)
     assert estimate_for_profile(plain)[1] == ""
     assert "encoder cache off: SpecAugment" in estimate_for_profile(masked)[1]
-    unfrozen = apply_overrides(masked, {"finetuning.freeze_encoder": False})
+    unfrozen = apply_overrides(masked, {"finetuning.freeze_encoder": False, "finetuning.frozen_encoder_layers": 0})
     assert cache_is_valid(unfrozen, 4)[0] is False and estimate_for_profile(unfrozen)[1] == ""  # nothing to cache
 
 

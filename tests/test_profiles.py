@@ -136,10 +136,13 @@ def test_preset_choices():
     quick = load_profile(DEFAULT_PROFILE)
     assert DEFAULT_PROFILE == "cpu-quick"
     ft, tr = quick.finetuning, quick.training
-    assert (ft.strategy, ft.freeze_encoder, ft.encoder_cache, ft.gradient_checkpointing) == ("lora", True, True, False)
-    assert (ft.lora.r, list(ft.lora.target_modules)) == (16, ["q_proj", "v_proj"])
+    # the best 5-minute CPU recipe on held-out sentences and voices (benchmarks/RESULTS.md, issue #10)
+    assert (ft.strategy, ft.freeze_encoder, ft.frozen_encoder_layers, ft.encoder_cache, ft.gradient_checkpointing) == (
+        "lora", False, 1, True, False)
+    assert (ft.lora.r, list(ft.lora.target_modules)) == (16, ["q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"])
     assert (tr.num_train_epochs, tr.learning_rate, tr.per_device_train_batch_size, tr.eval_strategy) == (
-        8, 1e-3, 8, "epoch")
+        40, 1e-3, 8, "epoch")
+    assert (tr.budget_s, quick.model.window_s, quick.data.split_by, quick.data.keep_set) == (300, -1, "auto", True)
     lora8 = load_profile("lora-8gb").finetuning
     assert (lora8.strategy, lora8.freeze_encoder, lora8.gradient_checkpointing, lora8.lora.r) == ("lora", True, True, 16)
     assert load_profile("qlora-4gb").finetuning.strategy == "qlora"

@@ -72,7 +72,8 @@ async def test_form_shows_the_default_profile_and_estimate():
         assert form.editor("finetuning.lora.r").value == str(default.finetuning.lora.r)
         assert "✓ saved" in marker(screen) and "built-in" in marker(screen)
         estimate = str(screen.query_one("#ts-estimate", Static).content)
-        assert "trainable 196,608" in estimate  # r16 on the decoder's q/v: 4 layers x 4 linears x 16 x 768
+        # r16 on every projection of the top 3 encoder layers (3 x 110,592) and the 4 decoder layers (4 x 159,744)
+        assert "trainable 970,752" in estimate
         assert "fits: RAM has 8.00 GiB free" in estimate
         assert "No NVIDIA GPU detected" in estimate
 
@@ -119,11 +120,15 @@ async def test_lora_fields_are_disabled_for_full_finetuning():
             assert form.editor(key).disabled, key
         assert screen.profile.finetuning.strategy == "full"
         estimate = str(screen.query_one("#ts-estimate", Static).content)
-        assert "trainable 29,551,872" in estimate  # the whole decoder (cpu-quick freezes the encoder)
+        assert "trainable 34,874,880" in estimate  # the decoder and the top 3 encoder layers (cpu-quick freezes 1)
+        form.editor("finetuning.freeze_encoder").value = True
+        await pilot.pause()
+        assert form.editor("finetuning.frozen_encoder_layers").disabled
+        assert "trainable 29,551,872" in str(screen.query_one("#ts-estimate", Static).content)  # the decoder alone
         form.editor("finetuning.freeze_encoder").value = False
         await pilot.pause()
         assert not form.editor("finetuning.frozen_encoder_layers").disabled
-        assert "trainable 37,184,256" in str(screen.query_one("#ts-estimate", Static).content)
+        assert "trainable 34,874,880" in str(screen.query_one("#ts-estimate", Static).content)
 
 
 async def test_save_as_load_round_trip_and_unsaved_marker():
