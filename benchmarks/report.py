@@ -33,10 +33,11 @@ def train_table(d: dict) -> str:
 
 
 def quality_table(d: dict) -> str:
-    rows = [["run", "what", "epochs", "seconds used", "hit budget", "test WER", "test CER"]]
+    rows = [["run", "epochs", "seconds used", "test WER", "known voices", "new voices", "real speech", "jfk.flac"]]
     for r in d["rows"]:
-        rows.append([r["run"], r.get("what", ""), str(r["epochs"]), _f(r["train_s"], ".0f"),
-                     "yes" if r.get("stopped_at_budget") else "no", _f(r["wer"], ".3f"), _f(r["cer"], ".3f")])
+        jfk = "-" if r.get("jfk_wer") is None else ("word for word" if r["jfk_wer"] == 0 else _f(r["jfk_wer"], ".2f"))
+        rows.append([r["run"], _f(r.get("epochs"), ".1f"), _f(r.get("train_s"), ".0f"), _f(r.get("wer"), ".3f"),
+                     _f(r.get("wer_known"), ".3f"), _f(r.get("wer_new"), ".3f"), _f(r.get("real_wer"), ".3f"), jfk])
     return _md(rows)
 
 

@@ -295,8 +295,8 @@ class DatasetScreen(Screen):
             self.action_open_sample()
 
     # -- summary -------------------------------------------------------------------------------
-    def _split_settings(self) -> tuple[float, int, str]:
-        """(test_split, split_seed, split_by) of the profile in Train setup, so the summary shows its split."""
+    def _split_settings(self) -> tuple[float, int, str, str]:
+        """(test_split, split_seed, split_by, test_dir) of the profile in Train setup: the summary shows its split."""
         train = self.app.mode_screen("train") if hasattr(self.app, "mode_screen") else None
         profile = getattr(train, "profile", None)
         if profile is None:
@@ -305,21 +305,27 @@ class DatasetScreen(Screen):
 
                 profile = load_profile(DEFAULT_PROFILE)
             except WhisperTuiError:
-                return 0.2, 42, "auto"
-        return profile.data.test_split, profile.data.split_seed, profile.data.split_by
+                return 0.2, 42, "auto", ""
+        return profile.data.test_split, profile.data.split_seed, profile.data.split_by, profile.data.test_dir
 
     def _split_text(self, usable) -> Text:
         """'train 84 · test 36 (split column)', the test set's voices, and any leak, for the summary."""
-        from whisper_tui.splitting import split_dataset
+        from whisper_tui.splitting import check_separate_test_set, split_dataset
 
-        test_split, seed, split_by = self._split_settings()
+        test_split, seed, split_by, test_dir = self._split_settings()
         text = Text()
         try:
-            split = split_dataset(usable, test_split, seed, split_by)
+            if test_dir and Path(test_dir).expanduser().resolve() != self.report.folder.resolve():
+                from whisper_tui.dataset import read_metadata  # transcripts only: no audio is opened
+
+                split = check_separate_test_set(usable, read_metadata(Path(test_dir).expanduser())[0])
+            else:
+                split = split_dataset(usable, test_split, seed, split_by)
         except WhisperTuiError as exc:
             text.append(f"\nsplit: {exc.message}", style="bold red")
             return text
-        how = "split column" if split.keys == ("split",) else f"{test_split:g} {split.how.split(':')[0]}"
+        how = ("split column" if split.keys == ("split",) else "test folder" if not split.keys
+               else f"{test_split:g} {split.how.split(':')[0]}")
         text.append(f"\ntrain {len(split.train)} · test {len(split.test)} ({how})")
         groups = split.test_groups()
         if groups:

@@ -290,3 +290,26 @@ async def test_summary_says_how_the_split_was_made_and_warns_of_a_leak(tmp_path)
         assert "train 3 · test 3 (split column)" in summary
         assert "test: 1 known · 2 new voices" in summary
         assert "1 test sentences also in train" in summary  # a4 says "two" like a1
+
+
+async def test_a_separate_test_folder_that_repeats_training_sentences_is_flagged(tmp_path):
+    from helpers_audio import make_dataset as make_clips
+
+    from screens.widgets.profile_form import ProfileForm
+
+    train = make_clips(tmp_path / "train", n=4)
+    test = make_clips(tmp_path / "test", n=2)  # "clip number 0/1": the same sentences as two training clips
+    app = WhisperTuiApp(dataset=train)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        dataset = app.screen
+        await pilot.press("2")
+        await settle(pilot)
+        app.screen.query_one(ProfileForm).editor("data.test_dir").value = str(test)
+        await pilot.pause()
+        app.screen.set_focus(None)
+        await pilot.press("1")
+        await pilot.pause()
+        summary = str(dataset.query_one("#ds-summary", Static).content)
+        assert "train 4 · test 2 (test folder)" in summary
+        assert "2 test sentences also in train" in summary
