@@ -206,7 +206,7 @@ def _run(profile, out):
 
 @pytest.mark.usefixtures("own_cache")
 def test_training_writes_keep_wer_everywhere(tiny_assets, tmp_path):
-    profile = tiny_job_profile(*tiny_assets, **{**SHORT_RUN, "training.num_train_epochs": 1})
+    profile = tiny_job_profile(*tiny_assets, **{**SHORT_RUN, "training.num_train_epochs": 1, "data.keep_set": True})
     job, result, seen = _run(profile, tmp_path / "run")
     assert isinstance(result, ev.RunFinished), result
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
