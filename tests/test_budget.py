@@ -66,8 +66,8 @@ class _Clock:
         return self.now
 
 
-def _state(step, steps_per_epoch):
-    return SimpleNamespace(global_step=step, epoch=step / steps_per_epoch)
+def _state(step, steps_per_epoch, max_steps=10**6):
+    return SimpleNamespace(global_step=step, epoch=step / steps_per_epoch, max_steps=max_steps)
 
 
 def test_budget_callback_plans_replans_and_stops_on_time():
@@ -79,13 +79,16 @@ def test_budget_callback_plans_replans_and_stops_on_time():
     cb.CALIBRATION_STEPS = 5
     args, control = SimpleNamespace(eval_strategy="epoch"), SimpleNamespace(should_training_stop=False)
     clock.now += 20  # model, cache and base evaluation
+    state = _state(0, 10, max_steps=500)
     for step in range(1, 6):
         cb._step_times.append(1.0)  # one second per step, as measured by on_step_begin/on_step_end
         cb._t_step = None
         clock.now += 1
-        cb.on_step_end(args, _state(step, 10), control, lr_scheduler=sched)
+        state.global_step, state.epoch = step, step / 10
+        cb.on_step_end(args, state, control, lr_scheduler=sched)
     # 75 s used at step 5 of 10: finishing the epoch costs 7 s, each epoch 14 s -> 1 + 4 epochs
     assert cb.planned_epochs == 5 and "5 epoch(s)" in said[0]
+    assert state.max_steps == 50  # what progress bars and the ETA count to
     assert sched.lr_lambdas[0].keywords["num_training_steps"] == 50
     assert not control.should_training_stop
     for step in range(6, 51):
@@ -165,6 +168,10 @@ def test_a_budget_run_stops_by_itself_and_says_why(assets, tmp_path):
     assert status["stopped"] == result.metrics["stopped"]
     logs = [e.message for e in seen if isinstance(e, ev.LogEvent)]
     assert any(m.startswith("time budget 10s for the whole run") for m in logs)
+    totals = [e.total_steps for e in seen if isinstance(e, ev.StepEvent)]
+    assert totals[0] == 2000 * 3  # the cap, until the run has measured itself
+    if len(totals) > 3:  # planned after the first epoch's steps: progress bars count to the plan, not the cap
+        assert totals[-1] < 2000 * 3
     steps = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in steps if r["type"] == "step"]
     assert 0 < len(steps) < 2000 * 3

@@ -232,6 +232,8 @@ class BudgetCallback(TrainerCallback):
             return
         previous, self.planned_epochs = self.planned_epochs, plan
         refit_schedule(lr_scheduler, plan * self.steps_per_epoch, self.warmup)
+        # progress bars and ETAs read the total from the state (StepEvent.total_steps): show the plan, not the cap
+        state.max_steps = plan * self.steps_per_epoch
         if first:
             self.log(f"time budget {format_duration(self.budget_s)}: {format_duration(self.elapsed())} used so far, "
                      f"about {format_duration(epoch_s)} per epoch with evaluation -> {plan} epoch(s) "
