@@ -162,6 +162,7 @@ def test_describe_and_effective_learning_rate():
     full = apply_overrides(p, {"finetuning.strategy": "full"})
     assert full.effective_learning_rate() == (1e-5, None)
     assert full.describe().startswith("full, 3 epochs")
+    assert load_profile("cpu-quick").describe() == "lora r16, up to 40 epochs in 5m, lr 1e-3, batch 8"
 
 
 def test_overrides_return_a_new_validated_profile():
@@ -198,7 +199,7 @@ def test_user_profiles_save_load_list_delete(config_dir):
     assert list_profiles()[0].name == DEFAULT_PROFILE
     assert set(PRESETS) <= set(infos) and all(infos[n].builtin for n in PRESETS)
     assert infos["my-run_v1.2"] == profiles.ProfileInfo(
-        "my-run_v1.2", path, False, "mine", "lora r16, 2 epochs, lr 1e-3, batch 8")
+        "my-run_v1.2", path, False, "mine", "lora r16, up to 2 epochs in 5m, lr 1e-3, batch 8")
     # saving back to where it came from, after an edit
     save_profile(apply_overrides(loaded, {"training.seed": 9}, origin="editor"), loaded.source)
     assert load_profile("my-run_v1.2").training.seed == 9

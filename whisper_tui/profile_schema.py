@@ -247,6 +247,10 @@ class Profile:
         epochs = f"{tr.num_train_epochs} epoch{'s' if tr.num_train_epochs != 1 else ''}"
         if tr.max_steps > 0:
             epochs += f" (max {tr.max_steps} steps)"
+        if tr.budget_s > 0:  # the budget decides how many of them run (training/budget.py)
+            minutes, seconds = divmod(int(round(tr.budget_s)), 60)
+            budget = (f"{minutes}m" if minutes else "") + (f"{seconds}s" if seconds or not minutes else "")
+            epochs = f"up to {epochs} in {budget}"
         batch = f"batch {tr.per_device_train_batch_size}"
         if tr.gradient_accumulation_steps > 1:
             batch += f"x{tr.gradient_accumulation_steps}"
