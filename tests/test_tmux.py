@@ -58,6 +58,14 @@ class Terminal:
             time.sleep(0.2)
         raise AssertionError(f"{text!r} never appeared; the terminal shows:\n{shown}")
 
+    def wait_gone(self, text: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text not in self.screen():
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} is still shown:\n{self.screen()}")
+
     def keys(self, *keys: str) -> None:
         for key in keys:
             self.tmux("send-keys", "-t", "app", key)
@@ -98,7 +106,11 @@ def test_switch_screens_open_help_and_quit(terminal):
     help_screen = terminal.wait_for("Train setup screen (key 2)")
     assert "Start training" in help_screen
 
-    terminal.keys("Escape", "3")
+    # Escape, then 3 once the help has closed: an Escape followed at once by a key reads as alt+key to a
+    # terminal app, and on a loaded machine the app may read both in one go
+    terminal.keys("Escape")
+    terminal.wait_gone("Train setup screen (key 2)")
+    terminal.keys("3")
     terminal.wait_for("No training run yet")
 
     terminal.keys("1")
