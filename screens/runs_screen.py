@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Label, Static
 
-from whisper_tui.runs import RunSummary, list_runs, metric_series, read_metrics
+from whisper_tui.runs import MetricsReport, RunSummary, list_runs, metric_series, read_metrics_report
 
 from .console_link import open_in_console
 from .widgets.charts import MetricChart, Series
@@ -59,7 +59,7 @@ class RunsScreen(Screen):
         self.runs: list[RunSummary] = []
         self.marked: list[Path] = []  # at most two, oldest first
         self.shown: RunSummary | None = None
-        self._records: dict[Path, list[dict]] = {}
+        self._reports: dict[Path, MetricsReport] = {}
 
     # -- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -113,7 +113,7 @@ class RunsScreen(Screen):
 
     def refresh_runs(self) -> None:
         self.runs = list_runs(self.root, self.extra_roots)
-        self._records.clear()
+        self._reports.clear()
         keys = {run.run_dir for run in self.runs}
         self.marked = [path for path in self.marked if path in keys]
         table = self.query_one("#runs-table", DataTable)
@@ -146,10 +146,14 @@ class RunsScreen(Screen):
                 run.profile or "—", run.strategy or "—", fmt_rate(run.best_wer), fmt_rate(run.base_wer),
                 *keep, fmt_duration(run.duration_s), run.name]
 
+    def metrics_report(self, run: RunSummary) -> MetricsReport:
+        """The run's metrics.jsonl read once per refresh, with the lines it had to skip."""
+        if run.run_dir not in self._reports:
+            self._reports[run.run_dir] = read_metrics_report(run.run_dir)
+        return self._reports[run.run_dir]
+
     def records(self, run: RunSummary) -> list[dict]:
-        if run.run_dir not in self._records:
-            self._records[run.run_dir] = read_metrics(run.run_dir)
-        return self._records[run.run_dir]
+        return self.metrics_report(run).records
 
     def _update_status(self) -> None:
         count = len(self.runs)
@@ -173,7 +177,10 @@ class RunsScreen(Screen):
     def show_run(self, run: RunSummary) -> None:
         self.shown = run
         records = self.records(run)
-        self.query_one("#runs-info", Static).update(run_info_text(run, run_stats(records)))
+        report = self.metrics_report(run)
+        info = self.query_one("#runs-info", Static)
+        info.update(run_info_text(run, run_stats(records), report.summary))
+        info.tooltip = report.warning or None  # the full path and each skipped line's problem
         loss = self.query_one("#runs-loss", MetricChart)
         loss.set_series([Series("loss", *metric_series(records, "step", "loss"))])
         wer = self.query_one("#runs-wer", MetricChart)
@@ -220,9 +227,12 @@ class RunsScreen(Screen):
         wer.set_series(wer_series)
         loss.set_series(loss_series)
         self._set_view("runs-compare")
+        skipped = [tag for tag, run in (("A", first), ("B", second)) if self.metrics_report(run).summary]
         self.query_one("#runs-status", Label).update(Text.assemble(
             ("A", "bold cyan"), f" {first.name}   ", ("B", "bold orange1"), f" {second.name}   ",
-            ("escape: back to the list", "dim")))
+            ("escape: back to the list", "dim"),
+            (f"   ⚠ bad metrics.jsonl lines skipped in {' and '.join(skipped)} (open the run to see which)"
+             if skipped else "", "yellow")))
         wer.redraw(force=True)
         loss.redraw(force=True)
         self.refresh_bindings()

@@ -144,6 +144,50 @@ def test_read_metrics_skips_torn_lines(tmp_path):
     assert runs.read_metrics(tmp_path / "missing") == []
 
 
+def test_read_metrics_report_lists_the_lines_it_skipped(tmp_path):
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    good = [{"type": "eval", "step": 0, "wer": 0.4, "base": True, "eval_loss": None},
+            {"type": "step", "step": 1, "loss": float("nan"), "learning_rate": 1e-5},
+            {"type": "eval", "step": 2, "wer": 0.3, "keep_wer": 0.2}]
+    lines = [json.dumps(good[0]), "garbage typed by hand", json.dumps(good[1]),
+             '{"type": "eval", "step": 2, "wer": "0.1"}', '{"type": "step", "step": null, "loss": 2}',
+             '{"type": "step", "step": true}', "", "42", json.dumps(good[2]), '{"type": ["eval"]}',
+             '{"type": "eval", "step": Infinity, "wer": 0.1}', '{"type": "st']
+    (run_dir / "metrics.jsonl").write_text("\n".join(lines))
+
+    report = runs.read_metrics_report(run_dir)
+
+    assert report.path == run_dir / "metrics.jsonl" and report.error == ""
+    assert json.dumps(report.records) == json.dumps(good)  # (NaN != NaN, so compare the text)
+    assert report.bad_line_numbers == [2, 4, 5, 6, 8, 10, 11, 12]
+    problems = {bad.number: bad.problem for bad in report.bad_lines}
+    assert problems[2] == problems[12] == "not valid JSON (cut short, or edited by hand)"
+    assert problems[4] == "'wer' is text, not a number" and problems[5] == "'step' is null, not a number"
+    assert problems[6] == "'step' is true/false, not a number" and problems[8] == "a number, not a JSON object"
+    assert problems[10] == "'type' is a list, not text" and problems[11] == "'step' is inf, not a step number"
+    assert report.summary == ("metrics.jsonl: skipped 8 bad lines (2, 4, 5, 6, 8, 10, 11, 12: "
+                              "not valid JSON, a wrong-typed value, not a record)")
+    assert report.warning.startswith(f"{run_dir / 'metrics.jsonl'}: skipped 8 bad lines (line 2: not valid JSON")
+    assert report.warning.endswith("; and 3 more (10, 11, 12))")
+    assert runs.read_metrics(run_dir) == report.records
+
+
+def test_read_metrics_report_of_a_clean_missing_or_unreadable_file(tmp_path):
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    (run_dir / "metrics.jsonl").write_text('{"type": "step", "step": 1, "loss": 2.0}\n')
+    clean = runs.read_metrics_report(run_dir)
+    assert clean.records == [{"type": "step", "step": 1, "loss": 2.0}]
+    assert (clean.bad_lines, clean.warning, clean.summary) == ((), "", "")
+    missing = runs.read_metrics_report(tmp_path / "nothing")
+    assert (missing.records, missing.warning) == ([], "")
+    (tmp_path / "dir" / "metrics.jsonl").mkdir(parents=True)  # a folder where the file should be
+    unreadable = runs.read_metrics_report(tmp_path / "dir")
+    assert unreadable.records == [] and "cannot be read" in unreadable.warning
+    assert unreadable.summary == "metrics.jsonl cannot be read: no curves"
+
+
 def test_mixed_naive_and_aware_start_times_sort(tmp_path):
     write_run(tmp_path, "20250301-100000-a", started="2025-03-01T10:00:00+00:00")
     write_run(tmp_path, "20250302-100000-b", started="2025-03-02T10:00:00")

@@ -244,3 +244,104 @@ async def test_runs_without_keep_figures_have_no_general_column(tmp_path):
         await pilot.pause()
         table = app.runs_screen.query_one("#runs-table", DataTable)
         assert "General" not in [str(c.label) for c in table.columns.values()]
+
+
+def spoil_metrics(run_dir: Path) -> list[int]:
+    """Hand-edit a fake run's metrics.jsonl: a garbage line, a wrong-typed loss, a list, a torn last line.
+
+    Returns the numbers of the spoiled lines (from 1)."""
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    lines[4] = "loss went down here, nice"  # hand-edited garbage
+    lines[7] = lines[7].replace('"loss": ', '"loss": "oops", "was": ')  # a wrong-typed value
+    lines.insert(10, "[1, 2, 3]")  # valid JSON, not a record
+    text = "\n".join(lines) + '\n{"type": "step", "step": 31, "lo'  # cut short by a crash, no newline
+    (run_dir / "metrics.jsonl").write_text(text)
+    return [5, 8, 11, len(lines) + 1]
+
+
+async def test_bad_metrics_lines_are_skipped_with_a_warning(tmp_path):
+    older, newer, _broken = make_runs()
+    bad = spoil_metrics(older)
+    app = RunsApp()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("down", "down")  # broken, newer, older
+        await pilot.pause()
+        screen = app.runs_screen
+        assert screen.shown.run_dir == older
+        info = text_of(screen.query_one("#runs-info", Static))
+        assert "Best WER 18.0%" in info  # the rest of the run is still there
+        assert "⚠ metrics.jsonl: skipped 4 bad lines (5, 8, 11, 36: not valid JSON, a wrong-typed value, " \
+               "not a record)" in info and bad == [5, 8, 11, 36]
+        assert str(older) in info  # the folder it is in, on the line below
+        details = str(screen.query_one("#runs-info", Static).tooltip)  # the full story on hover
+        assert details.startswith(f"{older / 'metrics.jsonl'}: skipped 4 bad lines")
+        assert "line 8: 'loss' is text, not a number" in details and "line 11: a list, not a JSON object" in details
+        loss = screen.query_one("#runs-loss", MetricChart).series[0]
+        assert len(loss.xs) == 28 and 31.0 not in loss.xs  # 30 steps less the garbled and the wrong-typed one
+        assert screen.query_one("#runs-wer", MetricChart).series[0].ys[-1] == 18.0
+
+        await pilot.press("up")  # a clean run shows no warning
+        await pilot.pause()
+        assert "skipped" not in text_of(screen.query_one("#runs-info", Static))
+        assert screen.query_one("#runs-info", Static).tooltip is None
+
+        await pilot.press("space", "down", "space", "c")
+        await pilot.pause()
+        status = text_of(screen.query_one("#runs-status", Label))
+        assert "bad metrics.jsonl lines skipped in B" in status
+
+
+async def test_garbage_run_files_do_not_break_the_screen(tmp_path):
+    """run.json as a list, with wrong-typed fields or absurd numbers; metrics.jsonl of odd values; profile.toml
+    with sections that are not tables: each run still lists and opens."""
+    import json
+
+    root = runs_root()
+    as_list = root / "20250301-100000-list"
+    as_list.mkdir(parents=True)
+    (as_list / "run.json").write_text("[1, 2]")
+    deep = root / "20250301-110000-deep"
+    deep.mkdir()
+    (deep / "run.json").write_text("[" * 100_000)
+    typed = write_fake_run(root, "20250302-100000-typed", started="2025-03-02T10:00:00")
+    (typed / "run.json").write_text(json.dumps({
+        "status": "finished", "started": 12, "profile": ["x"], "strategy": {"a": 1}, "model": None,
+        "best_wer": "0.1", "base_wer": [0.3], "duration_s": 1e999, "final_wer": True, "best_keep_wer": "x",
+        "base_keep_wer": float("nan"), "finished": "yesterday", "reason": 5}))
+    (typed / "profile.toml").write_text("data = 3\ntraining = 'x'\n")
+    with (typed / "metrics.jsonl").open("a") as f:
+        f.write('{"type": "step", "step": 1e999, "loss": 1}\n{"type": 7, "step": 2}\n'
+                '{"type": "step", "step": ' + "9" * 400 + ', "loss": Infinity, "epoch": NaN}\n'
+                '{"type": "eval", "step": 40, "wer": null, "keep_wer": "bad"}\n"just text"\n')
+    huge = write_fake_run(root, "20250303-100000-huge", started="2025-03-03T10:00:00", status="running")
+    (huge / ".lock").write_text("-5")
+    (huge / "metrics.jsonl").write_text('{"type": "step", "step": ' + "9" * 400 + ', "loss": 2}\n')
+
+    app = RunsApp()
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        screen = app.runs_screen
+        table = screen.query_one("#runs-table", DataTable)
+        assert table.row_count == 4
+        names = [str(table.get_row_at(i)[-1]) for i in range(4)]
+        for _ in range(3):
+            await pilot.press("down")
+            await pilot.pause()
+        assert screen.shown.name == names[-1]
+        by_name = {run.name: run for run in screen.runs}
+        assert by_name[as_list.name].status == "broken" and "holds a list" in by_name[as_list.name].reason
+        assert by_name[deep.name].status == "broken"
+        run = by_name[typed.name]
+        assert run.best_wer == 0.1 and run.duration_s is None and run.base_keep_wer is None
+        assert run.data_dir is None
+        screen.show_run(run)
+        await pilot.pause()
+        info = text_of(screen.query_one("#runs-info", Static))
+        assert "skipped 4 bad lines" in info
+        assert "'type' is a number, not text" in str(screen.query_one("#runs-info", Static).tooltip)
+        screen.show_run(by_name[huge.name])  # a step too big for a float: shown without a step count
+        await pilot.pause()
+        await pilot.press("space", "up", "space", "c")
+        await pilot.pause()
+        assert screen.query_one("#runs-view", ContentSwitcher).current == "runs-compare"

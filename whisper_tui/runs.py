@@ -9,6 +9,7 @@ rest of the list still shows. The layout is described in docs/ENGINE_API.md.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import socket
@@ -71,12 +72,19 @@ class RunSummary:
             data = tomllib.loads((self.run_dir / "profile.toml").read_text(encoding="utf-8")).get("data", {})
         except (OSError, ValueError):
             return None
-        train_dir = str(data.get("train_dir") or "")
+        if not isinstance(data, dict):  # `data = 3` in a hand-edited profile.toml
+            return None
+        train_dir = data.get("train_dir") or ""
+        if not isinstance(train_dir, str):
+            return None
         if not train_dir:
             from .locations import default_sample_data_dir
 
             return default_sample_data_dir()
-        return Path(train_dir).expanduser()
+        try:
+            return Path(train_dir).expanduser()
+        except RuntimeError:  # "~someone" with no such user
+            return Path(train_dir)
 
     @property
     def best_dir(self) -> Path | None:
@@ -97,10 +105,13 @@ class RunSummary:
         if not folder.is_dir():
             return None
         numbered = []
-        for child in folder.iterdir():
-            match = re.fullmatch(r"checkpoint-(\d+)", child.name)
-            if match and (child / CHECKPOINT_MARK).is_file():
-                numbered.append((int(match.group(1)), child))
+        try:
+            for child in folder.iterdir():
+                match = re.fullmatch(r"checkpoint-(\d+)", child.name)
+                if match and (child / CHECKPOINT_MARK).is_file():
+                    numbered.append((int(match.group(1)), child))
+        except OSError:  # unreadable checkpoints folder: nothing to resume from that we can see
+            return None
         return max(numbered)[1] if numbered else None
 
 
@@ -118,9 +129,9 @@ def _float_or_none(value: object) -> float | None:
         return None
     try:
         number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return number if number == number else None  # NaN means "not measured"
+    return number if math.isfinite(number) else None  # NaN means "not measured"; inf is no figure either
 
 
 def _name_parts(name: str) -> tuple[datetime | None, str]:
@@ -173,6 +184,8 @@ def read_run(run_dir: str | os.PathLike) -> RunSummary:
     except json.JSONDecodeError as exc:
         return _broken(run_dir, f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}): "
                                 f"half written? — delete the folder or fix the file")
+    except (ValueError, RecursionError):  # nested thousands deep: garbage, not a half-written file
+        return _broken(run_dir, f"{path} is not valid JSON — delete the folder or fix the file")
     if not isinstance(data, dict):
         return _broken(run_dir, f"{path} holds a {type(data).__name__}, not an object")
 
@@ -206,9 +219,12 @@ def read_run(run_dir: str | os.PathLike) -> RunSummary:
 
 
 def _is_run_folder(path: Path) -> bool:
-    if path.name.startswith(".") or not path.is_dir():
+    try:
+        if path.name.startswith(".") or not path.is_dir():
+            return False
+        return any((path / marker).exists() for marker in _RUN_MARKERS)
+    except OSError:  # a folder we may not look into
         return False
-    return any((path / marker).exists() for marker in _RUN_MARKERS)
 
 
 def _as_roots(root, extra_roots: Iterable) -> list[Path]:
@@ -230,17 +246,20 @@ def list_runs(root: str | os.PathLike | None = None,
     """
     found: dict[Path, RunSummary] = {}
     for folder in _as_roots(root, extra_roots):
-        if not folder.is_dir():
-            continue
-        if (folder / RUN_JSON).exists():
-            candidates = [folder]
-        else:
-            try:
-                candidates = [child for child in folder.iterdir() if _is_run_folder(child)]
-            except OSError:
+        try:
+            if not folder.is_dir():
                 continue
+            if (folder / RUN_JSON).exists():
+                candidates = [folder]
+            else:
+                candidates = [child for child in folder.iterdir() if _is_run_folder(child)]
+        except OSError:
+            continue
         for run_dir in candidates:
-            key = run_dir.resolve()
+            try:
+                key = run_dir.resolve()
+            except (OSError, RuntimeError):  # a symlink loop
+                key = run_dir.absolute()
             if key not in found:
                 found[key] = read_run(run_dir)
     return sorted(found.values(), key=_newest_first_key, reverse=True)
@@ -255,25 +274,146 @@ def _newest_first_key(run: RunSummary) -> tuple[float, str]:
     return stamp, run.name
 
 
-def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
-    """Every record of `metrics.jsonl` in order; a torn or garbled line (crash mid-write) is skipped."""
+# Fields TrainingJob writes as numbers (callbacks.py, job.py). A record where one of them holds something else
+# (text, a list, true/false) was edited by hand; it is skipped whole rather than half believed.
+NUMERIC_FIELDS = ("step", "epoch", "loss", "learning_rate", "samples_per_second", "time", "wer", "cer",
+                  "eval_loss", "keep_wer", "keep_cer")
+_DETAILED_BAD_LINES = 5  # lines described one by one in MetricsReport.warning
+_NUMBERED_BAD_LINES = 8  # line numbers listed in MetricsReport.summary
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """One line of metrics.jsonl that was skipped."""
+
+    number: int  # from 1, as editors count
+    kind: str  # "not valid JSON" | "not a record" | "a wrong-typed value"
+    problem: str  # the detail: "not valid JSON (cut short, or edited by hand)", "'loss' is text, not a number"
+
+
+@dataclass(frozen=True)
+class MetricsReport:
+    """What `read_metrics_report` found in a run's metrics.jsonl: the good records and the skipped lines.
+
+    Every record in `records` is a dict whose "type" (when present) is a str and whose NUMERIC_FIELDS
+    (when present) are int/float or None ("step": never None, never NaN/inf). NaN/inf may still occur
+    in the other numeric fields (a diverged loss) and mean "not measured" to the readers.
+    """
+
+    path: Path
+    records: list[dict]
+    bad_lines: tuple[BadLine, ...] = ()
+    error: str = ""  # the file is there but could not be read at all (then `records` is empty)
+
+    @property
+    def bad_line_numbers(self) -> list[int]:
+        return [bad.number for bad in self.bad_lines]
+
+    @property
+    def warning(self) -> str:
+        """For a log: the file's full path and each skipped line with its problem; "" when nothing was wrong."""
+        if self.error:
+            return self.error
+        if not self.bad_lines:
+            return ""
+        count = len(self.bad_lines)
+        shown = "; ".join(f"line {bad.number}: {bad.problem}" for bad in self.bad_lines[:_DETAILED_BAD_LINES])
+        rest = self.bad_line_numbers[_DETAILED_BAD_LINES:]
+        if rest:
+            shown += f"; and {len(rest)} more ({_numbers(rest, 20)})"
+        return f"{self.path}: skipped {count} bad line{'s' * (count != 1)} ({shown})"
+
+    @property
+    def summary(self) -> str:
+        """For a screen, about one line: "metrics.jsonl: skipped 3 bad lines (5, 8, 36: not valid JSON, a
+        wrong-typed value)"; "" when nothing was wrong. `warning` has the details."""
+        if self.error:
+            return f"{self.path.name} cannot be read: no curves"
+        if not self.bad_lines:
+            return ""
+        count = len(self.bad_lines)
+        kinds = ", ".join(dict.fromkeys(bad.kind for bad in self.bad_lines))
+        return (f"{self.path.name}: skipped {count} bad line{'s' * (count != 1)} "
+                f"({_numbers(self.bad_line_numbers, _NUMBERED_BAD_LINES)}: {kinds})")
+
+
+def _numbers(numbers: list[int], most: int) -> str:
+    return ", ".join(map(str, numbers[:most])) + (", …" if len(numbers) > most else "")
+
+
+def _kind_of(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return type(value).__name__
+
+
+def _bad_record(number: int, record: object) -> BadLine | None:
+    """Why a parsed metrics.jsonl line can't be used as a record (None when it can)."""
+    if not isinstance(record, dict):
+        return BadLine(number, "not a record", f"{_kind_of(record)}, not a JSON object")
+    kind = record.get("type")
+    if kind is not None and not isinstance(kind, str):
+        return BadLine(number, "a wrong-typed value", f"'type' is {_kind_of(kind)}, not text")
+    for key in NUMERIC_FIELDS:
+        if key not in record:
+            continue
+        value = record[key]
+        if value is None and key != "step":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return BadLine(number, "a wrong-typed value", f"'{key}' is {_kind_of(value)}, not a number")
+        if key == "step" and isinstance(value, float) and not math.isfinite(value):
+            return BadLine(number, "a wrong-typed value", f"'step' is {value}, not a step number")
+    return None
+
+
+def read_metrics_report(run_dir: str | os.PathLike) -> MetricsReport:
+    """Every usable record of `run_dir`/metrics.jsonl in order, and which lines were skipped and why.
+
+    Never raises for the file's content: a torn last line (crash mid-write), a line edited by hand into
+    garbage, a line that is not a JSON object or a record with a wrong-typed field is skipped and listed
+    in `bad_lines`. A missing file is an empty report (a run that logged nothing yet); an unreadable one
+    sets `error`.
+    """
     path = Path(run_dir) / METRICS_FILE
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
-        return []
-    records = []
-    for line in text.splitlines():
+        return MetricsReport(path, [])
+    except OSError as exc:
+        return MetricsReport(path, [], error=f"{path} cannot be read ({exc.strerror or exc})")
+    records: list[dict] = []
+    bad: list[BadLine] = []
+    for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line:
             continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
+            bad.append(BadLine(number, "not valid JSON", "not valid JSON (cut short, or edited by hand)"))
             continue
-        if isinstance(record, dict):
+        problem = _bad_record(number, record)
+        if problem is not None:
+            bad.append(problem)
+        else:
             records.append(record)
-    return records
+    return MetricsReport(path, records, tuple(bad))
+
+
+def read_metrics(run_dir: str | os.PathLike) -> list[dict]:
+    """Every usable record of `metrics.jsonl` in order; bad lines are skipped (`read_metrics_report` lists them)."""
+    return read_metrics_report(run_dir).records
 
 
 def metric_series(records: Iterable[dict], kind: str, key: str) -> tuple[list[float], list[float]]:

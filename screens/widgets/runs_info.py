@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from rich.text import Text
 
 from .run_format import fmt_delta, fmt_duration, fmt_rate, fmt_when
@@ -37,11 +39,15 @@ def _keep_tolerance(run) -> float | None:
         data = tomllib.loads((run.run_dir / "profile.toml").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    value = data.get("training", {}).get("keep_tolerance")
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    training = data.get("training", {})
+    value = training.get("keep_tolerance") if isinstance(training, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
 
 
-def run_info_text(run, stats: RunStats) -> Text:
+def run_info_text(run, stats: RunStats, warning: str = "") -> Text:
+    """`warning`: what reading the run's files skipped (bad metrics.jsonl lines), shown in yellow under the rest."""
     text = Text.assemble((run.name, "bold"), "  ", status_text(run.status))
     if run.status != "broken":
         text.append(f"  · {run.profile or '?'} · {run.strategy or '?'} on {run.model or '?'}"
@@ -57,6 +63,9 @@ def run_info_text(run, stats: RunStats) -> Text:
         text.append_text(keep)
     if stats.steps is not None:
         text.append(f"\n{stats.steps} steps" + (f", {stats.epochs:.2f} epochs" if stats.epochs is not None else ""))
+    if warning:
+        text.append("\n")
+        text.append(f"⚠ {warning}", style="yellow")
     if run.reason:
         text.append("\n")
         text.append(run.reason, style="red" if run.status in ("failed", "broken") else "yellow")

@@ -16,9 +16,14 @@ class RunStats:
 
 
 def _number(value) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+    """A finite float, or None for anything else (a hand-edited value, NaN, inf, an int too big for a float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def run_stats(records: list[dict]) -> RunStats:
