@@ -82,8 +82,10 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [
         Binding("escape,q,question_mark,f1", "close", "Close help", id="help.close"),
-        # modal screens don't see the app's keys: number keys must still go places
-        *(Binding(key, f"app.switch_mode('{mode}')", show=False) for mode, key, _label in MAIN_MODES),
+        # modal screens don't see the app's keys: number keys must still go places. Same ids as the app's
+        # mode bindings (app._mode_binding), so a keymap that moves "mode.runs" moves it here too.
+        *(Binding(key, f"app.switch_mode('{mode}')", show=False, id=f"mode.{mode}")
+          for mode, key, _label in MAIN_MODES),
     ]
 
     def __init__(self, current_mode: str | None = None) -> None:

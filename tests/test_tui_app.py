@@ -105,6 +105,54 @@ async def test_help_lists_the_current_screens_keys_first():
         assert app.current_mode == "dashboard" and isinstance(app.screen, DashboardScreen)
 
 
+def own_bindings() -> dict[str, list]:
+    """Every Binding declared in the app's own classes (screens, modals, widgets), by class."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import screens
+    import screens.widgets
+    from textual.binding import Binding
+    from textual.dom import DOMNode
+
+    found: dict[str, list] = {}
+    for package in (screens, screens.widgets):
+        for info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            for _name, cls in inspect.getmembers(module, inspect.isclass):
+                if cls.__module__ == module.__name__ and issubclass(cls, DOMNode) and "BINDINGS" in vars(cls):
+                    bindings = [b for b in cls.BINDINGS if isinstance(b, Binding)]
+                    found[f"{module.__name__}.{cls.__qualname__}"] = bindings
+    return found
+
+
+def test_every_binding_has_an_id_and_the_helps_number_keys_share_the_apps():
+    found = own_bindings()
+    assert {"screens.app.WhisperTuiApp", "screens.help_screen.HelpScreen", "screens.runs_screen.RunsScreen"} <= set(found)
+    missing = [f"{owner}: {b.key} -> {b.action}" for owner, bindings in found.items() for b in bindings if not b.id]
+    assert missing == []
+    for owner, bindings in found.items():
+        ids = [b.id for b in bindings]
+        assert len(ids) == len(set(ids)), owner
+    app_modes = {b.id: (b.key, b.action) for b in WhisperTuiApp.BINDINGS if b.id.startswith("mode.")}
+    help_modes = {b.id: (b.key, b.action.removeprefix("app.")) for b in HelpScreen.BINDINGS
+                  if b.id.startswith("mode.")}
+    assert help_modes == app_modes and len(app_modes) == 5
+
+
+async def test_a_keymap_moves_a_screen_key_in_the_help_too():
+    app = WhisperTuiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.set_keymap({"mode.runs": "9"})
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("9")
+        await pilot.pause()
+        assert app.current_mode == "runs" and isinstance(app.screen, RunsScreen)
+
+
 async def test_command_palette_lists_screens_profiles_and_actions():
     app = WhisperTuiApp()
     async with app.run_test(size=(100, 30)) as pilot:

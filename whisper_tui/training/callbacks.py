@@ -2,7 +2,8 @@
 
 Pause blocks the training thread between optimizer steps; cancel asks the Trainer to save a
 full checkpoint (model, optimizer, scheduler, RNG) at the current step and stop, so a resumed
-run continues exactly where it left off.
+run continues exactly where it left off. A cancel during an evaluation stops it between batches
+(`on_prediction_step`) and is then handled the same way; the cut-short evaluation is not recorded.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from .events import CheckpointSaved, EvalEvent, Paused, Resumed, StepEvent
+from .trainer import EvaluationCancelled
 
 
 class JobCallback(TrainerCallback):
@@ -84,6 +86,10 @@ class JobCallback(TrainerCallback):
         return control
 
     # -- evaluation and checkpoints ----------------------------------------------------------
+    def on_prediction_step(self, args, state, control, **kwargs):
+        if self.job._cancel.is_set():  # between evaluation batches (WhisperTrainer.evaluate)
+            raise EvaluationCancelled()
+
     def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
         metrics = metrics or {}
         if "eval_wer" not in metrics:
@@ -96,6 +102,8 @@ class JobCallback(TrainerCallback):
         # The keep set (general speech) right after the test set, on the same weights; its own metrics
         # come back through this hook as keep_* and are ignored above. Every rank evaluates (DDP gathers).
         keep = job.evaluate_keep() if hasattr(job, "evaluate_keep") else None
+        if job._cancel.is_set():  # the keep set's evaluation was cut short: this evaluation is incomplete
+            return
         keep_wer, keep_cer = keep if keep is not None else (None, None)
         tracker = getattr(job, "best_tracker", None)
         is_best = False

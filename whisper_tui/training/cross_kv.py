@@ -101,8 +101,13 @@ class CrossKVCache:
         shutil.rmtree(self.path.parent, ignore_errors=True)
 
     @classmethod
-    def build(cls, model, hidden_of, n_clips: int, *, batch_size: int = 8, root: Path | None = None) -> CrossKVCache:
-        """`hidden_of(i)` gives clip i's cached encoder output (frames, d_model), fp16 or fp32."""
+    def build(cls, model, hidden_of, n_clips: int, *, batch_size: int = 8, root: Path | None = None,
+              on_progress=None) -> CrossKVCache:
+        """`hidden_of(i)` gives clip i's cached encoder output (frames, d_model), fp16 or fp32.
+
+        `on_progress(done, total)` is called after every batch; an exception it raises (a cancelled run)
+        stops the build and removes the partial file.
+        """
         import torch
 
         root = Path(root or cache_dir() / "cross-kv")
@@ -129,6 +134,8 @@ class CrossKVCache:
                             base, _lora = _lora_parts(getattr(attn, name))
                             proj = base(hidden).view(b, frames, heads, head_dim).transpose(1, 2)
                             out[start:start + b, layer, slot] = proj.float().cpu().numpy().astype(np.float16)
+                    if on_progress:
+                        on_progress(start + b, n_clips)
             out.flush()
             del out
         except BaseException:

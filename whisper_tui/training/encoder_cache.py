@@ -105,6 +105,11 @@ class EncoderCache:
     @classmethod
     def build(cls, model, dataset, k: int, *, batch_size: int = 8, device: str = "cpu",
               on_progress=None, root: Path | None = None) -> EncoderCache:
+        """Encode every clip once (or reuse the cache built for the same weights and clips).
+
+        `on_progress(done, total)` is called after every batch; an exception it raises (a cancelled
+        run) stops the build within one batch and removes the partial file.
+        """
         import torch
 
         enc = _encoder(model)

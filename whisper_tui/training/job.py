@@ -150,11 +150,16 @@ class TrainingJob:
         if self._cancel.is_set():
             raise _Cancelled()
 
+    def _cancel_point(self, _done: int = 0, _total: int = 0) -> None:
+        """An `on_progress` hook for the cache builds: a cancel stops them within one batch."""
+        self._check_cancel()
+
     def run(self) -> TrainingEvent:
         """Run to the end in the calling thread; returns the terminal event."""
         self._set_state("starting")
         started = time.time()
         acquired = False
+        result: TrainingEvent = RunFailed("the run ended without a result", "see the log", "Internal")
         try:
             if self._is_main():  # under torchrun, rank 0 owns the folder; the other ranks only train
                 warning = self.folder.acquire(resuming=self.resume_checkpoint is not None)
@@ -165,9 +170,7 @@ class TrainingJob:
                 self.log(warning, "warning")
             result = self._run(started)
         except _Cancelled:
-            self._set_state("cancelled")
-            result = RunCancelled(self.last_checkpoint, self._current_step)
-            self._status(status="cancelled", finished=now_iso(), duration_s=round(time.time() - started, 1))
+            result = self._cancelled(started, acquired)
         except WhisperTuiError as exc:
             result = self._fail(exc.message, exc.hint, type(exc).__name__, acquired)
         except MemoryError:
@@ -185,13 +188,33 @@ class TrainingJob:
             else:
                 result = self._unexpected(exc, acquired)
         finally:
-            self._run_cleanups()
-            if acquired:
-                self.folder.release()
-        self.result = result
-        self._emit(result)
-        self._done.set()
+            try:
+                self._run_cleanups()
+                if acquired:
+                    self.folder.release()
+            finally:
+                # whatever happened above, wait() must return: the app's quit waits on it
+                self.result = result
+                try:
+                    self._emit(result)
+                finally:
+                    self._done.set()
         return result
+
+    def _cancelled(self, started: float, acquired: bool) -> RunCancelled:
+        """A cancel before training started or during an evaluation: run.json says so and names the checkpoint
+        a resume would continue from (the one this run resumed from, when it saved none)."""
+        self._set_state("cancelled")
+        ckpt = self.last_checkpoint or self.resume_checkpoint
+        self.log(f"cancelled at step {self._current_step}; checkpoint: {ckpt or 'none (no step was trained)'}")
+        if acquired:
+            try:
+                self._status(status="cancelled", finished=now_iso(), duration_s=round(time.time() - started, 1),
+                             best_wer=self.best_wer, last_checkpoint=str(ckpt) if ckpt else None,
+                             best_keep_wer=self.best_keep_wer)
+            except OSError as exc:  # disk full while cancelling: the cancel still ends the run
+                self._emit(LogEvent(f"could not update {self.folder.status_file}: {exc}", "error"))
+        return RunCancelled(ckpt, self._current_step)
 
     def _run_cleanups(self) -> None:
         while self._cleanups:
@@ -240,6 +263,7 @@ class TrainingJob:
         resumed = self.resume_checkpoint is not None
         self._started = started
         if self._is_main():
+            self._check_model_folders()
             if not resumed:
                 save_profile(profile, folder.path / "profile.toml")
             self._status(status="running", started=now_iso(), profile=getattr(profile, "name", ""),
@@ -305,13 +329,13 @@ class TrainingJob:
                 trainer.evaluate()
             finally:
                 self._evaluating_base = False
+            self._check_cancel()  # a cancel stops the evaluation between batches (WhisperTrainer.evaluate)
             if self._budget is not None:  # one evaluation's cost, for planning epochs within the budget
                 self._budget.eval_s = time.time() - eval_started
             self._status(base_wer=self.base_wer, base_keep_wer=self.base_keep_wer)
             self.log(f"WER before training: {self.base_wer:.3f}"
                      + (f"; general speech (keep set) {self.base_keep_wer:.3f}" if self.base_keep_wer is not None
                         else ""))
-            self._check_cancel()
         elif self._keep_ds is not None and self.evaluate_base and resumed and self.base_keep_wer is None:
             self._evaluate_base_keep()
 
@@ -321,17 +345,12 @@ class TrainingJob:
             self.log(f"stopped: {stopped}")
             self._status(stopped=stopped)
         if self._cancel.is_set():
-            self._set_state("cancelled")
-            ckpt = self.last_checkpoint
-            self.log(f"cancelled at step {self._current_step}; checkpoint: {ckpt}")
-            self._status(status="cancelled", finished=now_iso(), duration_s=round(time.time() - started, 1),
-                         best_wer=self.best_wer, last_checkpoint=str(ckpt) if ckpt else None,
-                         best_keep_wer=self.best_keep_wer)
-            return RunCancelled(ckpt, self._current_step)
+            raise _Cancelled()
 
         final_wer = None
         if eval_ds is not None and profile.training.eval_strategy == "no":
             final_wer = float(trainer.evaluate().get("eval_wer", float("nan")))
+            self._check_cancel()
         self._save_model(folder.final, reason="final", step=self._current_step)
         if profile.output.merge_lora and profile.finetuning.strategy in ("lora", "qlora"):
             self._save_merged(folder.path / "merged")
@@ -352,6 +371,14 @@ class TrainingJob:
         if keep["keep_summary"]:
             self.log(keep["keep_summary"], "warning" if keep["keep_over"] else "info")
         return RunFinished(folder.path, folder.final, best_dir, self.best_wer, duration, metrics)
+
+    def _check_model_folders(self) -> None:
+        """Refuse now, not after hours of training, to replace a final/, best/ or merged/ that whisper-tui
+        did not write (an --output folder that already held the user's own files)."""
+        from ..atomic import check_replaceable
+
+        for folder in (self.folder.final, self.folder.best, self.folder.path / "merged"):
+            check_replaceable(folder)
 
     def _restore_progress(self) -> None:
         """Best-so-far and base WER (domain and keep set) come back from metrics.jsonl so 'best' keeps its
@@ -563,7 +590,8 @@ class TrainingJob:
                                    waves)
         self.log(f"caching the output of {k_frozen} frozen encoder layer(s) for {len(clips_all)} clips")
         cache = EncoderCache.build(model, clips_all, k_frozen, device=device,
-                                   batch_size=self.profile.training.per_device_eval_batch_size)
+                                   batch_size=self.profile.training.per_device_eval_batch_size,
+                                   on_progress=self._cancel_point)
         self.log("encoder cache reused from an earlier run" if cache.reused
                  else f"encoder cache built in {cache.build_seconds:.1f}s ({cache.path})")
         if cache.is_full and self.profile.finetuning.gradient_checkpointing:
@@ -591,7 +619,7 @@ class TrainingJob:
         from .views import with_views
 
         return with_views(self.profile, train_ds, model=model, k=k, device=device, log=self.log,
-                          batch_size=self.profile.training.per_device_eval_batch_size)
+                          batch_size=self.profile.training.per_device_eval_batch_size, on_progress=self._cancel_point)
 
     def _skip_checkpointing(self, model) -> None:
         """With the whole encoder cached, only the decoder runs: its activations (tokens x 384 per layer)
@@ -623,7 +651,8 @@ class TrainingJob:
                      "warning")
             return None
         kv = CrossKVCache.build(model, train_ds.hidden_of_row, train_ds.n_rows,
-                                batch_size=self.profile.training.per_device_eval_batch_size, root=root)
+                                batch_size=self.profile.training.per_device_eval_batch_size, root=root,
+                                on_progress=self._cancel_point)
         self._cleanups.append(kv.close)
         self._fast_cross = FastCrossAttention(model)
         self._cleanups.append(self._fast_cross.remove)
@@ -773,7 +802,7 @@ class TrainingJob:
         self._emit(CheckpointSaved(target, step, reason))
 
     def _save_merged(self, target: Path) -> None:
-        from ..atomic import atomic_directory
+        from ..atomic import atomic_directory, atomic_write_text
         from ..models import load_model
 
         merged, processor = load_model(str(self.folder.final), device="cpu", merge=True)
@@ -781,4 +810,8 @@ class TrainingJob:
             merged.save_pretrained(tmp)
             processor.save_pretrained(tmp)
             merged.generation_config.save_pretrained(tmp)
+            atomic_write_text(tmp / "whisper_tui.json", json.dumps({
+                "base_model": self.profile.model.name, "strategy": self.profile.finetuning.strategy,
+                "merged_from": str(self.folder.final), "step": self._current_step, "best_wer": self.best_wer,
+                "base_wer": self.base_wer, "run_dir": str(self.folder.path)}, indent=2))
         self.log(f"merged LoRA into a full model: {target}")

@@ -7,7 +7,9 @@ precision, checkpoint/resume and schedulers as transformers does them. Additions
 - when a batch carries the decoder's frozen cross-attention keys/values (`cross_kv.py`), the
   cross-attention runs from them instead of projecting 1500 frames per layer;
 - the loss projects only real label positions onto the 51k-token vocabulary (the largest matmul
-  left once the encoder is cached); padded positions were computed and then ignored.
+  left once the encoder is cached); padded positions were computed and then ignored;
+- an evaluation can be cancelled between batches (`EvaluationCancelled`): the Trainer then saves
+  a checkpoint of the step just trained and stops, as a cancel between steps does.
 """
 
 from __future__ import annotations
@@ -15,11 +17,27 @@ from __future__ import annotations
 from transformers import Seq2SeqTrainer
 
 
+class EvaluationCancelled(Exception):
+    """Raised by a callback's on_prediction_step to stop an evaluation between batches."""
+
+
 class WhisperTrainer(Seq2SeqTrainer):
     def __init__(self, *args, cached_top_from: int | None = None, fast_cross=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.cached_top_from = cached_top_from
         self.fast_cross = fast_cross  # cross_kv.FastCrossAttention, installed on the model, or None
+
+    def evaluate(self, *args, **kwargs):
+        """As the Trainer's, but a cancelled evaluation returns no metrics and, during training, makes the
+        Trainer save the current step's checkpoint and stop (it saves after evaluating, see
+        Trainer._maybe_log_save_evaluate). Without it a cancel would wait for the whole test set."""
+        try:
+            return super().evaluate(*args, **kwargs)
+        except EvaluationCancelled:
+            if self.state.global_step > 0:
+                self.control.should_save = True
+                self.control.should_training_stop = True
+            return {}
 
     def _expand_cached(self, inputs):
         if self.cached_top_from is None or "encoder_outputs" not in inputs:

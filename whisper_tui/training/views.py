@@ -351,7 +351,7 @@ class ViewFeatureDataset(_EpochViews):
 
 
 def with_views(profile, train_ds, *, model=None, k: int = 0, device: str = "cpu", log=None, batch_size: int = 8,
-               root=None):
+               root=None, on_progress=None):
     """`train_ds` with the profile's views, or `train_ds` itself when `training.augment_views` is 0.
 
     A `speech_dataset.CachedEncoderDataset` gets its views encoded through the `k` frozen layers into
@@ -377,7 +377,8 @@ def with_views(profile, train_ds, *, model=None, k: int = 0, device: str = "cpu"
     if not len(source):
         return train_ds  # every view was skipped (logged above)
     started = time.perf_counter()
-    view_cache = EncoderCache.build(model, source, k, device=device, batch_size=batch_size, root=root)
+    view_cache = EncoderCache.build(model, source, k, device=device, batch_size=batch_size, root=root,
+                                    on_progress=on_progress)
     how = ("reused from an earlier run" if view_cache.reused
            else f"built in {time.perf_counter() - started:.1f} s ({view_cache.path})")
     log(f"{head}; cache holds {1 + settings.views} x {len(base)} clips, {how}; test clips are not augmented")
