@@ -86,6 +86,17 @@ def test_export_refuses_bad_requests(tiny_whisper_dir, tmp_path):
     assert not (tmp_path / "y").exists()
 
 
+def test_force_never_replaces_a_folder_whisper_tui_did_not_write(tiny_whisper_dir, tmp_path):
+    from whisper_tui.errors import NotOurFolder
+
+    mine = tmp_path / "thesis"
+    mine.mkdir()
+    (mine / "chapter1.tex").write_text("years of work")
+    with pytest.raises(NotOurFolder, match="did not write") as err:
+        export_ct2(tiny_whisper_dir, mine, force=True)
+    assert err.value.where == str(mine) and (mine / "chapter1.tex").read_text() == "years of work"
+
+
 def test_force_replaces_an_export_in_one_piece(tiny_whisper_dir, tmp_path):
     out = export_ct2(tiny_whisper_dir, tmp_path / "ct2", quantization="int8")
     first = (out / "model.bin").stat().st_size

@@ -93,6 +93,7 @@ def test_kill_9_while_saving_a_model_folder_keeps_the_previous_one(tmp_path):
     target.mkdir()
     (target / "model.safetensors").write_bytes(b"old" * 1000)
     (target / "config.json").write_text('{"v": 0}')
+    (target / "whisper_tui.json").write_text("{}")  # a model folder whisper-tui wrote (only those are replaced)
     body = f"""
         import json, os
         from pathlib import Path

@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--quantization", default="int8",
                    choices=["float32", "int8", "int8_float32", "int16", "float16", "int8_float16", "bfloat16",
                             "int8_bfloat16"])
-    x.add_argument("--force", action="store_true", help="replace an existing export in OUT")
+    x.add_argument("--force", action="store_true", help="replace an earlier whisper-tui export in OUT (never a folder of other files)")
 
     v = sub.add_parser("validate", help="check a dataset folder and print the report")
     v.add_argument("path")

@@ -96,7 +96,7 @@ def ensure_converted(ct2_dir: str | Path, name: str) -> Path:
     if is_complete(target):
         return target
     log.info("converting %s to transformers format in %s", ct2_dir, target)
-    with atomic_directory(target) as tmp:
+    with atomic_directory(target, ours=None) as tmp:  # our own cache
         convert_ct2_dir(ct2_dir, tmp)
     _remove_stale_copies(target, name)
     return target

@@ -63,3 +63,7 @@ class DiskFull(TrainingError):
 
 class RunFolderError(WhisperTuiError):
     """An output/run folder is busy (another run holds it) or half written."""
+
+
+class NotOurFolder(WhisperTuiError):
+    """A folder that would be replaced was not written by whisper-tui (no marker), so it is left alone."""

@@ -19,7 +19,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from .atomic import atomic_directory, atomic_write_text
+from .atomic import atomic_directory, atomic_write_text, check_replaceable
 from .errors import ModelError
 
 QUANTIZATIONS = ("float32", "int8", "int8_float32", "int16", "float16", "int8_float16", "bfloat16", "int8_bfloat16")
@@ -32,8 +32,9 @@ def export_ct2(model: str | Path, out_dir: str | Path, quantization: str | None 
     """Write `model` as a CTranslate2 Whisper into `out_dir`; returns `out_dir`.
 
     `quantization` is any of QUANTIZATIONS (None or "float32" keeps full precision). An existing
-    `out_dir` is replaced only with `force`; the new folder appears in one rename, so an
-    interrupted export never leaves half a model behind.
+    `out_dir` is replaced only with `force`, and only when whisper-tui wrote it (an earlier
+    export: `atomic.check_replaceable`), so `--force` can never delete a user's own folder; the
+    new folder appears in one step, so an interrupted export never leaves half a model behind.
     """
     from .models import resolve_model
 
@@ -42,15 +43,16 @@ def export_ct2(model: str | Path, out_dir: str | Path, quantization: str | None 
         raise ModelError(f"unknown quantization '{quantization}'", f"use one of: {', '.join(QUANTIZATIONS)}",
                          where="quantization")
     out_dir = Path(out_dir).expanduser()
-    if out_dir.exists() and any(out_dir.iterdir()) and not force:
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
         raise ModelError(f"{out_dir} already exists and is not empty", "pick another folder or pass --force",
                          where=str(out_dir))
+    check_replaceable(out_dir, (EXPORT_MARKER,))  # before the slow part: --force replaces only our exports
     ref = resolve_model(str(model))
     say = on_status or (lambda _msg: None)
     with tempfile.TemporaryDirectory(prefix="whisper-tui-export-") as tmp:
         source = _plain_whisper_folder(ref, Path(tmp) / "hf", say)
         say(f"converting to CTranslate2 ({q})")
-        with atomic_directory(out_dir) as target:
+        with atomic_directory(out_dir, ours=(EXPORT_MARKER,)) as target:
             _convert(source, target, None if q == "float32" else q)
             atomic_write_text(target / EXPORT_MARKER, json.dumps({
                 "exported_from": str(model), "resolved": ref.describe(), "format": "ctranslate2",

@@ -95,7 +95,7 @@ def everyday_clips() -> list[Clip]:
     if clips is not None:
         return clips
     files = _everyday_files()
-    with atomic_directory(folder) as tmp:
+    with atomic_directory(folder, ours=None) as tmp:  # our own cache
         for file_name, text in files:
             wave = synthesize(text, VOICE, RATE_WPM, PITCH)
             sf.write(tmp / file_name, wave, SAMPLE_RATE, subtype="PCM_16", format="WAV")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from . import convert
+from .atomic import recover_directory
 from .errors import ModelError, OfflineError
 from .locations import converted_models_dir
 
@@ -99,6 +100,8 @@ def _resolve(name: str, depth: int) -> ModelRef:
     if name.lower() in EMBEDDED_ALIASES:
         return ModelRef(EMBEDDED_MODEL, "embedded", embedded_model_dir())
     path = Path(name).expanduser()
+    if not path.exists():
+        recover_directory(path)  # a save killed between its two renames left only .NAME.old (atomic.py)
     if path.exists():
         return _resolve_path(name, path, depth)
     if _HUB_ID.match(name) and not name.startswith((".", "~")):
@@ -128,6 +131,7 @@ def _resolve_path(name: str, path: Path, depth: int) -> ModelRef:
                              "the folder was not saved completely; save or copy the model again", where=str(path))
         return ModelRef(name, "hf_dir", path)
     for sub in ("final", "best"):
+        recover_directory(path / sub)
         if (path / sub).is_dir():
             return _resolve_path(str(path / sub), path / sub, depth)
     raise ModelError(f"{path} is not a Whisper model folder",

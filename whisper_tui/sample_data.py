@@ -220,7 +220,7 @@ def make_sample_dataset(out_dir: str | os.PathLike, n_clips: int = DEFAULT_CLIPS
         raise DatasetError("eSpeak NG has none of the English voices the sample dataset uses",
                            f"reinstall espeakng-loader; wanted one of {', '.join(VOICES)}")
     plan = plan_sample_dataset(n_clips, seed, voices)
-    with atomic_directory(out_dir) as tmp:
+    with atomic_directory(out_dir, ours=(SAMPLE_MARKER,)) as tmp:
         for item in plan:
             wave, item["rate_wpm"] = _render(item)
             sf.write(tmp / item["file_name"], wave, SAMPLE_RATE, subtype="PCM_16", format="WAV")
