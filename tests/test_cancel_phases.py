@@ -154,3 +154,19 @@ def test_wait_returns_even_when_the_cleanup_after_a_cancel_fails(assets, tmp_pat
     with pytest.raises(RuntimeError):
         job.run()
     assert job.wait(0) and isinstance(job.result, ev.RunCancelled)
+
+
+def test_resume_skips_bad_metrics_lines_with_a_warning(assets, tmp_path):
+    profile = profile_for(assets)
+    first = TrainingJob(profile, tmp_path / "run")
+    first.add_listener(lambda e: first.cancel() if isinstance(e, ev.StepEvent) and e.step == 2 else None)
+    assert isinstance(first.run(), ev.RunCancelled)
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    lines = metrics.read_text().splitlines()
+    lines[1] = "edited by hand {"
+    metrics.write_text("\n".join(lines) + '\n{"type": "eval", "step": 3, "wer": "oops"}\n{"type": "st')
+    seen = []
+    final = TrainingJob(profile, resume_from=tmp_path / "run", listeners=[seen.append]).run()
+    assert isinstance(final, ev.RunFinished), final
+    warnings = [e.message for e in seen if isinstance(e, ev.LogEvent) and e.level == "warning"]
+    assert any("metrics.jsonl" in w and "line 2" in w for w in warnings), warnings

@@ -383,18 +383,13 @@ class TrainingJob:
     def _restore_progress(self) -> None:
         """Best-so-far and base WER (domain and keep set) come back from metrics.jsonl so 'best' keeps its
         meaning: the evaluations are replayed through the same best-checkpoint rule (best_rule.py)."""
-        try:
-            lines = self.folder.metrics_file.read_text().splitlines()
-        except OSError:
-            return
+        from ..runs import read_metrics_report
+
+        report = read_metrics_report(self.folder.path)  # never raises on content: bad lines are listed
+        if report.warning:
+            self.log(f"{report.warning}; resuming with the rest", "warning")
         tracker = self.best_tracker
-        for line in lines:
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(rec, dict):
-                continue
+        for rec in report.records:
             if rec.get("type") == "keep_base":  # base keep WER measured on resume (_evaluate_base_keep)
                 self.base_keep_wer = tracker.base_keep_wer = rec.get("keep_wer")
                 continue
