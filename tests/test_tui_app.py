@@ -111,10 +111,11 @@ def own_bindings() -> dict[str, list]:
     import inspect
     import pkgutil
 
-    import screens
-    import screens.widgets
     from textual.binding import Binding
     from textual.dom import DOMNode
+
+    import screens
+    import screens.widgets
 
     found: dict[str, list] = {}
     for package in (screens, screens.widgets):
@@ -129,7 +130,8 @@ def own_bindings() -> dict[str, list]:
 
 def test_every_binding_has_an_id_and_the_helps_number_keys_share_the_apps():
     found = own_bindings()
-    assert {"screens.app.WhisperTuiApp", "screens.help_screen.HelpScreen", "screens.runs_screen.RunsScreen"} <= set(found)
+    assert {"screens.app.WhisperTuiApp", "screens.help_screen.HelpScreen",
+            "screens.runs_screen.RunsScreen"} <= set(found)
     missing = [f"{owner}: {b.key} -> {b.action}" for owner, bindings in found.items() for b in bindings if not b.id]
     assert missing == []
     for owner, bindings in found.items():
