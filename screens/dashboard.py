@@ -65,9 +65,12 @@ PHASE_LABELS = {
 
 
 def _default_job_factory(profile, output_dir=None, resume_from=None, listeners=()):
+    from whisper_tui.runs import runs_root_for
     from whisper_tui.training.job import TrainingJob
 
-    return TrainingJob(profile, output_dir, resume_from=resume_from, listeners=listeners)
+    # a new run goes under the profile's output.dir when it sets one (ProfileError if that is a file)
+    runs_root = runs_root_for(profile) if output_dir is None and resume_from is None else None
+    return TrainingJob(profile, output_dir, resume_from=resume_from, listeners=listeners, runs_root=runs_root)
 
 
 class DashboardScreen(Screen):

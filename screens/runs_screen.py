@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Label, Static
 
-from whisper_tui.runs import MetricsReport, RunSummary, list_runs, metric_series, read_metrics_report
+from whisper_tui.runs import MetricsReport, RunSummary, list_runs, metric_series, read_metrics_report, runs_roots
 
 from .console_link import open_in_console
 from .widgets.charts import MetricChart, Series
@@ -106,10 +106,7 @@ class RunsScreen(Screen):
 
     # -- data ----------------------------------------------------------------------------------
     def _run_roots_text(self) -> str:
-        from whisper_tui.locations import default_runs_dir
-
-        roots = [Path(self.root) if self.root else default_runs_dir(), *map(Path, self.extra_roots)]
-        return ", ".join(str(r) for r in roots)
+        return ", ".join(str(r) for r in runs_roots(self.root, self.extra_roots))
 
     def refresh_runs(self) -> None:
         self.runs = list_runs(self.root, self.extra_roots)

@@ -147,3 +147,31 @@ def test_export_then_transcribe_with_the_ct2_backend(assets, tmp_path, capsys):
     assert main(["transcribe", str(data), "--model", str(out), "--backend", "ct2", "--json"]) == 0
     rows = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
     assert len(rows) == 6
+
+
+def test_train_makes_the_run_folder_under_the_profiles_output_dir(tmp_path, monkeypatch, capsys):
+    """`--set output.dir=runs-here` (relative: to the current folder) without --output: a dated run folder in it."""
+    from whisper_tui.training import job as job_module
+
+    made = []
+
+    class NoTraining(job_module.TrainingJob):
+        def start(self):
+            made.append(self.run_dir)
+
+        def wait(self, timeout=None):
+            return True
+
+    monkeypatch.setattr(job_module, "TrainingJob", NoTraining)
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--profile", "cpu-quick", "--set", "output.dir=runs-here"]) == 0
+    assert main(["train", "--profile", "cpu-quick", "--set", "output.dir=runs-here",
+                 "--output", str(tmp_path / "explicit")]) == 0  # --output still wins
+    (tmp_path / "a-file").write_text("x")
+    assert main(["train", "--profile", "cpu-quick", "--set", f"output.dir={tmp_path / 'a-file'}"]) == 2
+    assert made[0].parent == tmp_path / "runs-here" and made[0].name.endswith("-cpu-quick")
+    assert made[1:] == [tmp_path / "explicit"]
+    err = capsys.readouterr().err
+    assert "output.dir" in err and "is a file, not a folder" in err and "Traceback" not in err
+    assert main(["locate"]) == 0
+    assert f"runs (output.dir)  {tmp_path / 'runs-here'}" in capsys.readouterr().out

@@ -208,3 +208,47 @@ def test_data_dir_comes_from_the_runs_profile(tmp_path):
     save_profile(apply_overrides(load_profile("cpu-quick"), {"data.train_dir": str(tmp_path / "speech")}),
                  run / "profile.toml")
     assert read_run(run).data_dir == tmp_path / "speech"
+
+
+def test_output_dir_is_where_new_runs_go_and_where_listing_looks(tmp_path, monkeypatch):
+    from whisper_tui.errors import ProfileError
+    from whisper_tui.locations import default_runs_dir
+    from whisper_tui.profile import apply_overrides, load_profile
+
+    profile = load_profile("cpu-quick")
+    assert runs.runs_root_for(profile) is None  # empty: TrainingJob's default, the app's runs folder
+    assert runs.runs_roots() == [default_runs_dir()]
+
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    root = runs.runs_root_for(apply_overrides(profile, {"output.dir": "my-runs"}))
+    assert root == elsewhere / "my-runs"  # relative: to the folder whisper-tui was started from
+    assert runs.runs_root_for(apply_overrides(profile, {"output.dir": str(root)})) == root
+    assert runs.remembered_runs_roots() == [root]  # once, however often it is used
+    assert runs.runs_roots() == [default_runs_dir(), root]
+    assert runs.runs_roots(tmp_path / "x") == [tmp_path / "x"]  # an explicit root is looked at alone
+
+    write_run(root, "20250301-100000-quick")
+    write_run(default_runs_dir(), "20250302-100000-quick")
+    monkeypatch.chdir(tmp_path)  # listing later, from another folder, still finds it
+    assert [r.name for r in runs.list_runs()] == ["20250302-100000-quick", "20250301-100000-quick"]
+
+    assert runs.runs_root_for(apply_overrides(profile, {"output.dir": str(default_runs_dir())})) == default_runs_dir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert runs.runs_root_for(apply_overrides(profile, {"output.dir": "~/r"})) == tmp_path / "home" / "r"
+    assert runs.remembered_runs_roots() == [root, tmp_path / "home" / "r"]  # not the default runs folder
+
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ProfileError) as info:
+        runs.runs_root_for(apply_overrides(profile, {"output.dir": str(tmp_path / "a-file")}))
+    assert info.value.where == "output.dir" and "is a file, not a folder" in info.value.message
+
+
+def test_a_damaged_run_folders_list_is_read_as_far_as_it_goes(tmp_path):
+    from whisper_tui.locations import data_dir, default_runs_dir
+
+    data_dir().mkdir(parents=True)
+    (data_dir() / runs.RUN_FOLDERS_FILE).write_bytes(b"relative/path\n\xff\xfe\n\n" + str(tmp_path).encode() + b"\n")
+    assert runs.remembered_runs_roots() == [tmp_path]
+    assert runs.runs_roots() == [default_runs_dir(), tmp_path]

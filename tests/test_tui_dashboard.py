@@ -441,3 +441,40 @@ async def test_without_a_keep_set_the_table_has_no_general_column(tmp_path):
         assert "general" not in [str(c.label) for c in table.columns.values()]
         assert [s.label for s in app.dashboard.query_one("#dash-wer", MetricChart).series] == [
             "base model", "eval WER %"]
+
+
+# -- output.dir: where the Train flow makes a new run folder ---------------------------------------
+
+def test_the_train_flow_makes_new_runs_under_the_profiles_output_dir(tmp_path):
+    from screens.dashboard import _default_job_factory
+    from whisper_tui.profile import apply_overrides, load_profile
+    from whisper_tui.runs import remembered_runs_roots
+
+    profile = apply_overrides(load_profile("cpu-quick"), {"output.dir": str(tmp_path / "runs-here")})
+    job = _default_job_factory(profile)
+    assert job.run_dir.parent == tmp_path / "runs-here" and job.run_dir.name.endswith("-cpu-quick")
+    assert remembered_runs_roots() == [tmp_path / "runs-here"]  # the Runs screen will look there
+    assert _default_job_factory(profile, output_dir=tmp_path / "one").run_dir == tmp_path / "one"
+    from whisper_tui.locations import default_runs_dir
+
+    assert _default_job_factory(load_profile("cpu-quick")).run_dir.parent == default_runs_dir()
+
+
+async def test_an_output_dir_that_is_a_file_is_told_not_started(tmp_path):
+    from whisper_tui.profile import apply_overrides, load_profile
+
+    (tmp_path / "a-file").write_text("x")
+    profile = apply_overrides(load_profile("cpu-quick"), {"output.dir": str(tmp_path / "a-file")})
+
+    class RealApp(App):
+        def on_mount(self) -> None:
+            self.dashboard = DashboardScreen(stats_source=no_gpu_stats)
+            self.push_screen(self.dashboard)
+
+    app = RealApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.dashboard.start_run(profile) is None and not app.dashboard.training_active
+        await pilot.pause()
+        note = list(app._notifications)[-1]
+        assert note.severity == "error" and "output.dir" in note.message and "is a file" in note.message

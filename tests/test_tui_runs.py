@@ -345,3 +345,18 @@ async def test_garbage_run_files_do_not_break_the_screen(tmp_path):
         await pilot.press("space", "up", "space", "c")
         await pilot.pause()
         assert screen.query_one("#runs-view", ContentSwitcher).current == "runs-compare"
+
+
+async def test_runs_under_a_profiles_output_dir_are_listed(tmp_path):
+    from whisper_tui.runs import remember_runs_root
+
+    older, newer, broken = make_runs()
+    elsewhere = write_fake_run(tmp_path / "my-runs", "20250306-100000-mine", started="2025-03-06T10:00:00")
+    remember_runs_root(tmp_path / "my-runs")  # as a run started with output.dir = my-runs does
+    app = RunsApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        table = app.runs_screen.query_one("#runs-table", DataTable)
+        assert [str(table.get_row_at(i)[-1]) for i in range(4)] == [elsewhere.name, broken.name, newer.name,
+                                                                     older.name]
+        assert app.runs_screen._run_roots_text() == f"{runs_root()}, {tmp_path / 'my-runs'}"

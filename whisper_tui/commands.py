@@ -71,11 +71,14 @@ def _parse_value(raw: str):
 # -- train -----------------------------------------------------------------------------------
 def run_training(profile, output=None, resume=None, evaluate_base=True, quiet=False):
     """Run a job in a worker thread so the main thread can turn Ctrl+C into a clean cancel."""
+    from .runs import runs_root_for
     from .training.events import RunCancelled, RunFailed
     from .training.job import TrainingJob
 
     printer = [TrainingPrinter(quiet=quiet)] if os.environ.get("RANK", "0") == "0" else []  # torchrun: rank 0 talks
-    job = TrainingJob(profile, output, resume_from=resume, listeners=printer, evaluate_base=evaluate_base)
+    runs_root = runs_root_for(profile) if not output and not resume else None  # the profile's output.dir
+    job = TrainingJob(profile, output, resume_from=resume, listeners=printer, evaluate_base=evaluate_base,
+                      runs_root=runs_root)
     interrupts = {"n": 0}
 
     def on_sigint(signum, frame):
@@ -399,4 +402,8 @@ def cmd_locate(args) -> int:
                         ("sample data", locations.default_sample_data_dir()),
                         ("runs", locations.default_runs_dir())]:
         say(f"{label:18} {path}")
+    from .runs import remembered_runs_roots
+
+    for path in remembered_runs_roots():  # profiles' output.dir that runs were started in
+        say(f"{'runs (output.dir)':18} {path}")
     return EXIT_OK

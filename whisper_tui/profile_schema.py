@@ -200,7 +200,8 @@ class TrainingSettings:
 
 @dataclass(frozen=True)
 class OutputSettings:
-    dir: str = setting("", Rule("str", "run folder; empty = a new dated folder under the runs folder"))
+    dir: str = setting("", Rule("str", "folder new run folders (dated) are made in; relative = to the folder "
+                                       "whisper-tui is started from; empty = the app's runs folder"))
     merge_lora: bool = setting(False, Rule("bool", "LoRA/QLoRA runs also save a merged full model"))
 
 

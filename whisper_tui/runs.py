@@ -9,6 +9,7 @@ rest of the list still shows. The layout is described in docs/ENGINE_API.md.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -18,12 +19,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from .locations import data_dir as app_data_dir
 from .locations import default_runs_dir
 from .processes import pid_alive
+
+log = logging.getLogger(__name__)
 
 RUN_JSON = "run.json"
 METRICS_FILE = "metrics.jsonl"
 LOCK_FILE = ".lock"
+RUN_FOLDERS_FILE = "run-folders.txt"  # in locations.data_dir(): the output.dir folders runs were started in
 # Files/folders whose presence makes a folder a run folder even when run.json is missing.
 _RUN_MARKERS = (RUN_JSON, METRICS_FILE, "profile.toml", "train.log", "checkpoints")
 _NAME_PATTERN = re.compile(r"^(?P<date>\d{8}-\d{6})-(?P<profile>.+)$")
@@ -227,8 +232,69 @@ def _is_run_folder(path: Path) -> bool:
         return False
 
 
-def _as_roots(root, extra_roots: Iterable) -> list[Path]:
-    first = [default_runs_dir()] if root is None else [Path(root)]
+def runs_root_for(profile) -> Path | None:
+    """The folder a new run of `profile` is made in, for `TrainingJob(..., runs_root=)`: None (the app's runs
+    folder) when `output.dir` is empty, else `output.dir` as an absolute path.
+
+    A relative output.dir is taken from the current folder (where whisper-tui was started), like
+    data.train_dir. The folder is remembered (`remembered_runs_roots`), so `list_runs()` and the Runs screen
+    find its runs from anywhere afterwards. ProfileError when it names a file.
+    """
+    from .errors import ProfileError
+
+    raw = str(getattr(getattr(profile, "output", None), "dir", "") or "").strip()
+    if not raw:
+        return None
+    hint = "set output.dir to a folder (new run folders are made in it), or empty for the app's runs folder"
+    try:
+        root = Path(os.path.abspath(Path(raw).expanduser()))
+    except RuntimeError as exc:  # "~someone" with no such user
+        raise ProfileError(f"output.dir = {raw}: {exc}", hint, where="output.dir") from None
+    try:
+        is_file = root.exists() and not root.is_dir()
+    except OSError:  # can't look: let the run folder's creation say what is wrong
+        is_file = False
+    if is_file:
+        raise ProfileError(f"output.dir = {raw}: {root} is a file, not a folder", hint, where="output.dir")
+    remember_runs_root(root)
+    return root
+
+
+def _roots_file() -> Path:
+    return app_data_dir() / RUN_FOLDERS_FILE
+
+
+def remembered_runs_roots() -> list[Path]:
+    """Folders other than the app's runs folder that runs were started in (profiles' output.dir), oldest first."""
+    try:
+        lines = _roots_file().read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    roots: list[Path] = []
+    for line in lines:
+        line = line.strip()
+        if line and Path(line).is_absolute() and Path(line) not in roots:
+            roots.append(Path(line))
+    return roots
+
+
+def remember_runs_root(root: str | os.PathLike) -> None:
+    """Add `root` to the folders `list_runs()` looks in (a no-op for the app's own runs folder or a known one)."""
+    root = Path(os.path.abspath(Path(root).expanduser()))
+    if root == Path(os.path.abspath(default_runs_dir())) or "\n" in str(root) or root in remembered_runs_roots():
+        return
+    try:
+        _roots_file().parent.mkdir(parents=True, exist_ok=True)
+        with _roots_file().open("a", encoding="utf-8") as handle:  # one short line: appends don't interleave
+            handle.write(f"{root}\n")
+    except OSError as exc:  # read-only data folder: the runs are still made, only not listed by default
+        log.warning("cannot remember runs folder %s in %s: %s", root, _roots_file(), exc)
+
+
+def runs_roots(root: str | os.PathLike | None = None, extra_roots: Iterable[str | os.PathLike] = ()) -> list[Path]:
+    """The folders `list_runs(root, extra_roots)` looks in: `root`, or by default the app's runs folder and every
+    remembered output.dir; then `extra_roots`."""
+    first = [default_runs_dir(), *remembered_runs_roots()] if root is None else [Path(root)]
     roots: list[Path] = []
     for candidate in [*first, *(Path(r) for r in extra_roots)]:
         resolved = candidate.expanduser()
@@ -239,13 +305,14 @@ def _as_roots(root, extra_roots: Iterable) -> list[Path]:
 
 def list_runs(root: str | os.PathLike | None = None,
               extra_roots: Iterable[str | os.PathLike] = ()) -> list[RunSummary]:
-    """Runs under `root` (default: the app's runs folder) and `extra_roots`, newest first.
+    """Runs under `root` (default: the app's runs folder and every output.dir runs were started in) and
+    `extra_roots`, newest first.
 
     A root that doesn't exist simply has no runs. A root that is itself a run folder (someone
     passed `--output-dir` straight to a run) is listed as that one run.
     """
     found: dict[Path, RunSummary] = {}
-    for folder in _as_roots(root, extra_roots):
+    for folder in runs_roots(root, extra_roots):
         try:
             if not folder.is_dir():
                 continue

@@ -54,13 +54,13 @@ LABELS = {
     "training.augment_views": "views per clip", "training.augment_speed": "views: speed ±",
     "training.augment_snr_low_db": "views: SNR low dB", "training.augment_snr_high_db": "views: SNR high dB",
     "training.augment_reverb": "views: reverb",
-    "output.dir": "run folder", "output.merge_lora": "merge LoRA",
+    "output.dir": "runs folder", "output.merge_lora": "merge LoRA",
 }
 PLACEHOLDERS = {
     "data.train_dir": "empty = bundled sample data",
     "data.test_dir": "empty = split the train folder",
     "data.keep_dir": "empty = bundled jfk + everyday sentences",
-    "output.dir": "empty = new dated run folder",
+    "output.dir": "empty = the app's runs folder",
     "description": "one line for profile lists",
 }
 
