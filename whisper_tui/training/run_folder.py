@@ -1,6 +1,8 @@
 """A training run's folder: lock, status file, metrics stream and log (layout in docs/ENGINE_API.md).
 
-The lock stops two processes from training into the same folder. `run.json` is rewritten
+The lock stops two processes from training into the same folder: `.lock` is held with flock for the
+whole run (the kernel frees it when the process dies) and says who holds it (JSON: pid, host, start
+time; earlier versions wrote a bare pid, still understood). `run.json` is rewritten
 atomically on every status change, so a crash leaves the last good status; a folder whose
 status says "running" but whose lock holder is dead is reported as interrupted, never loaded
 as if it had finished.
@@ -9,21 +11,139 @@ as if it had finished.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import json
 import os
 import socket
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..atomic import atomic_write_text
 from ..errors import RunFolderError
-from ..processes import pid_alive
+from ..processes import pid_alive, process_start_ticks, process_start_time, same_process
 
 CHECKPOINT_MARK = "whisper_tui_complete"
 
 
 def now_iso() -> str:
     return _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who a run folder's `.lock` file says holds the folder."""
+
+    pid: int
+    host: str = ""  # "" in lock files from before issue 13
+    started: str = ""
+    proc_start: int | None = None  # the holder's start time in clock ticks since boot (Linux)
+    legacy: bool = False  # plain pid text, written by a whisper-tui that held no flock
+
+    def gone(self) -> bool | None:
+        """True when the holder has surely ended (or its pid is now another program's), False when it
+        is running, None when this machine cannot tell (another host's run)."""
+        if self.host and self.host != socket.gethostname():
+            return None
+        if not self.pid:
+            return None
+        alive = same_process(self.pid, self.proc_start)
+        return alive is False
+
+
+def read_lock(lock_file: Path) -> LockHolder | None:
+    """What a `.lock` file says (both the JSON written now and the plain pid of earlier versions);
+    None when it is missing, empty or unreadable."""
+    try:
+        return _parse_lock(Path(lock_file).read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return None
+
+
+def stale_lock_reason(run_dir: Path, status: dict) -> str:
+    """Why a folder whose run.json says "running" is not really running ("" when it may well be): no
+    lock file, or a holder that has ended (or whose pid is now another program's). Another host's run
+    cannot be checked from here, so it counts as running. For the Runs list (runs.py)."""
+    lock_file = Path(run_dir) / ".lock"
+    if not lock_file.exists():
+        return "the training process stopped without finishing (no .lock file)"
+    holder = read_lock(lock_file)
+    host = (holder.host if holder is not None else "") or status.get("host")
+    if isinstance(host, str) and host and host != socket.gethostname():
+        return ""  # another machine's process: we can't tell
+    if holder is None:  # empty (being written) or unreadable: go by the pid run.json recorded
+        try:
+            pid = int(status.get("pid") or 0)
+        except (TypeError, ValueError):
+            return ""
+        gone = bool(pid) and not pid_alive(pid)
+    else:
+        pid = holder.pid
+        gone = _legacy_holder_gone(pid, lock_file) if holder.legacy else bool(holder.gone())
+    return f"the training process (pid {pid}) is gone; resume from the latest checkpoint" if gone and pid else ""
+
+
+def _parse_lock(text: str) -> LockHolder | None:
+    text = text.strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return LockHolder(pid=int(text), legacy=True)
+    try:
+        data = json.loads(text)
+        pid = int(data["pid"])
+        proc_start = data.get("proc_start")
+        return LockHolder(pid=pid, host=str(data.get("host") or ""), started=str(data.get("started") or ""),
+                          proc_start=int(proc_start) if proc_start is not None else None)
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def _read_fd(fd: int) -> str:
+    try:
+        return os.pread(fd, 65536, 0).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+def _lock_nonblocking(fd: int) -> None:
+    """An exclusive lock on the open file `fd`, held until it is closed; BlockingIOError when taken."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: lock the first byte (allowed past the end of the file)
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError as exc:
+            raise BlockingIOError(errno.EAGAIN, "locked") from exc
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+            raise BlockingIOError(exc.errno, "locked") from exc
+        raise
+
+
+def _legacy_holder_gone(pid: int, lock_file: Path) -> bool:
+    """For a plain-pid lock file (no start time recorded): has `pid` ended, or did the process now using
+    that pid start after the file was written (so the pid was reused)? False when it may be the writer."""
+    if not pid_alive(pid):
+        return True
+    started = process_start_time(pid)
+    try:
+        written = lock_file.stat().st_mtime
+    except OSError:
+        return False
+    return started is not None and started > written + 2.0
 
 
 class RunFolder:
@@ -38,37 +158,140 @@ class RunFolder:
         self.lock_file = self.path / ".lock"
         self._io = threading.Lock()
         self._status: dict = {}
+        self._lock_fd: int | None = None
 
     # -- locking -----------------------------------------------------------------------------
+    # The `.lock` file is opened (never truncated on open) and locked with flock for the whole run:
+    # the kernel drops that lock when the process dies, however it dies, so on this machine "is the
+    # folder in use" is the lock itself, with no window between a check and a create. The file also
+    # says who holds it (JSON: pid, host, start time), for people, for the Runs list, and for other
+    # machines sharing the folder over a network disk, where flock cannot be relied on: a lock that
+    # names another host is treated as live.
     def acquire(self, *, resuming: bool) -> str | None:
-        """Take the folder for this process. Returns a warning when a stale lock was taken over."""
+        """Take the folder for this process. Returns a warning when a stale lock was taken over.
+
+        Raises RunFolderError when another run holds the folder, or when the folder already holds
+        a run and `resuming` is false (also when the lock left there was stale)."""
         self.path.mkdir(parents=True, exist_ok=True)
-        warning = None
-        if self.lock_file.exists():
+        for _attempt in range(50):
             try:
-                pid = int(self.lock_file.read_text().strip() or "0")
-            except (OSError, ValueError):
-                pid = 0
-            if pid_alive(pid) and pid != os.getpid():
-                raise RunFolderError(
-                    f"{self.path} is in use by another training run (pid {pid})",
-                    "choose another --output folder or wait for that run to end", where=str(self.path))
-            warning = f"{self.path} was left by a run that did not end cleanly (pid {pid}); taking it over"
-        elif not resuming and self.status_file.exists():
+                fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            except OSError as exc:
+                raise RunFolderError(f"cannot create the lock file {self.lock_file}: {exc.strerror or exc}",
+                                     "check that the output folder is writable", where=str(self.path)) from exc
+            try:
+                taken, warning = self._take(fd, resuming)
+            except BaseException:
+                os.close(fd)
+                raise
+            if taken:
+                self._lock_fd = fd
+                return warning
+            os.close(fd)  # the file was removed or replaced after we opened it: open the new one
+        raise RunFolderError(f"could not lock {self.lock_file}: other processes kept replacing it",
+                             "make sure only one training run uses this folder", where=str(self.path))
+
+    def _take(self, fd: int, resuming: bool) -> tuple[bool, str | None]:
+        """(True, warning) once this process holds the lock on the file now at lock_file; (False, None) to retry."""
+        try:
+            _lock_nonblocking(fd)
+        except BlockingIOError:
+            raise self._busy(_parse_lock(_read_fd(fd))) from None
+        except OSError as exc:
+            raise RunFolderError(f"cannot lock {self.lock_file}: {exc.strerror or exc}",
+                                 "use an output folder on a local disk (this file system refuses locks)",
+                                 where=str(self.path)) from exc
+        try:
+            if not os.path.samestat(os.fstat(fd), os.stat(self.lock_file)):
+                return False, None  # a finishing run unlinked it between our open and our lock
+        except FileNotFoundError:
+            return False, None
+        text = _read_fd(fd)
+        warning = None
+        if text.strip():
+            holder = _parse_lock(text)
+            if holder is None:
+                warning = (f"{self.lock_file} held unreadable contents ({text.strip()[:40]!r}) and no process "
+                           f"holds it; taking the folder over")
+            else:
+                warning = self._stale_or_raise(holder)
+        if not resuming and self.status_file.exists():
+            if not text.strip():
+                _unlink_quietly(self.lock_file)  # ours, just created: leave the folder as it was
             raise RunFolderError(
                 f"{self.path} already holds a training run",
                 "choose another --output folder, or resume it with --resume", where=str(self.path))
-        fd = os.open(self.lock_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(str(os.getpid()))
-        return warning
-
-    def release(self) -> None:
+        record = {"pid": os.getpid(), "host": socket.gethostname(), "started": now_iso(),
+                  "proc_start": process_start_ticks(os.getpid())}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
         try:
-            if self.lock_file.exists() and self.lock_file.read_text().strip() == str(os.getpid()):
-                self.lock_file.unlink()
+            os.fsync(fd)
         except OSError:
             pass
+        return True, warning
+
+    def _stale_or_raise(self, holder: LockHolder) -> str:
+        """We hold the flock on a lock file that names `holder`: the warning for taking it over, or raise
+        when that holder may still be running (another host, or a pre-flock lock whose process lives)."""
+        host = holder.host or self._status_host(holder.pid)
+        if host and host != socket.gethostname():
+            raise self._other_host(holder, host)
+        if not holder.pid or holder.pid == os.getpid():
+            return f"{self.path} was left by a run that did not end cleanly; taking it over"
+        if holder.legacy and not _legacy_holder_gone(holder.pid, self.lock_file):
+            # written by a whisper-tui that held no flock, and its pid is still alive: that run may be going on
+            raise RunFolderError(
+                f"{self.path} is in use by another training run (pid {holder.pid}; lock {self.lock_file})",
+                f"wait for that run to end or choose another --output folder; if no training run is using it "
+                f"(pid {holder.pid} may now belong to another program), delete {self.lock_file}",
+                where=str(self.path))
+        # A lock written with flock that we could take: its writer has ended (the kernel drops the lock
+        # with the process), whatever now answers to its pid.
+        if not pid_alive(holder.pid):
+            who = f"pid {holder.pid}, gone"
+        elif holder.legacy or same_process(holder.pid, holder.proc_start) is False:
+            who = f"pid {holder.pid}, now another program's"
+        else:
+            who = f"pid {holder.pid}, no longer holding it"
+        return f"{self.path} was left by a run that did not end cleanly ({who}); taking over {self.lock_file}"
+
+    def _status_host(self, pid: int) -> str:
+        """The host run.json names for a running `pid` (pre-flock lock files recorded no host)."""
+        status = self.read_status()
+        if status.get("status") == "running" and status.get("pid") in (pid, None):
+            return str(status.get("host") or "")
+        return ""
+
+    def _other_host(self, holder: LockHolder, host: str) -> RunFolderError:
+        since = f", started {holder.started}" if holder.started else ""
+        return RunFolderError(
+            f"{self.path} is in use by a training run on {host} (pid {holder.pid}{since}; lock {self.lock_file})",
+            f"this machine cannot check a process on {host}; wait for that run to end or choose another "
+            f"--output folder; if that run is known to be dead, delete {self.lock_file}", where=str(self.path))
+
+    def _busy(self, holder: LockHolder | None) -> RunFolderError:
+        if holder is not None and holder.host and holder.host != socket.gethostname():
+            return self._other_host(holder, holder.host)
+        who = f"pid {holder.pid}" if holder is not None and holder.pid else "it has just locked it"
+        return RunFolderError(f"{self.path} is in use by another training run ({who}; lock {self.lock_file})",
+                              "choose another --output folder or wait for that run to end", where=str(self.path))
+
+    def release(self) -> None:
+        """Give the folder back: remove the lock file if it is still the one this process locked. Never raises."""
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is None:
+            return
+        try:
+            if os.path.samestat(os.fstat(fd), os.stat(self.lock_file)):
+                os.unlink(self.lock_file)  # while still locked, so no one takes a file that is going away
+        except OSError:
+            pass
+        finally:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     # -- status, metrics, log ----------------------------------------------------------------
     def read_status(self) -> dict:
