@@ -11,6 +11,7 @@ import soundfile as sf
 from helpers_audio import snapshot
 
 from whisper_tui import tts
+from whisper_tui.atomic import OWNER_MARK
 from whisper_tui.audio import SAMPLE_RATE
 from whisper_tui.dataset import read_metadata, validate_dataset
 from whisper_tui.errors import AudioError, DatasetError
@@ -125,7 +126,8 @@ def test_make_sample_dataset_is_byte_identical_for_a_seed(tmp_path):
     c = make_sample_dataset(tmp_path / "c", n_clips=6, seed=6)
     files_a, files_b = snapshot(a), snapshot(b)
     assert files_a == files_b
-    assert sorted(files_a) == sorted([f"clip_{i:03d}.wav" for i in range(6)] + ["metadata.csv", SAMPLE_MARKER])
+    assert sorted(files_a) == sorted([f"clip_{i:03d}.wav" for i in range(6)]
+                                     + ["metadata.csv", SAMPLE_MARKER, OWNER_MARK])
     assert files_a["metadata.csv"].startswith(b"file_name,transcription,speaker,split\n")
     assert snapshot(c)["metadata.csv"] != files_a["metadata.csv"]
 

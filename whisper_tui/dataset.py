@@ -60,11 +60,14 @@ PROBLEM_KINDS: dict[str, tuple[str, str]] = {
     "duplicate": (ERROR, "file listed more than once"),
     "too_short": (ERROR, f"shorter than {MIN_CLIP_SECONDS:g} s"),
     "too_long": (WARNING, f"longer than {MAX_CLIP_SECONDS:g} s; skipped in training"),
+    "transcript_too_long": (WARNING, "more tokens than Whisper's decoder holds; skipped in training"),
+    "implausible_rate": (WARNING, "words per second implausible for the clip (wrong transcript?); skipped"),
     "odd_sample_rate": (WARNING, f"not {SAMPLE_RATE} Hz; will be resampled"),
     "silence": (WARNING, f"silent (below {SILENCE_DBFS:g} dBFS)"),
     "extra_column": (WARNING, "extra column(s) not trained on"),
 }
-_NOT_FOR_TRAINING = {"too_long"}  # warnings that still keep a clip out of training
+# warnings that still keep a clip out of training (and out of the test set: its WER would mislead)
+_NOT_FOR_TRAINING = {"too_long", "transcript_too_long", "implausible_rate"}
 # Extra columns with a known meaning: no warning for them. `speaker` and `split` are read by the
 # train/test split; the others are written by labelling and import tools and kept as they are.
 KNOWN_COLUMNS = ("speaker", "split", "source", "confidence", "no_speech", "flags", "status", "duration",
@@ -408,6 +411,17 @@ class DatasetReport:
         c = Counter(p.kind for p in self.problems)
         return {k: c[k] for k in PROBLEM_KINDS if c[k]}
 
+    def left_out(self) -> dict[str, int]:
+        """Why rows are not used for training or testing: rows per problem kind (a row counts once, under its
+        first such problem), in the PROBLEM_KINDS order."""
+        used = {c.row for c in self._usable}
+        first: dict = {}
+        for p in self.problems:
+            if p.row is not None and p.row not in used and (p.severity == ERROR or p.kind in _NOT_FOR_TRAINING):
+                first.setdefault(p.row, p.kind)
+        c = Counter(first.values())
+        return {k: c[k] for k in PROBLEM_KINDS if c[k]}
+
     @property
     def errors(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == ERROR]
@@ -490,6 +504,27 @@ def _hms(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
+def _transcript_problems(clips: list[Clip], infos: dict[str, AudioInfo], skip_rows: set) -> list[Problem]:
+    """Transcripts too long for the decoder, and word rates no speaker has (transcript_checks.py)."""
+    from .transcript_checks import MAX_TRANSCRIPT_TOKENS, implausible_rate, token_counts
+
+    checked = [c for c in clips if c.row not in skip_rows and c.transcription.strip()]
+    out = []
+    counts = token_counts([c.transcription for c in checked]) or [0] * len(checked)
+    for clip, tokens in zip(checked, counts):
+        name = clip.file_name
+        if tokens > MAX_TRANSCRIPT_TOKENS:
+            out.append(_problem("transcript_too_long", f"{name}: the transcript is {tokens} tokens; Whisper's decoder "
+                                f"holds {MAX_TRANSCRIPT_TOKENS}", clip.row, name,
+                                "split the clip and its transcript into shorter ones (e.g. whisper-tui import)"))
+        info = infos.get(name)
+        why = implausible_rate(clip.transcription, info.duration_s) if info is not None else None
+        if why is not None and not any(p.row == clip.row for p in out):
+            out.append(_problem("implausible_rate", f"{name}: {why}", clip.row, name,
+                                "check that the transcript belongs to this file and is complete"))
+    return out
+
+
 def validate_dataset(folder: str | os.PathLike, *, check_silence: bool = True) -> DatasetReport:
     """Read metadata (generating it from sidecars if need be) and check every listed clip."""
     folder = _dataset_folder(folder)
@@ -512,6 +547,7 @@ def validate_dataset(folder: str | os.PathLike, *, check_silence: bool = True) -
             first = next((c for c in clips if c.path == clip.path and c.file_name in infos), None)
             if first is not None:
                 infos[clip.file_name] = infos[first.file_name]
+    problems.extend(_transcript_problems(clips, infos, duplicate_rows))
     order = list(PROBLEM_KINDS)
     problems.sort(key=lambda p: (p.row or 0, order.index(p.kind)))
     return DatasetReport(folder, clips, infos, problems, generated)

@@ -304,7 +304,7 @@ class TrainingJob:
         profile = self._resolve_auto_window(profile, train_clips + test_clips)
         model, processor, k_frozen = build_trainable_model(profile, device, precision, log=self.log)
         self._model, self._processor = model, processor
-        train_clips, test_clips = self._clips_that_fit(train_clips, test_clips, processor)
+        train_clips, test_clips = self._clips_that_fit(train_clips, test_clips, processor, model)
         self._keep_clips = self._keep_clips_that_fit(self._keep_clips, processor)
         trainable, total = count_parameters(model)
         self.log(f"trainable parameters: {trainable:,} of {total:,} ({100 * trainable / max(total, 1):.2f}%)")
@@ -503,6 +503,12 @@ class TrainingJob:
         if counts:
             self.log("dataset problems: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
                      + f" (run `whisper-tui validate {train_dir}` for the rows)", "warning")
+        for checked in (report, report.test_report):
+            left = checked.left_out() if checked is not None else {}
+            if left:
+                self.log(f"left out {sum(left.values())} of {len(checked.clips)} rows of {checked.folder}: "
+                         + ", ".join(f"{k} {v}" for k, v in left.items())
+                         + f" (run `whisper-tui validate {checked.folder}` for the rows)", "warning")
         if not train:
             from ..errors import DatasetError
 
@@ -533,14 +539,18 @@ class TrainingJob:
         self.log(f"model.window_s auto: {chosen} (the longest training or test clip lasts {longest:.1f} s)")
         return apply_overrides(profile, {"model.window_s": window})
 
-    def _clips_that_fit(self, train, test, processor):
-        """Drop clips outside data.min/max_duration_s or longer than the encoder window (they would be cut)."""
+    def _clips_that_fit(self, train, test, processor, model):
+        """Drop clips outside data.min/max_duration_s, longer than the encoder window, or whose transcript is
+        longer than the decoder holds: each would be cut, and a cut clip or label teaches the wrong thing."""
         from ..errors import DatasetError
         from ..window import processor_window_s
+        from .speech_dataset import label_length
 
         data = self.profile.data
         window = processor_window_s(processor)
         longest = min(data.max_duration_s, window)
+        prefix = self._prefix(model, processor)
+        positions = self._label_positions(model)
 
         def keep(clips, split):
             kept = [c for c in clips
@@ -550,6 +560,13 @@ class TrainingJob:
                        else "data.max_duration_s")
                 self.log(f"{split}: skipped {len(clips) - len(kept)} of {len(clips)} clips shorter than "
                          f"data.min_duration_s ({data.min_duration_s:g} s) or longer than {why}", "warning")
+            long_labels = [c for c in kept if label_length(c.transcription, processor.tokenizer, prefix) > positions]
+            if long_labels:
+                names = ", ".join(c.file_name for c in long_labels[:5]) + (" …" if len(long_labels) > 5 else "")
+                self.log(f"{split}: skipped {len(long_labels)} clip(s) whose transcript is longer than the decoder's "
+                         f"{positions - len(prefix) - 1} tokens (never cut: it would teach stopping mid-sentence): "
+                         f"{names}", "warning")
+                kept = [c for c in kept if c not in long_labels]
             return kept
 
         train, test = keep(train, "training"), keep(test, "test")
@@ -559,15 +576,26 @@ class TrainingJob:
                                where="data.max_duration_s" if longest == data.max_duration_s else "model.window_s")
         return train, test
 
+    def _prefix(self, model, processor) -> list[int]:
+        from .speech_dataset import decoder_prefix_ids
+
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        return decoder_prefix_ids(base.config, base.generation_config, processor.tokenizer,
+                                  self.profile.model.language, self.profile.model.task)
+
+    @staticmethod
+    def _label_positions(model) -> int:
+        """The label limit: the decoder's positions (448), not the generation length used at evaluation."""
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        return int(base.config.max_target_positions)
+
     def _datasets(self, model, processor, train_clips, test_clips, k_frozen, device):
         from .encoder_cache import EncoderCache, cache_is_valid
         from .model_setup import encoder_of
-        from .speech_dataset import CachedEncoderDataset, FeatureDataset, decoder_prefix_ids
+        from .speech_dataset import CachedEncoderDataset, FeatureDataset
 
-        base = model.get_base_model() if hasattr(model, "get_base_model") else model
-        prefix = decoder_prefix_ids(base.config, base.generation_config, processor.tokenizer,
-                                    self.profile.model.language, self.profile.model.task)
-        max_len = min(self.profile.training.generation_max_length, base.config.max_target_positions)
+        prefix = self._prefix(model, processor)
+        max_len = self._label_positions(model)
         waves: dict = {}
         train_ds = FeatureDataset(train_clips, processor, prefix, max_len, waves)
         eval_ds = FeatureDataset(test_clips, processor, prefix, max_len, waves) if test_clips else None
@@ -703,7 +731,7 @@ class TrainingJob:
             bf16=precision.trainer_bf16,
             use_cpu=device == "cpu",
             predict_with_generate=True,
-            generation_max_length=min(tr.generation_max_length, base.config.max_target_positions),
+            generation_max_length=self._generation_length(base, eval_ds),
             generation_num_beams=1,
             remove_unused_columns=False,
             label_names=["labels"],
@@ -755,6 +783,19 @@ class TrainingJob:
         # Our events replace the Trainer's own printing (raw dicts on stdout would garble a progress bar).
         trainer.remove_callback(PrinterCallback)
         return trainer
+
+    def _generation_length(self, base, eval_ds) -> int:
+        """Evaluation generates up to the longest reference (test and keep set) plus a margin, so no reference
+        is out of reach; at least training.generation_max_length, at most the decoder's positions."""
+        tr = self.profile.training
+        limit = int(base.config.max_target_positions)
+        longest = max((n for ds in (eval_ds, self._keep_ds) if ds is not None for n in ds.lengths()), default=0)
+        need = longest + max(8, longest // 4)
+        length = min(limit, max(tr.generation_max_length, need))
+        if length > tr.generation_max_length:
+            self.log(f"evaluation generates up to {length} tokens: the longest reference is {longest} "
+                     f"(training.generation_max_length is {tr.generation_max_length})")
+        return length
 
     def _budget_callback(self, n_train: int, evaluates: bool):
         """training.budget_s / early_stopping_patience as a Trainer callback (None when neither is set)."""

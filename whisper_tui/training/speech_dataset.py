@@ -32,11 +32,25 @@ def decoder_prefix_ids(model_config, generation_config, tokenizer, language: str
     return prefix
 
 
+class LabelTooLong(ValueError):
+    """A transcript does not fit the decoder; the run leaves such clips out before building datasets."""
+
+
 def label_ids(text: str, tokenizer, prefix: Sequence[int], max_length: int) -> list[int]:
-    """prefix + text tokens + <|endoftext|>; the end token is kept so tuned models stop instead of looping."""
+    """prefix + text tokens + <|endoftext|>; the end token is kept so tuned models stop instead of looping.
+
+    Never cut: a cut label teaches the model to stop mid-sentence (and a cut test reference hides
+    it from the WER), so a label longer than `max_length` (the decoder's positions) raises.
+    """
     body = tokenizer(" " + text.strip(), add_special_tokens=False).input_ids
-    ids = list(prefix) + body[: max(0, max_length - len(prefix) - 1)] + [tokenizer.eos_token_id]
+    ids = list(prefix) + body + [tokenizer.eos_token_id]
+    if len(ids) > max_length:
+        raise LabelTooLong(f"the transcript is {len(body)} tokens; the decoder holds {max_length - len(prefix) - 1}")
     return ids
+
+
+def label_length(text: str, tokenizer, prefix: Sequence[int]) -> int:
+    return len(prefix) + len(tokenizer(" " + text.strip(), add_special_tokens=False).input_ids) + 1
 
 
 class FeatureDataset:
