@@ -13,7 +13,6 @@ import logging
 import math
 import os
 import re
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +20,6 @@ from pathlib import Path
 
 from .locations import data_dir as app_data_dir
 from .locations import default_runs_dir
-from .processes import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -152,20 +150,11 @@ def _name_parts(name: str) -> tuple[datetime | None, str]:
 
 
 def _stale_running_reason(run_dir: Path, data: dict) -> str:
-    """Why a run.json saying "running" is not really running ("" when it may well be)."""
-    lock = run_dir / LOCK_FILE
-    if not lock.exists():
-        return "the training process stopped without finishing (no .lock file)"
-    host = data.get("host")
-    if isinstance(host, str) and host and host != socket.gethostname():
-        return ""  # another machine's process: we can't tell
-    try:
-        pid = int(lock.read_text(encoding="utf-8").strip() or data.get("pid") or 0)
-    except (OSError, ValueError, TypeError):
-        return ""
-    if pid and not pid_alive(pid):
-        return f"the training process (pid {pid}) is gone; resume from the latest checkpoint"
-    return ""
+    """Why a run.json saying "running" is not really running ("" when it may well be): the lock's own rule
+    (training/run_folder.py), which reads both lock formats (JSON holder, or a bare pid from older versions)."""
+    from .training.run_folder import stale_lock_reason
+
+    return stale_lock_reason(run_dir, data)
 
 
 def _broken(run_dir: Path, reason: str) -> RunSummary:
