@@ -185,8 +185,8 @@ def test_only_training_batches_are_masked(assets, tmp_path):
     train_clips, test_clips = job._load_data()
     model, processor, k = build_trainable_model(profile, "cpu", choose_precision(profile, "cpu"))
     train_ds, eval_ds, cached = job._datasets(model, processor, train_clips, test_clips, k, "cpu")
-    assert isinstance(train_ds, SpecAugmentDataset) and cached is None
-    assert not isinstance(eval_ds, SpecAugmentDataset)
+    assert isinstance(train_ds.dataset, SpecAugmentDataset) and cached is None  # inside SkipBadClips
+    assert not isinstance(eval_ds.dataset, SpecAugmentDataset)
     trainer = job._trainer(model, processor, train_ds, eval_ds, 1e-3, choose_precision(profile, "cpu"), "cpu", None)
 
     plain = train_ds.base

@@ -141,6 +141,7 @@ def datasets(profile, tmp_path, name):
     train_clips, test_clips = job._load_data()
     model, processor, k = build_trainable_model(profile, "cpu", choose_precision(profile, "cpu"))
     train_ds, eval_ds, _cached = job._datasets(model, processor, train_clips, test_clips, k, "cpu")
+    train_ds, eval_ds = train_ds.dataset, eval_ds.dataset  # inside the SkipBadClips wrappers
     job._run_cleanups()  # removes the cross-attention cache: items here carry encoder states only
     if hasattr(train_ds, "cross_kv"):
         train_ds.cross_kv = None

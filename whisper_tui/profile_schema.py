@@ -107,6 +107,9 @@ class DataSettings:
         "float", "skip clips longer than this (Whisper sees at most 30 s)", low=0, low_open=True,
         high=WHISPER_MAX_CLIP_SECONDS))
     min_duration_s: float = setting(0.1, Rule("float", "skip clips shorter than this", low=0))
+    max_bad_fraction: float = setting(0.05, Rule(
+        "float", "a clip that cannot be decoded during training is skipped and named in the log; the run stops when "
+        "more than this share of the clips are bad", low=0, high=1))
     keep_set: bool = setting(True, Rule(
         "bool", "also measure general speech (bundled jfk.flac + everyday sentences + keep_dir) before training "
         "and at every evaluation"))
@@ -133,6 +136,9 @@ class FinetuningSettings:
         "int", "with freeze_encoder = false: freeze this many bottom encoder layers", low=0))
     gradient_checkpointing: bool = setting(True, Rule("bool", "recompute activations: ~40% less memory, ~20% slower"))
     encoder_cache: bool = setting(True, Rule("bool", "reuse frozen encoder outputs across epochs when valid"))
+    encoder_cache_max_gb: float = setting(20.0, Rule(
+        "float", "disk the encoder caches may use together, in GB; least recently used go first (0 = no limit)",
+        low=0))
     lora: LoraSettings = field(default_factory=LoraSettings)
 
 

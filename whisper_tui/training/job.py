@@ -91,6 +91,7 @@ class TrainingJob:
         self._budget = None  # budget.BudgetCallback when training.budget_s or early_stopping_patience is set
         self._fast_cross = None  # cross_kv.FastCrossAttention while the cross-attention cache is in use
         self._cleanups: list[Callable[[], None]] = []  # temporary files and patches, undone when the run ends
+        self._bad = None  # speech_dataset.BadClips: clips that failed to decode during this run
 
     # -- public controls ---------------------------------------------------------------------
     @property
@@ -359,12 +360,16 @@ class TrainingJob:
         final_keep_wer = (self.last_eval[2] if self.last_eval is not None and self.last_eval[0] == self._current_step
                           else None)
         keep = self._keep_metrics(final_keep_wer)
+        bad_clips = sorted(Path(p).name for p in self._bad.failed) if self._bad is not None else []
         metrics = {"base_wer": self.base_wer, "best_wer": self.best_wer, "best_step": self.best_step,
                    "final_wer": final_wer, "train_clips": len(train_clips), "test_clips": len(test_clips),
-                   "steps": self._current_step, "keep_clips": len(self._keep_clips), "stopped": stopped, **keep}
+                   "steps": self._current_step, "keep_clips": len(self._keep_clips), "stopped": stopped,
+                   "bad_clips": bad_clips, **keep}
         self._status(status="finished", finished=now_iso(), duration_s=round(duration, 1), best_wer=self.best_wer,
                      base_wer=self.base_wer, final_wer=final_wer, base_keep_wer=self.base_keep_wer,
-                     best_keep_wer=self.best_keep_wer, final_keep_wer=final_keep_wer)
+                     best_keep_wer=self.best_keep_wer, final_keep_wer=final_keep_wer, bad_clips=bad_clips)
+        if bad_clips:
+            self.log(self._bad.describe(), "warning")
         self._set_state("finished")
         self.log(f"finished in {duration:.0f}s; final model: {folder.final}"
                  + (f"; best WER {self.best_wer:.3f} at step {self.best_step}" if self.best_wer is not None else ""))
@@ -592,29 +597,35 @@ class TrainingJob:
     def _datasets(self, model, processor, train_clips, test_clips, k_frozen, device):
         from .encoder_cache import EncoderCache, cache_is_valid
         from .model_setup import encoder_of
-        from .speech_dataset import CachedEncoderDataset, FeatureDataset
+        from .speech_dataset import BadClips, CachedEncoderDataset, FeatureDataset, SkipBadClips
 
         prefix = self._prefix(model, processor)
         max_len = self._label_positions(model)
-        waves: dict = {}
-        train_ds = FeatureDataset(train_clips, processor, prefix, max_len, waves)
-        eval_ds = FeatureDataset(test_clips, processor, prefix, max_len, waves) if test_clips else None
-        keep_ds = FeatureDataset(self._keep_clips, processor, prefix, max_len, waves) \
+        bad = BadClips(len(train_clips) + len(test_clips), self.profile.data.max_bad_fraction, self.log)
+        self._bad = bad
+        train_ds = FeatureDataset(train_clips, processor, prefix, max_len, bad)
+        eval_ds = FeatureDataset(test_clips, processor, prefix, max_len, bad) if test_clips else None
+        keep_ds = FeatureDataset(self._keep_clips, processor, prefix, max_len, bad) \
             if eval_ds is not None and self._keep_clips else None  # the keep set: a second eval set (evaluate_keep)
-        self._keep_ds = keep_ds
+        self._keep_ds = SkipBadClips(keep_ds, bad) if keep_ds is not None else None
         n_layers = len(encoder_of(model).layers)
         ok, why = cache_is_valid(self.profile, n_layers)
         if not ok:
             if self.profile.finetuning.encoder_cache:
                 self.log(f"encoder cache off: {why}")
-            return self._augmented(train_ds), eval_ds, None
+            return (SkipBadClips(self._augmented(train_ds), bad),
+                    SkipBadClips(eval_ds, bad) if eval_ds is not None else None, None)
         keep_list = list(self._keep_clips) if keep_ds is not None else []
         clips_all = FeatureDataset(list(train_clips) + list(test_clips) + keep_list, processor, prefix, max_len,
-                                   waves)
+                                   bad)
         self.log(f"caching the output of {k_frozen} frozen encoder layer(s) for {len(clips_all)} clips")
         cache = EncoderCache.build(model, clips_all, k_frozen, device=device,
                                    batch_size=self.profile.training.per_device_eval_batch_size,
-                                   on_progress=self._cancel_point)
+                                   on_progress=self._cancel_point,
+                                   max_gb=self.profile.finetuning.encoder_cache_max_gb,
+                                   reserve_clips=len(train_clips) * self.profile.training.augment_views)
+        for old in cache.evicted:
+            self.log(f"encoder cache: removed {old.kind} cache {old.name} (least recently used) to make room")
         self.log("encoder cache reused from an earlier run" if cache.reused
                  else f"encoder cache built in {cache.build_seconds:.1f}s ({cache.path})")
         if cache.is_full and self.profile.finetuning.gradient_checkpointing:
@@ -624,8 +635,20 @@ class TrainingJob:
             cached_train.cross_kv = self._cross_kv(model, cached_train, cache)
         cached_eval = CachedEncoderDataset(eval_ds, cache) if eval_ds is not None else None
         if keep_ds is not None:
-            self._keep_ds = CachedEncoderDataset(keep_ds, cache)
-        return cached_train, cached_eval, (None if cache.is_full else k_frozen)
+            self._keep_ds = SkipBadClips(CachedEncoderDataset(keep_ds, cache), bad)
+        if len(bad):  # the caches hold silence for the bad clips: never reuse them in a later run
+            self._forget_caches(cache, getattr(cached_train, "view_cache", None))
+        return (SkipBadClips(cached_train, bad), SkipBadClips(cached_eval, bad) if cached_eval is not None else None,
+                (None if cache.is_full else k_frozen))
+
+    def _forget_caches(self, *caches) -> None:
+        """Remove these encoder caches when the run ends (they stay usable until then)."""
+        def remove(paths=[c.path for c in caches if c is not None and getattr(c, "path", None)]):
+            for path in paths:
+                Path(path).unlink(missing_ok=True)
+                Path(path).with_suffix(".json").unlink(missing_ok=True)
+
+        self._cleanups.append(remove)
 
     def _augmented(self, train_ds):
         """The training split with SpecAugment when the profile asks for it (never the eval split)."""

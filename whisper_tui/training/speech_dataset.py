@@ -4,13 +4,99 @@ Two kinds of example: log-mel `input_features` (the encoder runs every step) or 
 outputs (`encoder_cache.EncoderCache`, the frozen encoder ran once). Labels are built explicitly
 from Whisper's special tokens rather than trusting a tokenizer post-processor, because converted
 tokenizers (CTranslate2 `tokenizer.json`) do not always add the prefix tokens.
+
+Audio is read from disk on every access and never kept: a run's memory must not grow with the
+dataset (hours of audio would not fit). A clip that cannot be decoded mid-run is recorded in
+`BadClips` and skipped (`SkipBadClips` serves the next good clip instead); the run fails only when
+more than `data.max_bad_fraction` of the clips are bad.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import threading
+from collections.abc import Callable, Sequence
 
 import numpy as np
+
+_PLACEHOLDER_SAMPLES = 8000  # half a second of silence stands in for an unreadable clip; it is never trained on
+
+
+class BadClips:
+    """Clips that failed to decode during the run: path -> reason, reported once each."""
+
+    def __init__(self, total: int, max_fraction: float = 0.05, log: Callable[[str, str], None] | None = None):
+        self.total = max(1, int(total))
+        self.max_fraction = float(max_fraction)
+        self.failed: dict[str, str] = {}
+        self._log = log or (lambda message, level="info": None)
+        self._lock = threading.Lock()
+
+    def __contains__(self, clip) -> bool:
+        return str(getattr(clip, "path", clip)) in self.failed
+
+    def __len__(self) -> int:
+        return len(self.failed)
+
+    def record(self, clip, reason: str) -> None:
+        from ..errors import DatasetError
+
+        key = str(clip.path)
+        with self._lock:
+            if key in self.failed:
+                return
+            self.failed[key] = reason
+            n = len(self.failed)
+        self._log(f"skipped {clip.file_name}: it could not be decoded ({reason}); {n} bad clip(s) so far", "warning")
+        if n > self.max_fraction * self.total:
+            names = ", ".join(os.path.basename(p) for p in list(self.failed)[:5])
+            raise DatasetError(f"{n} of {self.total} clips could not be decoded during training ({names})",
+                               f"more than data.max_bad_fraction ({self.max_fraction:.0%}); run `whisper-tui validate` "
+                               "on the data folder and fix or remove those files", where="data.max_bad_fraction")
+
+    def describe(self) -> str:
+        if not self.failed:
+            return ""
+        names = ", ".join(os.path.basename(p) for p in list(self.failed)[:5]) + (" …" if len(self.failed) > 5 else "")
+        return f"{len(self.failed)} clip(s) could not be decoded and were skipped: {names}"
+
+
+class SkipBadClips:
+    """A dataset that serves the next good clip in place of one that failed to decode.
+
+    The batch keeps its size and order stays deterministic; the bad clip is recorded (and the run
+    stopped when too many are). Every other attribute is the wrapped dataset's.
+    """
+
+    def __init__(self, dataset, bad: BadClips):
+        self.dataset = dataset
+        self.bad = bad
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["dataset"], name)
+
+    def __setattr__(self, name, value):
+        if name in ("dataset", "bad"):
+            object.__setattr__(self, name, value)
+        else:  # e.g. cross_kv set on the training set
+            setattr(self.dataset, name, value)
+
+    def __getitem__(self, i: int) -> dict:
+        clips = self.dataset.clips
+        n = len(clips)
+        for k in range(n):
+            j = (i + k) % n
+            if clips[j] in self.bad:
+                continue
+            item = self.dataset[j]
+            if clips[j] not in self.bad:  # it may have failed just now
+                return item
+        from ..errors import DatasetError
+
+        raise DatasetError("no clip of the dataset could be decoded", "run `whisper-tui validate` on the data folder")
 
 
 def decoder_prefix_ids(model_config, generation_config, tokenizer, language: str | None, task: str) -> list[int]:
@@ -57,23 +143,31 @@ class FeatureDataset:
     """Examples with log-mel features computed on access (cheap next to an encoder forward)."""
 
     def __init__(self, clips, processor, prefix: Sequence[int], max_label_length: int = 448,
-                 wave_cache: dict | None = None):
+                 bad: BadClips | None = None):
         self.clips = list(clips)
         self.processor = processor
         self.labels = [label_ids(c.transcription, processor.tokenizer, prefix, max_label_length) for c in self.clips]
-        self._waves = wave_cache if wave_cache is not None else {}
+        self.bad = bad
 
     def __len__(self) -> int:
         return len(self.clips)
 
     def wave(self, i: int) -> np.ndarray:
+        """The clip's audio, read from disk now (never kept); silence for a clip that cannot be decoded when
+        `bad` records failures (the caller skips it), else the AudioError."""
         from ..audio import load_audio
+        from ..errors import AudioError
 
         clip = self.clips[i]
-        key = str(clip.path)
-        if key not in self._waves:
-            self._waves[key] = load_audio(clip.path)
-        return self._waves[key]
+        if self.bad is not None and clip in self.bad:
+            return np.zeros(_PLACEHOLDER_SAMPLES, np.float32)
+        try:
+            return load_audio(clip.path)
+        except (AudioError, OSError, ValueError, RuntimeError) as exc:
+            if self.bad is None:
+                raise
+            self.bad.record(clip, getattr(exc, "message", None) or str(exc) or type(exc).__name__)
+            return np.zeros(_PLACEHOLDER_SAMPLES, np.float32)
 
     def features(self, i: int) -> np.ndarray:
         fe = self.processor.feature_extractor
