@@ -91,6 +91,7 @@ def test_saved_file_lists_every_setting_and_reads_back_equal(tmp_path):
         "data.keep_set": False, "data.keep_dir": "/data/general", "training.keep_tolerance": 5.0,
         "finetuning.strategy": "qlora", "finetuning.freeze_encoder": False, "finetuning.frozen_encoder_layers": 2,
         "finetuning.gradient_checkpointing": False, "finetuning.encoder_cache": False,
+        "finetuning.encoder_cache_max_gb": 5.0,
         "finetuning.lora.r": 4, "finetuning.lora.lora_alpha": 8, "finetuning.lora.lora_dropout": 0.0,
         "finetuning.lora.target_modules": ["k_proj", "out_proj", "fc1"],
         "training.num_train_epochs": 11, "training.learning_rate": 3.75e-5, "training.fp16": True,

@@ -9,6 +9,13 @@ on (the frozen weights, K, the feature extractor settings and each clip's bytes 
 changed model, dataset or setting never reuses a stale cache, and a repeated run reuses it.
 Perturbed copies of the training clips (`views.py`) are cached the same way, in a cache of their own
 whose clip identities also name the view settings.
+
+Disk: the size is known before anything is encoded (clips x frames x d_model x 2 bytes,
+`estimate.encoder_cache_file_bytes`). Before a build, least-recently-used caches are removed until the
+caches fit `finetuning.encoder_cache_max_gb` and the disk has room; when even that cannot make room the
+build is refused at once with a message saying what to do (`cache_admin.make_room`), instead of failing
+half way (a memory-mapped write to a full disk kills the process). A cache in use holds a lock file, so
+no other process evicts it; leftovers of killed builds are removed by the next build (`cache_admin`).
 """
 
 from __future__ import annotations
@@ -17,17 +24,26 @@ import hashlib
 import json
 import os
 import time
+import weakref
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from ..atomic import atomic_write_text
+from ..cache_admin import ENCODER_FOLDER, clean_leftovers, evict_to_limit, gb, hold, limit_bytes, make_room, release
+from ..estimate import encoder_cache_file_bytes
 from ..locations import cache_dir
 from .augment import CACHE_OFF_REASON, augments_encoder_input
 from .threads import ThreadTuner, tuning_enabled
 
-KEEP_CACHES = 4
 BUILD_BATCH = 4
+
+
+def default_max_gb() -> float:
+    from ..profile_schema import FinetuningSettings
+
+    return float(FinetuningSettings().encoder_cache_max_gb)
 
 
 def _encoder(model):
@@ -86,7 +102,7 @@ def _clip_identity(clip) -> str:
 class EncoderCache:
     """Maps a clip to the hidden states after frozen layer K (fp16, memory-mapped)."""
 
-    def __init__(self, path: Path, index: dict[str, int], k: int, n_layers: int):
+    def __init__(self, path: Path, index: dict[str, int], k: int, n_layers: int, lock: Path | None = None):
         self.path = path
         self.index = index
         self.k = k
@@ -94,6 +110,14 @@ class EncoderCache:
         self.array = np.load(path, mmap_mode="r")
         self.build_seconds = 0.0
         self.reused = False
+        self.evicted: list = []  # cache_admin.CacheEntry of older caches removed to make room for this one
+        # the lock keeps other processes' eviction and `whisper-tui cache prune` off this file while it is used
+        self._release = weakref.finalize(self, release, lock) if lock is not None else None
+
+    def close(self) -> None:
+        """Let the cache be evicted again (also done when this object is collected or the process exits)."""
+        if self._release is not None:
+            self._release()
 
     @property
     def is_full(self) -> bool:
@@ -104,18 +128,25 @@ class EncoderCache:
 
     @classmethod
     def build(cls, model, dataset, k: int, *, batch_size: int = 8, device: str = "cpu",
-              on_progress=None, root: Path | None = None) -> EncoderCache:
+              on_progress=None, root: Path | None = None, max_gb: float | None = None,
+              reserve_clips: int = 0) -> EncoderCache:
         """Encode every clip once (or reuse the cache built for the same weights and clips).
 
         `on_progress(done, total)` is called after every batch; an exception it raises (a cancelled
         run) stops the build within one batch and removes the partial file.
+        `max_gb` is `finetuning.encoder_cache_max_gb` (None: its default; 0: no limit). `reserve_clips`
+        counts clips of a cache built right after this one (the augmentation views), so a run whose caches
+        cannot fit together is refused before this one is encoded, not after.
+        Raises `DiskFull` / `ProfileError` (before encoding anything) when the cache cannot fit.
         """
         import torch
 
         enc = _encoder(model)
         n_layers = len(enc.layers)
-        root = Path(root or cache_dir() / "encoder-cache")
+        root = Path(root or cache_dir() / ENCODER_FOLDER)
         root.mkdir(parents=True, exist_ok=True)
+        clean_leftovers(root)  # temp files of killed builds, locks of processes that are gone
+        limit = limit_bytes(default_max_gb() if max_gb is None else max_gb)
         fe = dataset.processor.feature_extractor
         ids = [_clip_identity(c) for c in dataset.clips]
         key_src = json.dumps({
@@ -129,20 +160,34 @@ class EncoderCache:
         unique = sorted(set(ids))
         index = {cid: i for i, cid in enumerate(unique)}
         if path.exists() and (root / f"{key}.json").exists():
-            os.utime(path)
-            cache = cls(path, index, k, n_layers)
-            cache.reused = True
-            return cache
+            lock = hold(root, key)
+            try:
+                os.utime(path)  # last used: eviction removes the least recently used first
+                cache = cls(path, index, k, n_layers, lock=lock)
+            except FileNotFoundError:  # another process evicted it just now: build it again
+                release(lock)
+            else:
+                cache.reused = True
+                cache.evicted = evict_to_limit(root, limit, keep={key})  # the limit may have been lowered
+                return cache
+
+        d_model = enc.config.d_model
+        frames = enc.config.max_source_positions
+        views = any(getattr(c, "view_key", "") for c in dataset.clips[:1])
+        need = encoder_cache_file_bytes(len(unique), frames, d_model)
+        reserve = encoder_cache_file_bytes(reserve_clips, frames, d_model) if reserve_clips > 0 else 0
+        what = (f"the augmentation views' encoder cache ({len(unique)} clips)" if views
+                else f"the encoder cache of {len(unique)} clips")
+        detail = f" (with {gb(reserve)} GB for the augmentation views built after it)" if reserve else ""
+        evicted = make_room(root, need + reserve, limit, keep={key}, what=what, detail=detail)
+        lock = hold(root, key)
 
         started = time.perf_counter()
         first_of = {}
         for i, cid in enumerate(ids):
             first_of.setdefault(cid, i)
         order = [first_of[cid] for cid in unique]
-        d_model = enc.config.d_model
-        frames = enc.config.max_source_positions
         tmp = root / f".{key}.{os.getpid()}.npy.tmp"
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(len(unique), frames, d_model))
         param = next(enc.parameters())
         was_training = enc.training
         enc.eval()
@@ -152,6 +197,7 @@ class EncoderCache:
         threads_before = torch.get_num_threads()
         tuner = ThreadTuner(probe_steps=1, hold_steps=8) if tuning_enabled(str(device)) else None
         try:
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(len(unique), frames, d_model))
             with torch.inference_mode():
                 for start in range(0, len(order), batch_size):
                     rows = order[start:start + batch_size]
@@ -170,15 +216,33 @@ class EncoderCache:
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
+            release(lock)
             raise
         finally:
             enc.train(was_training)
             torch.set_num_threads(threads_before)
-        atomic_write_text(root / f"{key}.json", json.dumps({"k": k, "clips": len(unique), "created": time.time()}))
-        _prune(root, keep=path)
-        cache = cls(path, index, k, n_layers)
+        atomic_write_text(root / f"{key}.json", json.dumps({
+            "k": k, "clips": len(unique), "created": time.time(), "kind": "views" if views else "encoder",
+            "model": _model_name(model), "data": _data_folders(dataset.clips)}))
+        evicted += evict_to_limit(root, limit, keep={key})
+        cache = cls(path, index, k, n_layers, lock=lock)
         cache.build_seconds = time.perf_counter() - started
+        cache.evicted = evicted
         return cache
+
+
+def _model_name(model) -> str:
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return str(getattr(getattr(base, "config", None), "_name_or_path", "") or "")
+
+
+def _data_folders(clips) -> str:
+    """The folder most clips come from (+ how many others): what `whisper-tui cache` says a cache belongs to."""
+    folders = Counter(str(Path(c.path).resolve().parent) for c in clips)
+    if not folders:
+        return ""
+    top, _n = folders.most_common(1)[0]
+    return top + (f" +{len(folders) - 1} folder{'s' if len(folders) > 2 else ''}" if len(folders) > 1 else "")
 
 
 def encode_bottom(enc, input_features, k: int):
@@ -207,11 +271,3 @@ def encode_top(enc, hidden, k: int):
 def _layer(layer, x):
     out = layer(x, attention_mask=None)
     return out[0] if isinstance(out, tuple) else out
-
-
-def _prune(root: Path, keep: Path) -> None:
-    files = sorted(root.glob("*.npy"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in files[KEEP_CACHES:]:
-        if old != keep:
-            old.unlink(missing_ok=True)
-            old.with_suffix(".json").unlink(missing_ok=True)

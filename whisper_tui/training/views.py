@@ -378,7 +378,7 @@ def with_views(profile, train_ds, *, model=None, k: int = 0, device: str = "cpu"
         return train_ds  # every view was skipped (logged above)
     started = time.perf_counter()
     view_cache = EncoderCache.build(model, source, k, device=device, batch_size=batch_size, root=root,
-                                    on_progress=on_progress)
+                                    on_progress=on_progress, max_gb=profile.finetuning.encoder_cache_max_gb)
     how = ("reused from an earlier run" if view_cache.reused
            else f"built in {time.perf_counter() - started:.1f} s ({view_cache.path})")
     log(f"{head}; cache holds {1 + settings.views} x {len(base)} clips, {how}; test clips are not augmented")
