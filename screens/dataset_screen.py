@@ -25,6 +25,7 @@ from textual.worker import Worker, get_current_worker
 from whisper_tui.errors import WhisperTuiError
 from whisper_tui.sample_data import DEFAULT_CLIPS
 
+from .dataset_import import ImportOfferMixin, import_offer
 from .dataset_rows import (COLUMNS, ERROR, SORT_CYCLE, WARNING, ClipRow, filter_rows, folder_problems,
                            format_clock, histogram_bin_seconds, rows_from_report, sort_rows)
 from .messages import DatasetValidated, EngineFailed, SampleDataReady, WaveformLoaded
@@ -71,7 +72,7 @@ class ReportScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-class DatasetScreen(Screen):
+class DatasetScreen(ImportOfferMixin, Screen):
     AUTO_FOCUS = "#ds-table"  # not the folder field: a first key press should act, not type
     sample_clips = DEFAULT_CLIPS  # size of the generated sample set (tests make a small one)
     HELP = ("Open a dataset folder (audio + metadata.csv) to check it before training. Red rows are not "
@@ -112,6 +113,7 @@ class DatasetScreen(Screen):
                         id="ds-folder", compact=True, suggester=PathSuggester())
             yield Button("Browse", id="ds-browse", compact=True)
             yield Button("Sample data", id="ds-sample", compact=True)
+            yield Button("Import…", id="ds-import", compact=True, variant="primary")  # dataset_import.py
         yield Static("", id="ds-folder-error", classes="field-error")
         with Horizontal(id="ds-filters", classes="bar"):
             yield Input(placeholder="filter: words in file name, transcript or problem", id="ds-filter", compact=True)
@@ -143,6 +145,7 @@ class DatasetScreen(Screen):
         self.query_one("#ds-progress-row").display = False
         self.query_one("#ds-folder-error").display = False
         self.query_one("#ds-histogram").display = False
+        self.query_one("#ds-import").display = False
 
     @staticmethod
     def _empty_text() -> Text:
@@ -168,6 +171,7 @@ class DatasetScreen(Screen):
         if field.value != str(folder):
             field.value = str(folder)
         self._show_folder_error("")
+        self._hide_import()
         self.query_one("#ds-table", DataTable).loading = True
         self._validate(folder)
 
@@ -176,6 +180,11 @@ class DatasetScreen(Screen):
         from whisper_tui.dataset import validate_dataset
 
         worker = get_current_worker()
+        offer = import_offer(folder)  # not a dataset yet, but a format `whisper-tui import` reads?
+        if offer is not None:
+            if not worker.is_cancelled:
+                self.post_message(offer)
+            return
         try:
             report = validate_dataset(folder)
         except WhisperTuiError as exc:
@@ -218,6 +227,8 @@ class DatasetScreen(Screen):
             self.query_one("#ds-table", DataTable).loading = False
             if event.worker.group == "sample":
                 self._stop_progress()
+            elif event.worker.group == "import":
+                self._import_done()
 
     # -- table ---------------------------------------------------------------------------------
     def _refresh_table(self) -> None:
@@ -293,6 +304,8 @@ class DatasetScreen(Screen):
             self.action_browse()
         elif event.button.id == "ds-sample":
             self.action_open_sample()
+        elif event.button.id == "ds-import":
+            self.action_import()
 
     # -- summary -------------------------------------------------------------------------------
     def _split_settings(self) -> tuple[float, int, str, str]:
