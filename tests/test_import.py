@@ -470,6 +470,11 @@ def test_unknown_source_names_what_was_looked_for(tmp_path):
     (ds / "metadata.csv").write_text("file_name,transcription\na.wav,hi\n")
     with pytest.raises(DatasetError, match="already a dataset"):
         detect_format(ds)
+    sidecars = tmp_path / "sidecars"  # short clips with a .txt each: validate reads these as they are
+    write_wav(sidecars / "a.wav")
+    (sidecars / "a.txt").write_text("hello")
+    with pytest.raises(DatasetError, match="already a dataset: its clips have a .txt"):
+        detect_format(sidecars)
     with pytest.raises(DatasetError, match="does not look like"):
         import_dataset(tmp_path / "junk", tmp_path / "out", format="nemo")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..audio import AUDIO_EXTENSIONS
@@ -51,3 +53,29 @@ def seconds_text(seconds: float) -> str:
     m, rest = divmod(rest, 60_000)
     s, ms = divmod(rest, 1000)
     return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+
+
+DETECT_DEPTH = 5  # detection looks this many folders down (LibriSpeech: ROOT/subset/speaker/chapter/x.trans.txt)
+DETECT_LIMIT = 20_000  # ... and at this many names at most: opening a home folder must not walk the whole disk
+
+
+def find_files(src: Path, match: Callable[[str], bool], *, max_depth: int | None = None,
+               limit: int | None = None) -> Iterator[Path]:
+    """Files under `src` whose name `match`es, in sorted order; hidden files and folders are passed over.
+
+    `max_depth` and `limit` (names looked at) bound the walk, for detection; reading walks everything.
+    """
+    seen = 0
+    root_depth = len(src.parts)
+    for folder, dirs, files in os.walk(src):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if max_depth is not None and len(here.parts) - root_depth >= max_depth:
+            dirs[:] = []
+        for name in sorted(files):
+            seen += 1
+            if limit is not None and seen > limit:
+                return
+            if not name.startswith(".") and match(name):
+                yield here / name
+        seen += len(dirs)

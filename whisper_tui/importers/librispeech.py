@@ -12,7 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..audio import AUDIO_EXTENSIONS
-from .common import read_text, relative, split_from_name
+from .common import (
+    DETECT_DEPTH,
+    DETECT_LIMIT,
+    find_files,
+    read_text,
+    relative,
+    split_from_name,
+)
 from .entries import Entry, FileAudio, Options, Plan, Skipped
 
 NAME = "librispeech"
@@ -22,16 +29,20 @@ SUFFIX = ".trans.txt"
 _PREFERRED = (".flac", ".wav")
 
 
+def _is_transcript(name: str) -> bool:
+    return name.lower().endswith(SUFFIX)
+
+
 def transcripts(src: Path) -> list[Path]:
     if src.is_file():
         return [src] if src.name.lower().endswith(SUFFIX) else []
-    return sorted(p for p in src.rglob(f"*{SUFFIX}") if p.is_file() and not p.name.startswith("."))
+    return list(find_files(src, _is_transcript))
 
 
 def detect(src: Path) -> bool:
     if src.is_file():
         return bool(transcripts(src))
-    return next((True for p in src.rglob(f"*{SUFFIX}") if p.is_file()), False)
+    return next((True for _p in find_files(src, _is_transcript, max_depth=DETECT_DEPTH, limit=DETECT_LIMIT)), False)
 
 
 def _audio_for(folder: Path, utt: str) -> Path:

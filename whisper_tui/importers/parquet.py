@@ -6,11 +6,12 @@ says train/dev/validation/test (`train-00000-of-00002.parquet`, `data/test/...`)
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import DatasetError
-from .common import relative, split_from_name
+from .common import DETECT_DEPTH, DETECT_LIMIT, find_files, relative, split_from_name
 from .entries import Entry, Options, Plan, Skipped
 from .hf_table import pick_columns, table_rows, wanted_columns
 
@@ -20,17 +21,23 @@ LOOKS_FOR = "*.parquet files with an audio column (a struct of bytes and path)"
 BATCH_ROWS = 64
 
 
-def files(src: Path) -> list[Path]:
+def _is_parquet(name: str) -> bool:
+    return name.lower().endswith(".parquet")
+
+
+def files(src: Path, *, quick: bool = False) -> list[Path]:
     if src.is_file():
-        return [src] if src.suffix.lower() == ".parquet" else []
-    return sorted(p for p in src.rglob("*.parquet") if p.is_file() and not p.name.startswith("."))
+        return [src] if _is_parquet(src.name) else []
+    if quick:
+        return list(itertools.islice(find_files(src, _is_parquet, max_depth=DETECT_DEPTH, limit=DETECT_LIMIT), 1))
+    return list(find_files(src, _is_parquet))
 
 
 def detect(src: Path) -> bool:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    for path in files(src)[:1]:
+    for path in files(src, quick=True):
         try:
             pick_columns(pq.read_schema(path), None, str(path))
             return True

@@ -7,13 +7,16 @@ with a `.txt` beside it is already a dataset the way `validate` reads folders, n
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from ..audio import AUDIO_EXTENSIONS, audio_info
 from ..dataset import MAX_CLIP_SECONDS
 from ..errors import WhisperTuiError
-from .common import is_audio
+from .common import DETECT_DEPTH, DETECT_LIMIT, find_files, is_audio
 from .subtitles import SUFFIXES as SUBTITLE_SUFFIXES
+
+QUICK_PAIRS = 50  # detection: a folder whose first 50 clips with a .txt are short is a dataset already
 
 
 def recordings(src: Path) -> list[Path]:
@@ -28,7 +31,16 @@ def recordings(src: Path) -> list[Path]:
         return []
     if not src.is_dir():
         return []
-    return sorted(p for p in src.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and is_audio(p))
+    return list(find_files(src, _is_recording))
+
+
+def _is_recording(name: str) -> bool:
+    return Path(name).suffix.lower() in AUDIO_EXTENSIONS
+
+
+def _beside(path: Path) -> list[Path]:
+    """The recording a subtitle or transcript file belongs to, if any."""
+    return recordings(path)
 
 
 def subtitles_for(audio: Path, src: Path | None = None) -> list[Path]:
@@ -52,8 +64,15 @@ def is_long(audio: Path) -> bool:
         return False
 
 
-def subtitled(src: Path) -> list[tuple[Path, Path]]:
-    """(recording, its subtitle file) pairs; a recording with several (languages) uses the first."""
+def subtitled(src: Path, *, quick: bool = False) -> list[tuple[Path, Path]]:
+    """(recording, its subtitle file) pairs; a recording with several (languages) uses the first.
+
+    `quick` (detection): the first pair found, looking from the subtitle files' side, in a bounded walk.
+    """
+    if quick and src.is_dir():
+        subs = find_files(src, lambda n: n.lower().endswith(SUBTITLE_SUFFIXES), max_depth=DETECT_DEPTH,
+                          limit=DETECT_LIMIT)
+        return next(([(rec[0], sub)] for sub in subs if (rec := _beside(sub))), [])
     pairs = []
     for audio in recordings(src):
         subs = subtitles_for(audio, src)
@@ -62,8 +81,18 @@ def subtitled(src: Path) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def transcribed(src: Path) -> list[tuple[Path, Path]]:
-    """(long recording, its plain .txt) pairs, for recordings without subtitles."""
+def transcribed(src: Path, *, quick: bool = False) -> list[tuple[Path, Path]]:
+    """(long recording, its plain .txt) pairs, for recordings without subtitles.
+
+    `quick` (detection): the first pair among the first few .txt files with a recording beside them.
+    """
+    if quick and src.is_dir():
+        txts = find_files(src, lambda n: n.lower().endswith(".txt"), max_depth=DETECT_DEPTH, limit=DETECT_LIMIT)
+        beside = ((rec[0], txt) for txt in txts if (rec := _beside(txt)) and rec[0].stem == txt.stem)
+        for audio, txt in itertools.islice(beside, QUICK_PAIRS):
+            if not subtitles_for(audio) and is_long(audio):
+                return [(audio, txt)]
+        return []
     pairs = []
     for audio in recordings(src):
         txt = transcript_for(audio)

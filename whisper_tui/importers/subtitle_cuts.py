@@ -25,7 +25,7 @@ LOOKS_FOR = "recordings with a .srt or .vtt of the same name beside them"
 
 
 def detect(src: Path) -> bool:
-    return bool(subtitled(src))
+    return bool(subtitled(src, quick=True))
 
 
 def _rows(pairs: list[tuple[Path, Path]], root: Path, options: Options) -> Iterator[Entry | Skipped]:

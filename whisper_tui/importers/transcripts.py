@@ -23,7 +23,7 @@ LOOKS_FOR = "recordings over 30 s with a .txt of the same name beside them (and 
 
 
 def detect(src: Path) -> bool:
-    return bool(transcribed(src))
+    return bool(transcribed(src, quick=True))
 
 
 def aligner() -> Callable | None:
