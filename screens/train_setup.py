@@ -374,7 +374,20 @@ class TrainSetupScreen(Screen):
         if note:
             text.append(note + "\n", style="yellow")
         text.append_text(self._fit_text(estimate.total_bytes))
+        text.append_text(self._cache_text())
         self.query_one("#ts-estimate", Static).update(text)
+
+    def _cache_text(self) -> Text:
+        """The encoder cache's size on disk and whether the disk and finetuning.encoder_cache_max_gb hold it."""
+        from whisper_tui.estimate import estimate_encoder_cache
+
+        cache = estimate_encoder_cache(self.profile)
+        if cache is None:
+            return Text()
+        fits, verdict = cache.verdict()
+        text = Text(f"\n{cache.summary()}\n", style="dim")
+        text.append(verdict, style="green" if fits else "bold red")
+        return text
 
     def _fit_text(self, need: int) -> Text:
         from whisper_tui.sysmon import format_bytes
