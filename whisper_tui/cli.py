@@ -118,6 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("name", nargs="?", help="profile name/file (show) or seed config.yaml (import)")
     pr.add_argument("--as", dest="save_as", default=None, help="name to save an imported profile under")
 
+    ca = sub.add_parser("cache", help="list the caches (encoder outputs, views, converted models, CT2 exports) "
+                                      "with their sizes; prune or clear them")
+    ca.add_argument("action", nargs="?", choices=["list", "prune", "clear"], default="list",
+                    help="list (default, removes nothing); prune: caches not used for --older-than; clear: all")
+    ca.add_argument("--older-than", default="30d", metavar="AGE", help="prune: not used for this long (30d, 12h, 90m)")
+    ca.add_argument("--kind", choices=["encoder", "views", "converted", "ct2", "all"], default="all",
+                    help="which caches prune/clear remove (leftovers of killed builds always go)")
+    ca.add_argument("--dry-run", action="store_true", help="print what prune/clear would remove, remove nothing")
+
     sub.add_parser("locate", help="print where whisper-tui keeps profiles, models, data and runs")
     sub.add_parser("tui", help="open the terminal app")
     return p

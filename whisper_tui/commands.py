@@ -393,6 +393,16 @@ def cmd_profiles(args) -> int:
     return EXIT_OK
 
 
+def cmd_cache(args) -> int:
+    from .cache_admin import parse_age, run_command
+
+    try:
+        parse_age(args.older_than)
+    except ValueError as exc:
+        raise WhisperTuiError(str(exc), "give an age like 30d, 12h or 90m") from exc
+    return run_command(args.action, kind=args.kind, older_than=args.older_than, dry_run=args.dry_run, out=say)
+
+
 def cmd_locate(args) -> int:
     from . import locations
 
