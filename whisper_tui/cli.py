@@ -103,6 +103,23 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--seed", type=int, default=42, help="split seed (data.split_seed)")
     v.add_argument("--split-by", default="auto", metavar="KEY", help="how the split groups clips (data.split_by)")
 
+    im = sub.add_parser("import", help="turn other people's data (Common Voice, NeMo, LibriSpeech, Hugging Face, "
+                                       "recordings with subtitles) into a dataset folder")
+    im.add_argument("src", help="the folder or file to import (its format is detected and printed)")
+    im.add_argument("out", help="the dataset folder to write (new or empty; --force replaces an earlier import)")
+    im.add_argument("--format", default=None, choices=["hf-disk", "common-voice", "nemo", "librispeech", "parquet",
+                                                       "subtitles", "transcript"], help="skip detection")
+    im.add_argument("--link", action="store_true",
+                    help="hard-link audio files instead of copying them (no extra space; the clip and the "
+                         "source are then one file)")
+    im.add_argument("--force", action="store_true", help="replace an earlier whisper-tui import in OUT")
+    im.add_argument("--max-seconds", type=float, default=30.0, metavar="S",
+                    help="subtitles: merged cues make segments of at most S seconds (at most 30)")
+    im.add_argument("--max-gap", type=float, default=1.5, metavar="S",
+                    help="subtitles: a pause of S seconds or more between cues starts a new segment")
+    im.add_argument("--text-column", default=None, metavar="NAME", help="Hugging Face tables: the transcript column")
+    im.add_argument("--model", default=None, help="transcript: the model that aligns the text (default tiny.en)")
+
     s = sub.add_parser("sample-data", help="synthesise the offline sample dataset (eSpeak NG)")
     s.add_argument("out")
     s.add_argument("--clips", type=int, default=120)

@@ -313,6 +313,12 @@ def cmd_validate(args) -> int:
     return EXIT_USER if errors or not report.usable_clips else EXIT_OK
 
 
+def cmd_import(args) -> int:
+    from .importers.command import cmd_import as run_import
+
+    return run_import(args)
+
+
 def cmd_sample_data(args) -> int:
     from .sample_data import make_sample_dataset
 
