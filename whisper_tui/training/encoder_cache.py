@@ -100,14 +100,24 @@ def _clip_identity(clip) -> str:
 
 
 class EncoderCache:
-    """Maps a clip to the hidden states after frozen layer K (fp16, memory-mapped)."""
+    """Maps a clip to the hidden states after frozen layer K (fp16, a .npy file on disk).
+
+    Rows are read with pread and the file is written with plain writes, never through a memory
+    map: mapped pages count in the process's RSS, so a 10,000-clip cache would make a run's memory
+    grow with the dataset; read this way the rows live in the page cache, which the kernel may drop.
+    """
 
     def __init__(self, path: Path, index: dict[str, int], k: int, n_layers: int, lock: Path | None = None):
         self.path = path
         self.index = index
         self.k = k
         self.n_layers = n_layers
-        self.array = np.load(path, mmap_mode="r")
+        header = np.load(path, mmap_mode="r")  # shape, dtype and data offset only; rows are read with pread
+        self.shape, self.dtype, self._offset = header.shape, header.dtype, header.offset
+        del header
+        self._row_bytes = int(np.prod(self.shape[1:])) * self.dtype.itemsize
+        self._fd = os.open(path, os.O_RDONLY)
+        self._close_fd = weakref.finalize(self, os.close, self._fd)
         self.build_seconds = 0.0
         self.reused = False
         self.evicted: list = []  # cache_admin.CacheEntry of older caches removed to make room for this one
@@ -118,13 +128,19 @@ class EncoderCache:
         """Let the cache be evicted again (also done when this object is collected or the process exits)."""
         if self._release is not None:
             self._release()
+        self._close_fd()
 
     @property
     def is_full(self) -> bool:
         return self.k == self.n_layers
 
     def get(self, clip) -> np.ndarray:
-        return np.array(self.array[self.index[_clip_identity(clip)]])  # a writable copy, not a view
+        """A fresh, writable copy of the clip's row."""
+        row = np.empty(self.shape[1:], self.dtype)
+        offset = self._offset + self.index[_clip_identity(clip)] * self._row_bytes
+        if os.preadv(self._fd, [row], offset) != self._row_bytes:
+            raise OSError(f"{self.path} is shorter than its header says (a cache file cut short)")
+        return row
 
     @classmethod
     def build(cls, model, dataset, k: int, *, batch_size: int = 8, device: str = "cpu",
@@ -196,8 +212,12 @@ class EncoderCache:
         batch_size = max(1, min(batch_size, BUILD_BATCH))
         threads_before = torch.get_num_threads()
         tuner = ThreadTuner(probe_steps=1, hold_steps=8) if tuning_enabled(str(device)) else None
+        out = None
         try:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=(len(unique), frames, d_model))
+            out = open(tmp, "wb")
+            np.lib.format.write_array_header_1_0(out, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)),
+                                                       "fortran_order": False,
+                                                       "shape": (len(unique), frames, d_model)})
             with torch.inference_mode():
                 for start in range(0, len(order), batch_size):
                     rows = order[start:start + batch_size]
@@ -206,15 +226,18 @@ class EncoderCache:
                     feats = torch.from_numpy(np.stack([dataset.features(r) for r in rows]))
                     feats = feats.to(device=device, dtype=param.dtype if param.is_floating_point() else torch.float32)
                     hidden = encode_bottom(enc, feats, k)
-                    out[start:start + len(rows)] = hidden.float().cpu().numpy().astype(np.float16)
+                    out.write(np.ascontiguousarray(hidden.float().cpu().numpy().astype(np.float16)).tobytes())
                     if tuner:
                         tuner.after()
                     if on_progress:
                         on_progress(min(start + len(rows), len(order)), len(order))
             out.flush()
-            del out
+            os.fsync(out.fileno())
+            out.close()
             os.replace(tmp, path)
         except BaseException:
+            if out is not None and not out.closed:
+                out.close()
             Path(tmp).unlink(missing_ok=True)
             release(lock)
             raise
