@@ -547,7 +547,9 @@ def validate_dataset(folder: str | os.PathLike, *, check_silence: bool = True) -
             first = next((c for c in clips if c.path == clip.path and c.file_name in infos), None)
             if first is not None:
                 infos[clip.file_name] = infos[first.file_name]
-    problems.extend(_transcript_problems(clips, infos, duplicate_rows))
+    # rows already left out (an error, too long) need no second reason
+    already_out = duplicate_rows | {p.row for p in problems if p.severity == ERROR or p.kind in _NOT_FOR_TRAINING}
+    problems.extend(_transcript_problems(clips, infos, already_out))
     order = list(PROBLEM_KINDS)
     problems.sort(key=lambda p: (p.row or 0, order.index(p.kind)))
     return DatasetReport(folder, clips, infos, problems, generated)
