@@ -104,3 +104,25 @@ def test_clear_speech_set_is_a_valid_dataset(tmp_path):
     report = validate_dataset(make_clear_speech(tmp_path / "clear"))
     assert len(report.usable_clips) >= len(SENTENCES) * len(VOICES) and not report.errors
     assert {c.transcription for c in report.usable_clips} >= set(SENTENCES)
+
+
+def test_soak_cancel_smoke(tiny_whisper_dir, tmp_path, capsys):
+    """Two cancels (encoder-cache build, a step, an evaluation's result) and resumes give bit-identical losses
+    and weights, and leave no lock or temp file in the run folder. LoRA dropout is off and the kinds are
+    limited: with dropout, a cancel between an epoch's steps does not resume exactly yet, and a cancel during
+    an evaluation loses it (RESULTS.md, soak_cancel). An ended job still holds its encoder cache's in-use
+    lock until it is garbage-collected, which is tolerated here only; the full soak
+    (`python -m benchmarks.soak_cancel`) draws from every kind and fails on all of these."""
+    from benchmarks import soak_cancel
+
+    out = tmp_path / "soak.json"
+    code = soak_cancel.main(["--smoke", "--model", str(tiny_whisper_dir), "--kinds", "cache-build,step,eval-end",
+                             "--set", "finetuning.lora.lora_dropout=0", "--epochs", "2", "--out", str(out),
+                             "--workdir", str(tmp_path / "work")])
+    data = json.loads(out.read_text())
+    known = [f for f in data["failures"] if "in-use lock of this process" in f]  # job.py: cache lock not released
+    assert data["failures"] == known and code == (0 if not known else 1)
+    assert data["interruptions"] == 2 and data["finished_runs"] >= 1
+    assert data["max_dloss"] == 0 and data["max_dweight_final"] == 0 and data["max_dweight_best"] == 0
+    assert set(data["leftovers_by_kind"]) <= {"encoder-cache in-use lock"}
+    assert ("PASS" if code == 0 else "FAIL") in capsys.readouterr().out
