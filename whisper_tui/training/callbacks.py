@@ -33,6 +33,9 @@ class JobCallback(TrainerCallback):
         self.is_main = state.is_world_process_zero
         self._samples_per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * max(
             1, args.world_size)
+        # a run resumed from a checkpoint whose evaluation a cancel cut short: evaluate that step first
+        if hasattr(self.job, "missed_evaluation") and self.job.missed_evaluation(args, state):
+            self.job._hf_trainer.evaluate()
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
@@ -102,8 +105,8 @@ class JobCallback(TrainerCallback):
         # The keep set (general speech) right after the test set, on the same weights; its own metrics
         # come back through this hook as keep_* and are ignored above. Every rank evaluates (DDP gathers).
         keep = job.evaluate_keep() if hasattr(job, "evaluate_keep") else None
-        if job._cancel.is_set():  # the keep set's evaluation was cut short: this evaluation is incomplete
-            return
+        if keep is None and getattr(job, "_keep_ds", None) is not None and job._cancel.is_set():
+            return  # the keep set's evaluation was cut short: this evaluation is incomplete (redone on resume)
         keep_wer, keep_cer = keep if keep is not None else (None, None)
         tracker = getattr(job, "best_tracker", None)
         is_best = False
@@ -150,6 +153,8 @@ class JobCallback(TrainerCallback):
         if not self.is_main:
             return
         ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if self.job._cancel.is_set():  # stop at this checkpoint, not one step later
+            control.should_training_stop = True
         if ckpt.is_dir():
             self.job.folder.mark_checkpoint_complete(ckpt)
             self.job.last_checkpoint = ckpt

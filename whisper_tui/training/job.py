@@ -92,6 +92,8 @@ class TrainingJob:
         self._fast_cross = None  # cross_kv.FastCrossAttention while the cross-attention cache is in use
         self._cleanups: list[Callable[[], None]] = []  # temporary files and patches, undone when the run ends
         self._bad = None  # speech_dataset.BadClips: clips that failed to decode during this run
+        self._evaluated_steps: set = set()  # steps metrics.jsonl has an evaluation of (a resumed run)
+        self._resume_checked = False
 
     # -- public controls ---------------------------------------------------------------------
     @property
@@ -400,12 +402,34 @@ class TrainingJob:
                 continue
             if rec.get("type") != "eval" or not isinstance(rec.get("wer"), (int, float)):
                 continue
+            self._evaluated_steps.add(rec.get("step"))
             if rec.get("base"):
                 self.base_wer = rec.get("wer")
                 if rec.get("keep_wer") is not None:
                     self.base_keep_wer = tracker.base_keep_wer = rec.get("keep_wer")
             elif tracker.offer(rec.get("step", 0), rec["wer"], rec.get("keep_wer")):
                 self._sync_best()
+
+    def missed_evaluation(self, args, state) -> bool:
+        """True once, at the start of a resumed run, when the checkpoint's step is an evaluation point with no
+        evaluation recorded: a cancel cut it short. The Trainer would not evaluate that step again, so
+        metrics.jsonl and best/ would miss it. (Under a time budget evaluations are thinned by time,
+        so there is no fixed point to restore.)"""
+        if self.resume_checkpoint is None or self._resume_checked or self._budget is not None:
+            return False
+        self._resume_checked = True
+        strategy = str(getattr(args.eval_strategy, "value", args.eval_strategy))
+        step = state.global_step
+        if strategy == "no" or step <= 0 or step in self._evaluated_steps or self._hf_trainer is None \
+                or self._hf_trainer.eval_dataset is None:
+            return False
+        if strategy == "epoch":
+            due = abs(float(state.epoch or 0) - round(float(state.epoch or 0))) < 1e-6
+        else:
+            due = bool(args.eval_steps) and step % int(args.eval_steps) == 0
+        if due:
+            self.log(f"evaluating step {step} first: the cancel that ended the last session cut its evaluation short")
+        return due
 
     def _sync_best(self) -> None:
         tracker = self.best_tracker
@@ -626,6 +650,7 @@ class TrainingJob:
                                    reserve_clips=len(train_clips) * self.profile.training.augment_views)
         for old in cache.evicted:
             self.log(f"encoder cache: removed {old.kind} cache {old.name} (least recently used) to make room")
+        self._cleanups.append(cache.close)  # lets `whisper-tui cache prune` and eviction have it once the run ends
         self.log("encoder cache reused from an earlier run" if cache.reused
                  else f"encoder cache built in {cache.build_seconds:.1f}s ({cache.path})")
         if cache.is_full and self.profile.finetuning.gradient_checkpointing:
@@ -636,6 +661,9 @@ class TrainingJob:
         cached_eval = CachedEncoderDataset(eval_ds, cache) if eval_ds is not None else None
         if keep_ds is not None:
             self._keep_ds = SkipBadClips(CachedEncoderDataset(keep_ds, cache), bad)
+        views_cache = getattr(cached_train, "view_cache", None)
+        if views_cache is not None and hasattr(views_cache, "close"):
+            self._cleanups.append(views_cache.close)
         if len(bad):  # the caches hold silence for the bad clips: never reuse them in a later run
             self._forget_caches(cache, getattr(cached_train, "view_cache", None))
         return (SkipBadClips(cached_train, bad), SkipBadClips(cached_eval, bad) if cached_eval is not None else None,

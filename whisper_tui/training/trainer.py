@@ -28,9 +28,18 @@ class WhisperTrainer(Seq2SeqTrainer):
         self.fast_cross = fast_cross  # cross_kv.FastCrossAttention, installed on the model, or None
 
     def evaluate(self, *args, **kwargs):
-        """As the Trainer's, but a cancelled evaluation returns no metrics and, during training, makes the
-        Trainer save the current step's checkpoint and stop (it saves after evaluating, see
-        Trainer._maybe_log_save_evaluate). Without it a cancel would wait for the whole test set."""
+        """As the Trainer's, with two differences.
+
+        A cancelled evaluation returns no metrics and, during training, makes the Trainer save the
+        current step's checkpoint and stop (it saves after evaluating, see
+        Trainer._maybe_log_save_evaluate). Without it a cancel would wait for the whole test set.
+
+        An evaluation leaves the random generators as it found them (building its data loader draws
+        from torch's): training then draws the same dropout masks whether or not, and however far,
+        an evaluation ran, so a run cancelled and resumed at any point trains exactly as one that
+        was not (benchmarks/soak_cancel.py).
+        """
+        saved = _rng_state()
         try:
             return super().evaluate(*args, **kwargs)
         except EvaluationCancelled:
@@ -38,6 +47,8 @@ class WhisperTrainer(Seq2SeqTrainer):
                 self.control.should_save = True
                 self.control.should_training_stop = True
             return {}
+        finally:
+            _restore_rng_state(saved)
 
     def _expand_cached(self, inputs):
         if self.cached_top_from is None or "encoder_outputs" not in inputs:
@@ -79,6 +90,31 @@ class WhisperTrainer(Seq2SeqTrainer):
             with torch.no_grad():
                 inputs = self._expand_cached(inputs)
         return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys, **gen_kwargs)
+
+
+def _rng_state() -> dict:
+    import random
+
+    import numpy as np
+    import torch
+
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _restore_rng_state(state: dict) -> None:
+    import random
+
+    import numpy as np
+    import torch
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state:
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def _plain_model(model) -> bool:
