@@ -642,7 +642,12 @@ class TrainingJob:
         keep_list = list(self._keep_clips) if keep_ds is not None else []
         clips_all = FeatureDataset(list(train_clips) + list(test_clips) + keep_list, processor, prefix, max_len,
                                    bad)
-        self.log(f"caching the output of {k_frozen} frozen encoder layer(s) for {len(clips_all)} clips")
+        from ..estimate import encoder_cache_file_bytes
+
+        enc_cfg = encoder_of(model).config
+        size = encoder_cache_file_bytes(len(clips_all), enc_cfg.max_source_positions, enc_cfg.d_model)
+        self.log(f"caching the output of {k_frozen} frozen encoder layer(s) for {len(clips_all)} clips "
+                 f"(~{size / 2**20:,.0f} MiB on disk; limit finetuning.encoder_cache_max_gb)")
         cache = EncoderCache.build(model, clips_all, k_frozen, device=device,
                                    batch_size=self.profile.training.per_device_eval_batch_size,
                                    on_progress=self._cancel_point,
