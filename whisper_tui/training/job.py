@@ -619,6 +619,7 @@ class TrainingJob:
         return int(base.config.max_target_positions)
 
     def _datasets(self, model, processor, train_clips, test_clips, k_frozen, device):
+        from ..estimate import encoder_cache_file_bytes
         from .encoder_cache import EncoderCache, cache_is_valid
         from .model_setup import encoder_of
         from .speech_dataset import BadClips, CachedEncoderDataset, FeatureDataset, SkipBadClips
@@ -642,8 +643,6 @@ class TrainingJob:
         keep_list = list(self._keep_clips) if keep_ds is not None else []
         clips_all = FeatureDataset(list(train_clips) + list(test_clips) + keep_list, processor, prefix, max_len,
                                    bad)
-        from ..estimate import encoder_cache_file_bytes
-
         enc_cfg = encoder_of(model).config
         size = encoder_cache_file_bytes(len(clips_all), enc_cfg.max_source_positions, enc_cfg.d_model)
         self.log(f"caching the output of {k_frozen} frozen encoder layer(s) for {len(clips_all)} clips "
@@ -670,16 +669,18 @@ class TrainingJob:
         if views_cache is not None and hasattr(views_cache, "close"):
             self._cleanups.append(views_cache.close)
         if len(bad):  # the caches hold silence for the bad clips: never reuse them in a later run
-            self._forget_caches(cache, getattr(cached_train, "view_cache", None))
+            self._forget_caches(cache, views_cache)
         return (SkipBadClips(cached_train, bad), SkipBadClips(cached_eval, bad) if cached_eval is not None else None,
                 (None if cache.is_full else k_frozen))
 
     def _forget_caches(self, *caches) -> None:
         """Remove these encoder caches when the run ends (they stay usable until then)."""
-        def remove(paths=[c.path for c in caches if c is not None and getattr(c, "path", None)]):
+        paths = [Path(c.path) for c in caches if c is not None and getattr(c, "path", None)]
+
+        def remove() -> None:
             for path in paths:
-                Path(path).unlink(missing_ok=True)
-                Path(path).with_suffix(".json").unlink(missing_ok=True)
+                path.unlink(missing_ok=True)
+                path.with_suffix(".json").unlink(missing_ok=True)
 
         self._cleanups.append(remove)
 
