@@ -116,8 +116,8 @@ class EncoderCache:
         self.shape, self.dtype, self._offset = header.shape, header.dtype, header.offset
         del header
         self._row_bytes = int(np.prod(self.shape[1:])) * self.dtype.itemsize
-        self._fd = os.open(path, os.O_RDONLY)
-        self._close_fd = weakref.finalize(self, os.close, self._fd)
+        self._fd: int | None = None
+        self._close_fd = None
         self.build_seconds = 0.0
         self.reused = False
         self.evicted: list = []  # cache_admin.CacheEntry of older caches removed to make room for this one
@@ -128,7 +128,15 @@ class EncoderCache:
         """Let the cache be evicted again (also done when this object is collected or the process exits)."""
         if self._release is not None:
             self._release()
-        self._close_fd()
+        if self._close_fd is not None:
+            self._close_fd()
+        self._fd = None  # a later get() opens it again (no lock: eviction may have removed the file)
+
+    def _reader(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+            self._close_fd = weakref.finalize(self, os.close, self._fd)
+        return self._fd
 
     @property
     def is_full(self) -> bool:
@@ -138,7 +146,7 @@ class EncoderCache:
         """A fresh, writable copy of the clip's row."""
         row = np.empty(self.shape[1:], self.dtype)
         offset = self._offset + self.index[_clip_identity(clip)] * self._row_bytes
-        if os.preadv(self._fd, [row], offset) != self._row_bytes:
+        if os.preadv(self._reader(), [row], offset) != self._row_bytes:
             raise OSError(f"{self.path} is shorter than its header says (a cache file cut short)")
         return row
 
