@@ -101,7 +101,8 @@ def test_cancel_during_an_evaluation_in_training_saves_that_step_and_resume_fini
     assert (result.checkpoint_dir / "whisper_tui_complete").exists()
     assert status(tmp_path / "run")["last_checkpoint"] == str(result.checkpoint_dir)
 
-    monkeypatch.undo()
+    # (the counting patch stays: its cancel is the first job's; monkeypatch.undo() would also undo the
+    # isolated cache dir of conftest's fixtures and let the resumed run write into the user's cache)
     final = TrainingJob(profile_for(assets), resume_from=tmp_path / "run").run()
     assert isinstance(final, ev.RunFinished), final
     assert (tmp_path / "run" / "final").is_dir()
