@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import format_table, machine_info, peak_rss_mb, ratio, run_variant, write_json
+from .common import build_tiny_whisper, format_table, machine_info, peak_rss_mb, ratio, run_variant, write_json
 
 VOCAB = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
          "quebec romeo sierra tango uniform victor whiskey xray yankee zulu amber cobalt".split())
@@ -59,30 +59,10 @@ def make_dataset(folder: Path, n: int, seed: int = 0) -> Path:
 
 
 def build_tiny_model(out_dir: Path) -> Path:
-    """A tiny random Whisper with the real tiny.en processor (as the tests build it)."""
-    import torch
-    from transformers import WhisperConfig, WhisperForConditionalGeneration
-
-    from whisper_tui import convert
-
+    """The benchmarks' tiny random Whisper with 2 decoder layers, made once in `out_dir`."""
     if (out_dir / "config.json").exists():
         return out_dir
-    source = convert.embedded_source_dir()
-    processor = convert.build_processor(source, n_mels=80, vocab_size=51864)
-    tok = processor.tokenizer
-    eot = tok.convert_tokens_to_ids("<|endoftext|>")
-    config = WhisperConfig(vocab_size=len(tok), num_mel_bins=80, d_model=64, encoder_layers=2, decoder_layers=2,
-                           encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=128,
-                           decoder_ffn_dim=128, max_source_positions=1500, max_target_positions=448,
-                           pad_token_id=eot, bos_token_id=eot, eos_token_id=eot,
-                           decoder_start_token_id=tok.convert_tokens_to_ids("<|startoftranscript|>"))
-    torch.manual_seed(0)
-    model = WhisperForConditionalGeneration(config).eval()
-    dims = {"vocab_size": config.vocab_size, "max_target_positions": config.max_target_positions}
-    model.generation_config = convert.generation_config(source, tok, dims)
-    model.save_pretrained(out_dir)
-    processor.save_pretrained(out_dir)
-    return out_dir
+    return build_tiny_whisper(out_dir, decoder_layers=2)
 
 
 class AnonSampler:

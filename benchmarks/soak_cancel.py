@@ -53,7 +53,7 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from .common import format_table, machine_info, peak_rss_mb, write_json
+from .common import build_tiny_whisper, format_table, machine_info, peak_rss_mb, write_json
 
 KINDS = ["cache-build", "base-eval", "step", "eval", "eval-end", "best-save", "checkpoint-save", "timer"]
 CLASS_TEXTS = ["alpha bravo", "charlie delta", "echo foxtrot"]
@@ -98,31 +98,6 @@ def write_tone_dataset(folder: Path, n: int, seconds: float = 1.0, seed: int = 0
         writer.writerow(["file_name", "transcription"])
         writer.writerows(rows)
     return folder
-
-
-def build_tiny_whisper(out_dir: Path, seed: int = 0) -> Path:
-    """A random Whisper (d_model 64, 2 encoder layers, 1 decoder layer) with the real tiny.en processor."""
-    import torch
-    from transformers import WhisperConfig, WhisperForConditionalGeneration
-
-    from whisper_tui import convert
-
-    source = convert.embedded_source_dir()
-    processor = convert.build_processor(source, n_mels=80, vocab_size=51864)
-    tokenizer = processor.tokenizer
-    eot = tokenizer.convert_tokens_to_ids("<|endoftext|>")
-    config = WhisperConfig(vocab_size=len(tokenizer), num_mel_bins=80, d_model=64, encoder_layers=2, decoder_layers=1,
-                           encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=128,
-                           decoder_ffn_dim=128, max_source_positions=1500, max_target_positions=448,
-                           pad_token_id=eot, bos_token_id=eot, eos_token_id=eot,
-                           decoder_start_token_id=tokenizer.convert_tokens_to_ids("<|startoftranscript|>"))
-    torch.manual_seed(seed)
-    model = WhisperForConditionalGeneration(config).eval()
-    dims = {"vocab_size": config.vocab_size, "max_target_positions": config.max_target_positions}
-    model.generation_config = convert.generation_config(source, tokenizer, dims)
-    model.save_pretrained(out_dir)
-    processor.save_pretrained(out_dir)
-    return out_dir
 
 
 def soak_profile(model: Path, data: Path, epochs: int, variant: str, extra: dict | None = None):
