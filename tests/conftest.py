@@ -130,3 +130,26 @@ def jfk_path(shared_audio_dir) -> Path:
     if not path.is_file():
         pytest.skip(f"{path} is absent")
     return path
+
+
+def dead_pid() -> int:
+    """The pid of a process that has ended (for leftovers whose owner is gone)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.fixture
+def live_pid():
+    """The pid of a process that stays alive for the test (for files a running process owns)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield proc.pid
+    proc.kill()
+    proc.wait()
+

@@ -6,8 +6,6 @@ of killed builds are removed by the next build."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections import namedtuple
 from pathlib import Path
@@ -16,6 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from conftest import dead_pid
 from whisper_tui import cache_admin
 from whisper_tui.errors import DiskFull, ProfileError
 from whisper_tui.estimate import NPY_HEADER_BYTES, encoder_cache_file_bytes, estimate_encoder_cache
@@ -79,20 +78,6 @@ def fake_cache(root: Path, key: str, clips: int, age_s: float = 0.0, kind: str =
 
 def free_space(monkeypatch, free: int) -> None:
     monkeypatch.setattr(cache_admin.shutil, "disk_usage", lambda _path: Usage(10**12, 10**12 - free, free))
-
-
-def dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
-
-
-@pytest.fixture
-def live_pid():
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    yield proc.pid
-    proc.kill()
-    proc.wait()
 
 
 # -- size -----------------------------------------------------------------------------------------------------
