@@ -70,7 +70,7 @@ DEFAULT_CONFIGS = ["cpu-quick", "cpu-quick-top2", "cpu-quick-views2", "decoder-q
 
 
 def _split(data: str):
-    from whisper_tui.dataset import load_dataset_split
+    from whisper_tui.data.dataset import load_dataset_split
 
     train, test, report = load_dataset_split(data, TEST_SPLIT, SEED)
     return train, test, report.split.test_groups()
@@ -78,7 +78,7 @@ def _split(data: str):
 
 def _real_clips() -> tuple[list, str]:
     """(clips of real recorded speech, where they came from) or ([], why not)."""
-    from whisper_tui.dataset import load_dataset_split
+    from whisper_tui.data.dataset import load_dataset_split
 
     try:
         folder = real_speech_dir()
@@ -90,9 +90,9 @@ def _real_clips() -> tuple[list, str]:
 
 def _evaluate(model, test, groups: dict | None = None, real: bool = True) -> dict:
     """Test WER (all, known voices, new voices), real-speech WER and whether jfk.flac comes out word for word."""
-    from whisper_tui.evaluate import evaluate_model
-    from whisper_tui.keep_set import jfk_clip
-    from whisper_tui.transcribe import Transcriber
+    from whisper_tui.inference.evaluate import evaluate_model
+    from whisper_tui.data.keep_set import jfk_clip
+    from whisper_tui.inference.transcribe import Transcriber
 
     transcriber = Transcriber(model, batch_size=16)
     report = evaluate_model(transcriber, test, groups=groups or None)
@@ -124,8 +124,8 @@ def variant_reference(args) -> dict:
     import torch
     from transformers import TrainerCallback
 
-    from whisper_tui.models import resolve_model
-    from whisper_tui.quiet import quiet_libraries
+    from whisper_tui.models.loading import resolve_model
+    from whisper_tui.system.quiet import quiet_libraries
 
     from .reference_recipe import SpeechDataset, build_model, make_trainer, merged_for_inference
 
@@ -175,7 +175,7 @@ def variant_reference(args) -> dict:
 
 # -- engine -------------------------------------------------------------------------------------
 def _engine_profile(args, config: str):
-    from whisper_tui.profile import apply_overrides, load_profile
+    from whisper_tui.config.profile import apply_overrides, load_profile
 
     name, overrides, _what = ENGINE_CONFIGS[config]
     profile = apply_overrides(load_profile(name), overrides)
@@ -187,7 +187,7 @@ def _engine_profile(args, config: str):
 
 
 def variant_engine(args) -> dict:
-    from whisper_tui.quiet import quiet_libraries
+    from whisper_tui.system.quiet import quiet_libraries
     from whisper_tui.training import events as ev
     from whisper_tui.training.job import TrainingJob
 
@@ -224,7 +224,7 @@ def variant_engine(args) -> dict:
 
 def variant_base(args) -> dict:
     """The bundled model as it is: the row every fine-tune is compared with."""
-    from whisper_tui.quiet import quiet_libraries
+    from whisper_tui.system.quiet import quiet_libraries
 
     quiet_libraries()
     _train, test, groups = _split(args.data)

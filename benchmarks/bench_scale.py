@@ -38,7 +38,7 @@ def make_dataset(folder: Path, n: int, seed: int = 0) -> Path:
     """n clips of 1-4 s (16 kHz PCM16) with 2-8 random words each; made once per (n, seed)."""
     import soundfile as sf
 
-    from whisper_tui.dataset import metadata_csv_bytes
+    from whisper_tui.data.dataset import metadata_csv_bytes
 
     marker = folder / ".complete"
     if marker.exists():
@@ -99,7 +99,7 @@ class AnonSampler:
 
 def child(args) -> int:
     """One variant: train `--steps` steps on `--data` with `--model`, report memory and speed."""
-    from whisper_tui.profile import apply_overrides, load_profile
+    from whisper_tui.config.profile import apply_overrides, load_profile
     from whisper_tui.training import events as ev
     from whisper_tui.training.job import TrainingJob
 
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.variant:
         return child(args)
 
-    from whisper_tui.locations import cache_dir
+    from whisper_tui.config.locations import cache_dir
 
     work = Path(args.work) if args.work else cache_dir() / "bench-scale"
     print(f"datasets in {work} (made once)", flush=True)
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     tiny = build_tiny_model(work / "tiny-random-model")
     variants = [(n, str(tiny), "tiny-random") for n in args.sizes]
     if not args.no_real:
-        from whisper_tui.models import resolve_model
+        from whisper_tui.models.loading import resolve_model
 
         variants.append((min(args.sizes), str(resolve_model("tiny.en").path), "tiny.en"))
     rows = []

@@ -46,7 +46,7 @@ MEASUREMENTS = [
     ("python (empty interpreter)", IMPORT.format(module="json")),
     ("import whisper_tui", IMPORT.format(module="whisper_tui")),
     ("import whisper_tui.training.job", IMPORT.format(module="whisper_tui.training.job")),
-    ("import whisper_tui.transcribe", IMPORT.format(module="whisper_tui.transcribe")),
+    ("import whisper_tui.inference.transcribe", IMPORT.format(module="whisper_tui.inference.transcribe")),
     ("import whisper_tui.cli", IMPORT.format(module="whisper_tui.cli")),
     ("app first paint", FIRST_PAINT),
     ("import torch + transformers Whisper (deferred)",

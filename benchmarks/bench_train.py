@@ -7,7 +7,7 @@
     checkpointing, lr 1e-3, batch 4 (benchmarks/reference_recipe.py);
 (b) engine: `TrainingJob` with the cpu-quick profile set to the same values.
 Both skip evaluation during training; a separate process scores the base model, and each
-variant scores its own final model with the same evaluator (whisper_tui.evaluate), so WERs
+variant scores its own final model with the same evaluator (whisper_tui.inference.evaluate), so WERs
 compare. Epoch 1 is timed from "model loaded" to the end of epoch 1 (it includes feature
 extraction for (a) and the encoder cache for (b)); "later" covers epochs 2..N.
 """
@@ -48,20 +48,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _split(data: str):
-    from whisper_tui.dataset import load_dataset_split
+    from whisper_tui.data.dataset import load_dataset_split
 
     train, test, _report = load_dataset_split(data, SAME["test_split"], SAME["seed"])
     return train, test
 
 
 def _model_dir(name: str) -> Path:
-    from whisper_tui.models import resolve_model
+    from whisper_tui.models.loading import resolve_model
 
     return resolve_model(name).path
 
 
 def _evaluate(model, test) -> dict:
-    from whisper_tui.evaluate import evaluate_model
+    from whisper_tui.inference.evaluate import evaluate_model
 
     report = evaluate_model(model, test, batch_size=16)
     return {"wer": report.wer, "cer": report.cer}
@@ -69,7 +69,7 @@ def _evaluate(model, test) -> dict:
 
 # -- variants (each in its own process) ------------------------------------------------------------
 def variant_base(args) -> dict:
-    from whisper_tui.quiet import quiet_libraries
+    from whisper_tui.system.quiet import quiet_libraries
 
     quiet_libraries()
     _train, test = _split(args.data)
@@ -80,7 +80,7 @@ def variant_reference(args) -> dict:
     import torch
     from transformers import TrainerCallback
 
-    from whisper_tui.quiet import quiet_libraries
+    from whisper_tui.system.quiet import quiet_libraries
 
     from .reference_recipe import SpeechDataset, build_model, make_trainer, merged_for_inference
 
@@ -115,8 +115,8 @@ def variant_reference(args) -> dict:
 def variant_engine(args) -> dict:
     import torch
 
-    from whisper_tui.profile import apply_overrides, load_profile
-    from whisper_tui.quiet import quiet_libraries
+    from whisper_tui.config.profile import apply_overrides, load_profile
+    from whisper_tui.system.quiet import quiet_libraries
     from whisper_tui.training import events as ev
     from whisper_tui.training.job import TrainingJob
 
@@ -164,7 +164,7 @@ def variant_engine(args) -> dict:
 def _fresh_cache_env() -> tuple[dict, tempfile.TemporaryDirectory]:
     """A cold encoder cache for the engine (a warm one from an earlier run would skip epoch 1's encoder cost);
     converted models are linked in so the bundled model is not converted again."""
-    from whisper_tui.locations import cache_dir
+    from whisper_tui.config.locations import cache_dir
 
     tmp = tempfile.TemporaryDirectory(prefix="wtb-cache-")
     models = cache_dir() / "models"

@@ -64,7 +64,7 @@ VARIANTS = variant_names(10)
 
 
 def _clips(data: str, n: int):
-    from whisper_tui.dataset import read_metadata
+    from whisper_tui.data.dataset import read_metadata
 
     clips, _problems = read_metadata(data)
     return clips[:n]
@@ -73,7 +73,7 @@ def _clips(data: str, n: int):
 def _transcribe_all(variant: str, model: str, paths: list[Path]):
     """(function that transcribes `paths` -> texts, description)."""
     if variant.startswith("whisper-tui"):
-        from whisper_tui.transcribe import Transcriber
+        from whisper_tui.inference.transcribe import Transcriber
 
         backend = "ct2" if "ct2" in variant else "torch"
         t = Transcriber(model, device="cpu", batch_size=8, backend=backend)
@@ -81,7 +81,7 @@ def _transcribe_all(variant: str, model: str, paths: list[Path]):
     if variant.startswith("faster-whisper"):
         from faster_whisper import WhisperModel
 
-        from whisper_tui.transcribe import ct2_folder_for
+        from whisper_tui.inference.transcribe import ct2_folder_for
 
         fw = WhisperModel(str(ct2_folder_for(model)), device="cpu",
                           compute_type="int8" if "int8" in variant else "float32")
@@ -96,8 +96,8 @@ def _transcribe_all(variant: str, model: str, paths: list[Path]):
         return run
     import torch
 
-    from whisper_tui.audio import load_audio
-    from whisper_tui.models import load_model
+    from whisper_tui.data.audio import load_audio
+    from whisper_tui.models.loading import load_model
 
     hf, processor = load_model(model, device="cpu")
     hf.eval()
@@ -114,9 +114,9 @@ def _transcribe_all(variant: str, model: str, paths: list[Path]):
 
 
 def run_one(args) -> dict:
-    from whisper_tui.audio import audio_info
-    from whisper_tui.metrics import error_rates
-    from whisper_tui.quiet import quiet_libraries
+    from whisper_tui.data.audio import audio_info
+    from whisper_tui.inference.metrics import error_rates
+    from whisper_tui.system.quiet import quiet_libraries
 
     quiet_libraries()
     clips = _clips(args.data, args.clips)
@@ -165,9 +165,9 @@ def _train(args, window: int, out: Path) -> Path:
 
 def _cut(model: str, window: int, out: Path) -> Path:
     """`model` with its encoder window cut to `window` seconds and nothing retrained (what the window costs)."""
-    from whisper_tui.export import save_whisper_folder
-    from whisper_tui.models import load_model
-    from whisper_tui.window import apply_window
+    from whisper_tui.models.export import save_whisper_folder
+    from whisper_tui.models.loading import load_model
+    from whisper_tui.models.window import apply_window
 
     m, processor = load_model(model, device="cpu")
     apply_window(m, processor, window)

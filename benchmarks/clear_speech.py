@@ -33,9 +33,9 @@ JFK_TEXT = ("And so my fellow Americans, ask not what your country can do for yo
 def make_clear_speech(folder: Path) -> Path:
     import soundfile as sf
 
-    from whisper_tui.atomic import atomic_write_bytes
-    from whisper_tui.dataset import metadata_csv_bytes
-    from whisper_tui.tts import synthesize
+    from whisper_tui.storage.atomic import atomic_write_bytes
+    from whisper_tui.data.dataset import metadata_csv_bytes
+    from whisper_tui.data.tts import synthesize
 
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -54,7 +54,7 @@ def make_clear_speech(folder: Path) -> Path:
 
 def clear_speech_dir() -> Path:
     """Made once under the user data dir, next to the sample data."""
-    from whisper_tui.locations import default_sample_data_dir
+    from whisper_tui.config.locations import default_sample_data_dir
 
     folder = default_sample_data_dir().parent / "clear-speech"
     if not (folder / "metadata.csv").exists():

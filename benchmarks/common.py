@@ -54,8 +54,8 @@ def sample_data_dir(n_clips: int = 120) -> Path:
     Its metadata.csv splits it honestly (sample_data.py): the 36 test clips use sentence frames the 84
     training clips never have, half of them in two voices training never hears.
     """
-    from whisper_tui.locations import default_sample_data_dir
-    from whisper_tui.sample_data import DEFAULT_CLIPS, is_current_sample_dataset, make_sample_dataset
+    from whisper_tui.config.locations import default_sample_data_dir
+    from whisper_tui.data.sample_data import DEFAULT_CLIPS, is_current_sample_dataset, make_sample_dataset
 
     folder = default_sample_data_dir()
     if n_clips != DEFAULT_CLIPS:
@@ -71,7 +71,7 @@ def heldout_data_dir(n_clips: int = 120) -> Path:
     model fine-tuned on the sample set's training side never heard, for benchmarks that transcribe a folder."""
     import shutil
 
-    from whisper_tui.dataset import load_dataset_split, metadata_csv_bytes
+    from whisper_tui.data.dataset import load_dataset_split, metadata_csv_bytes
 
     source = sample_data_dir(n_clips)
     folder = source.parent / f"{source.name}-test-side"
@@ -215,7 +215,7 @@ def build_tiny_whisper(out_dir: Path, seed: int = 0, **config_overrides) -> Path
     import torch
     from transformers import WhisperConfig, WhisperForConditionalGeneration
 
-    from whisper_tui import convert
+    from whisper_tui.models import convert
 
     source = convert.embedded_source_dir()
     processor = convert.build_processor(source, n_mels=80, vocab_size=51864)

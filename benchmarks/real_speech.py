@@ -62,8 +62,8 @@ def real_speech_dir(n_clips: int = 100) -> Path:
     """The dataset folder (made once, under the app's data dir); RuntimeError naming the packages if missing."""
     import soundfile as sf
 
-    from whisper_tui.dataset import metadata_csv_bytes
-    from whisper_tui.locations import data_dir
+    from whisper_tui.data.dataset import metadata_csv_bytes
+    from whisper_tui.config.locations import data_dir
 
     folder = data_dir() / f"asterisk-prompts-{n_clips}"
     if (folder / "metadata.csv").is_file():

@@ -33,7 +33,7 @@ from .common import ROOT, format_table, machine_info, write_json
 WRITER = """
 import json, os, sys
 from pathlib import Path
-from whisper_tui import atomic
+from whisper_tui.storage import atomic
 if sys.argv[3] == "fallback":
     atomic.exchange_paths = lambda a, b: False
 target = Path(sys.argv[1])
@@ -66,7 +66,7 @@ def _state(target: Path) -> str:
 
 
 def soak(mode: str, kills: int, rng: random.Random, workdir: Path) -> dict:
-    from whisper_tui.atomic import atomic_directory, recover_directory
+    from whisper_tui.storage.atomic import atomic_directory, recover_directory
 
     target = workdir / mode / "best"
     with atomic_directory(target) as tmp:

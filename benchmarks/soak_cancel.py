@@ -103,7 +103,7 @@ def write_tone_dataset(folder: Path, n: int, seconds: float = 1.0, seed: int = 0
 def soak_profile(model: Path, data: Path, epochs: int, variant: str, extra: dict | None = None):
     """cpu-quick on the tiny model: eval and a checkpoint every epoch, eval batches of 1 (several per eval),
     a learning rate high enough for the WER to move within 40 steps, LoRA dropout as cpu-quick has it."""
-    from whisper_tui.profile import apply_overrides, load_profile
+    from whisper_tui.config.profile import apply_overrides, load_profile
 
     base = {"model.name": str(model), "data.train_dir": str(data), "data.test_split": 0.25, "model.window_s": 0,
             "training.budget_s": 0, "data.keep_set": False, "finetuning.freeze_encoder": True,
@@ -559,7 +559,7 @@ def soak(args) -> dict:
               f"{r.best_steps}, {r.seconds:.1f}s" + ("" if args.smoke else "; a second uninterrupted run "
                                                    + ("differs" if same["problems"] else "is identical")),
               file=sys.stderr)
-    from whisper_tui.dataset import load_dataset_split
+    from whisper_tui.data.dataset import load_dataset_split
 
     prof = refs[args.variants[0]].profile
     _train, test, _report = load_dataset_split(data, prof.data.test_split, prof.data.split_seed, None,

@@ -65,7 +65,7 @@ PHASE_LABELS = {
 
 
 def _default_job_factory(profile, output_dir=None, resume_from=None, listeners=()):
-    from whisper_tui.runs import runs_root_for
+    from whisper_tui.training.runs import runs_root_for
     from whisper_tui.training.job import TrainingJob
 
     # a new run goes under the profile's output.dir when it sets one (ProfileError if that is a file)
@@ -232,7 +232,7 @@ class DashboardScreen(Screen):
             self._notify_end(event)
 
     def _read_base_wer(self, run_dir: Path) -> None:
-        from whisper_tui.runs import read_run
+        from whisper_tui.training.runs import read_run
 
         run = read_run(run_dir)
         self.state.base_wer = run.base_wer
@@ -446,7 +446,7 @@ class DashboardScreen(Screen):
             return None
         if data.train_dir:
             return data.train_dir
-        from whisper_tui.locations import default_sample_data_dir
+        from whisper_tui.config.locations import default_sample_data_dir
 
         return str(default_sample_data_dir())
 

@@ -1,7 +1,7 @@
 """The Dataset screen's offer to import a folder that is not a dataset yet (Common Voice, NeMo, subtitles, ...).
 
 When a folder without a metadata.csv is opened, the validate worker first asks
-`whisper_tui.importers.detect_format` what it is. If it is a format whisper-tui can import, the
+`whisper_tui.data.importers.detect_format` what it is. If it is a format whisper-tui can import, the
 screen says so under the folder field and shows an Import button (focused, so Enter presses it);
 after a confirmation the import runs in a thread worker (`import_dataset`, into the data folder's
 `imports/NAME`) with the progress row, and the new dataset folder opens when it is done. The
@@ -41,7 +41,7 @@ class ImportOffered(Message):
 @dataclass
 class DatasetImported(Message):
     out: Path
-    report: object  # whisper_tui.importers.ImportReport
+    report: object  # whisper_tui.data.importers.ImportReport
 
 
 def import_offer(folder: Path) -> ImportOffered | None:
@@ -50,12 +50,12 @@ def import_offer(folder: Path) -> ImportOffered | None:
     Asked before validating, because validating a folder of long recordings with `.txt` transcripts
     would write a metadata.csv of too-long clips into it instead of offering to cut them.
     """
-    from whisper_tui.dataset import METADATA_FILE
+    from whisper_tui.data.dataset import METADATA_FILE
 
     if not folder.is_dir() or (folder / METADATA_FILE).exists():
         return None
-    from whisper_tui.importers import detect_format
-    from whisper_tui.importers.run import default_output
+    from whisper_tui.data.importers import detect_format
+    from whisper_tui.data.importers.run import default_output
 
     try:
         module, source = detect_format(folder)
@@ -121,7 +121,7 @@ class ImportOfferMixin:
 
     @work(thread=True, exclusive=True, group="import", exit_on_error=False, description="import the folder")
     def _import(self, offer: ImportOffered) -> None:
-        from whisper_tui.importers import import_dataset
+        from whisper_tui.data.importers import import_dataset
 
         last = [0.0]
 

@@ -37,7 +37,7 @@ class ClipRow:
     duration_s: float | None  # None when the file is missing or unreadable
     sample_rate: int | None
     channels: int | None
-    problems: tuple  # whisper_tui.dataset.Problem for this row, worst first
+    problems: tuple  # whisper_tui.data.dataset.Problem for this row, worst first
 
     @property
     def severity(self) -> str:

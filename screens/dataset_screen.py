@@ -1,6 +1,6 @@
 """Dataset view (key 1): open a folder, see every clip, what is wrong with it, and how it sounds.
 
-Validation (`whisper_tui.dataset.validate_dataset`) reads every file's header and can take a
+Validation (`whisper_tui.data.dataset.validate_dataset`) reads every file's header and can take a
 while on large folders, so it runs in a thread worker; so do decoding the highlighted clip for its
 waveform and generating the sample dataset. Rows with problems are coloured (red: not usable for
 training, yellow: a warning) and can be filtered to; the side panel sums the folder up the way
@@ -23,7 +23,7 @@ from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Progress
 from textual.worker import Worker, get_current_worker
 
 from whisper_tui.errors import WhisperTuiError
-from whisper_tui.sample_data import DEFAULT_CLIPS
+from whisper_tui.data.sample_data import DEFAULT_CLIPS
 
 from .dataset_import import ImportOfferMixin, import_offer
 from .dataset_rows import (COLUMNS, ERROR, SORT_CYCLE, WARNING, ClipRow, filter_rows, folder_problems,
@@ -177,7 +177,7 @@ class DatasetScreen(ImportOfferMixin, Screen):
 
     @work(thread=True, exclusive=True, group="validate", exit_on_error=False, description="check the dataset")
     def _validate(self, folder: Path) -> None:
-        from whisper_tui.dataset import validate_dataset
+        from whisper_tui.data.dataset import validate_dataset
 
         worker = get_current_worker()
         offer = import_offer(folder)  # not a dataset yet, but a format `whisper-tui import` reads?
@@ -314,7 +314,7 @@ class DatasetScreen(ImportOfferMixin, Screen):
         profile = getattr(train, "profile", None)
         if profile is None:
             try:
-                from whisper_tui.profile import DEFAULT_PROFILE, load_profile
+                from whisper_tui.config.profile import DEFAULT_PROFILE, load_profile
 
                 profile = load_profile(DEFAULT_PROFILE)
             except WhisperTuiError:
@@ -323,13 +323,13 @@ class DatasetScreen(ImportOfferMixin, Screen):
 
     def _split_text(self, usable) -> Text:
         """'train 84 · test 36 (split column)', the test set's voices, and any leak, for the summary."""
-        from whisper_tui.splitting import check_separate_test_set, split_dataset
+        from whisper_tui.data.splitting import check_separate_test_set, split_dataset
 
         test_split, seed, split_by, test_dir = self._split_settings()
         text = Text()
         try:
             if test_dir and Path(test_dir).expanduser().resolve() != self.report.folder.resolve():
-                from whisper_tui.dataset import read_metadata  # transcripts only: no audio is opened
+                from whisper_tui.data.dataset import read_metadata  # transcripts only: no audio is opened
 
                 split = check_separate_test_set(usable, read_metadata(Path(test_dir).expanduser())[0])
             else:
@@ -351,8 +351,8 @@ class DatasetScreen(ImportOfferMixin, Screen):
         return text
 
     def _refresh_summary(self) -> None:
-        from whisper_tui.dataset import PROBLEM_KINDS, duration_histogram
-        from whisper_tui.window import suggested_window_s
+        from whisper_tui.data.dataset import PROBLEM_KINDS, duration_histogram
+        from whisper_tui.models.window import suggested_window_s
 
         report = self.report
         usable = report.usable_clips
@@ -442,7 +442,7 @@ class DatasetScreen(ImportOfferMixin, Screen):
 
     @work(thread=True, exclusive=True, group="waveform", exit_on_error=False, description="draw the waveform")
     def _load_wave(self, path: Path) -> None:
-        from whisper_tui.audio import read_mono
+        from whisper_tui.data.audio import read_mono
 
         worker = get_current_worker()
         try:
@@ -469,12 +469,12 @@ class DatasetScreen(ImportOfferMixin, Screen):
 
     # -- sample data ---------------------------------------------------------------------------
     def _sample_dir(self) -> Path:
-        from whisper_tui.locations import default_sample_data_dir
+        from whisper_tui.config.locations import default_sample_data_dir
 
         return default_sample_data_dir()
 
     def action_open_sample(self) -> None:
-        from whisper_tui.sample_data import is_current_sample_dataset
+        from whisper_tui.data.sample_data import is_current_sample_dataset
 
         folder = self._sample_dir()
         if is_current_sample_dataset(folder):
@@ -516,7 +516,7 @@ class DatasetScreen(ImportOfferMixin, Screen):
 
     @work(thread=True, exclusive=True, group="sample", exit_on_error=False, description="generate the sample data")
     def _generate(self, folder: Path) -> None:
-        from whisper_tui.sample_data import make_sample_dataset
+        from whisper_tui.data.sample_data import make_sample_dataset
 
         try:
             out = make_sample_dataset(folder, n_clips=self.sample_clips)

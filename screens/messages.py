@@ -15,7 +15,7 @@ import numpy as np
 from textual.message import Message
 
 from whisper_tui.errors import WhisperTuiError
-from whisper_tui.sysmon import SystemStats
+from whisper_tui.system.sysmon import SystemStats
 
 
 @dataclass
@@ -28,7 +28,7 @@ class EngineFailed(Message):
 
 @dataclass
 class DatasetValidated(Message):
-    """`whisper_tui.dataset.validate_dataset(folder)` finished; `report` is its DatasetReport."""
+    """`whisper_tui.data.dataset.validate_dataset(folder)` finished; `report` is its DatasetReport."""
 
     folder: Path
     report: object
@@ -51,6 +51,6 @@ class WaveformLoaded(Message):
 
 @dataclass
 class SystemStatsRead(Message):
-    """One `whisper_tui.sysmon.snapshot()`, e.g. to compare a memory estimate with what the machine has."""
+    """One `whisper_tui.system.sysmon.snapshot()`, e.g. to compare a memory estimate with what the machine has."""
 
     stats: SystemStats

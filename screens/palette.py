@@ -39,7 +39,7 @@ class WhisperCommands(Provider):
             ("profile: revert", partial(app.profile_action, "revert"), "drop unsaved changes"),
         ]
         try:
-            from whisper_tui.profile import list_profiles
+            from whisper_tui.config.profile import list_profiles
 
             profiles = list_profiles()
         except Exception:  # noqa: BLE001 - a broken profile folder must not break the palette

@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, DataTable, Footer, Label, Static
 
-from whisper_tui.runs import MetricsReport, RunSummary, list_runs, metric_series, read_metrics_report, runs_roots
+from whisper_tui.training.runs import MetricsReport, RunSummary, list_runs, metric_series, read_metrics_report, runs_roots
 
 from .console_link import open_in_console
 from .widgets.charts import MetricChart, Series
@@ -296,7 +296,7 @@ class RunsScreen(Screen):
             self.notify("Nothing to resume: this run has no complete checkpoint.", severity="warning")
             return
         from whisper_tui.errors import WhisperTuiError
-        from whisper_tui.profile import load_profile
+        from whisper_tui.config.profile import load_profile
 
         try:
             profile = load_profile(run.run_dir / "profile.toml")

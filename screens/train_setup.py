@@ -3,8 +3,8 @@
 Every change is validated by the engine (`apply_overrides`, the same checks as the CLI's --set),
 and its error appears under the field it names. The side panel manages named profiles (built-in
 presets are read-only: saving one asks for a new name), marks unsaved changes, and shows the
-trainable-parameter count and a rough memory estimate (`whisper_tui.estimate`) next to what this
-machine has (`whisper_tui.sysmon`, read once in a worker).
+trainable-parameter count and a rough memory estimate (`whisper_tui.training.estimate`) next to what this
+machine has (`whisper_tui.system.sysmon`, read once in a worker).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def validate_form(base, values: dict[str, object], last_edited: str | None = Non
     aside until the rest pass. A cross-field error (min >= max) names one key; it is shown there,
     and the field edited last is what gets set aside.
     """
-    from whisper_tui.profile import apply_overrides
+    from whisper_tui.config.profile import apply_overrides
 
     overrides = dict(values)
     errors: dict[str, str] = {}
@@ -89,7 +89,7 @@ class NameScreen(ModalScreen[str | None]):
         self.query_one("#name-input", Input).focus()
 
     def _accept(self) -> None:
-        from whisper_tui.profile import check_profile_name
+        from whisper_tui.config.profile import check_profile_name
 
         value = self.query_one("#name-input", Input).value
         try:
@@ -130,7 +130,7 @@ class TrainSetupScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        from whisper_tui.profile import settings
+        from whisper_tui.config.profile import settings
 
         self.specs = settings()
         self.profile = None  # the form's current valid profile
@@ -164,14 +164,14 @@ class TrainSetupScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#ts-side").border_title = "Profile"
         self._refresh_profile_list()
-        from whisper_tui.profile import DEFAULT_PROFILE
+        from whisper_tui.config.profile import DEFAULT_PROFILE
 
         self.load(DEFAULT_PROFILE)
         self._read_system()
 
     # -- profiles ------------------------------------------------------------------------------
     def _refresh_profile_list(self) -> None:
-        from whisper_tui.profile import list_profiles
+        from whisper_tui.config.profile import list_profiles
 
         try:
             infos = list_profiles()
@@ -188,7 +188,7 @@ class TrainSetupScreen(Screen):
 
     def load(self, name: str) -> bool:
         """Put profile `name` into the form. False (and a notification) if it cannot be read."""
-        from whisper_tui.profile import BUILTIN_SOURCE, load_profile
+        from whisper_tui.config.profile import BUILTIN_SOURCE, load_profile
 
         try:
             profile = load_profile(name)
@@ -244,7 +244,7 @@ class TrainSetupScreen(Screen):
         return bool(self.errors) or (self.profile is not None and self.profile != self.saved)
 
     def _save_under(self, name: str) -> None:
-        from whisper_tui.profile import save_user_profile
+        from whisper_tui.config.profile import save_user_profile
 
         try:
             path = save_user_profile(self.profile, name)
@@ -284,7 +284,7 @@ class TrainSetupScreen(Screen):
 
     def action_profile_delete(self, name: str | None = None) -> None:
         name = name or self.profile_name
-        from whisper_tui.profile import builtin_names
+        from whisper_tui.config.profile import builtin_names
 
         if name in builtin_names():
             self.notify(f'"{name}" is a built-in profile and cannot be deleted.', severity="warning")
@@ -294,7 +294,7 @@ class TrainSetupScreen(Screen):
         def answered(yes: bool | None) -> None:
             if not yes:
                 return
-            from whisper_tui.profile import DEFAULT_PROFILE, delete_user_profile
+            from whisper_tui.config.profile import DEFAULT_PROFILE, delete_user_profile
 
             try:
                 path = delete_user_profile(name)
@@ -356,8 +356,8 @@ class TrainSetupScreen(Screen):
         self.query_one("#ts-revert", Button).disabled = not self.modified
 
     def _show_estimate(self) -> None:
-        from whisper_tui.estimate import estimate_for_profile
-        from whisper_tui.sysmon import format_bytes
+        from whisper_tui.training.estimate import estimate_for_profile
+        from whisper_tui.system.sysmon import format_bytes
 
         if self.profile is None:
             return
@@ -379,7 +379,7 @@ class TrainSetupScreen(Screen):
 
     def _cache_text(self) -> Text:
         """The encoder cache's size on disk and whether the disk and finetuning.encoder_cache_max_gb hold it."""
-        from whisper_tui.estimate import estimate_encoder_cache
+        from whisper_tui.training.estimate import estimate_encoder_cache
 
         cache = estimate_encoder_cache(self.profile)
         if cache is None:
@@ -390,7 +390,7 @@ class TrainSetupScreen(Screen):
         return text
 
     def _fit_text(self, need: int) -> Text:
-        from whisper_tui.sysmon import format_bytes
+        from whisper_tui.system.sysmon import format_bytes
 
         stats = self.stats
         if stats is None:
@@ -410,7 +410,7 @@ class TrainSetupScreen(Screen):
 
     @work(thread=True, exclusive=True, group="sysmon", exit_on_error=False, description="read system memory")
     def _read_system(self) -> None:
-        from whisper_tui.sysmon import snapshot
+        from whisper_tui.system.sysmon import snapshot
 
         self.post_message(SystemStatsRead(snapshot()))
 

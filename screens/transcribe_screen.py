@@ -128,7 +128,7 @@ class TranscribeScreen(Screen):
 
     # -- models --------------------------------------------------------------------------------
     def refresh_models(self) -> None:
-        from whisper_tui.runs import list_runs
+        from whisper_tui.training.runs import list_runs
 
         try:
             runs = list_runs(self.runs_root)
@@ -215,7 +215,7 @@ class TranscribeScreen(Screen):
 
     @work(thread=True, exclusive=True, group="transcribe", exit_on_error=False, description="transcribe")
     def _transcribe_worker(self, job: int, target: Path, model_value: str, compare: bool, backend: str) -> None:
-        from whisper_tui.transcribe import list_audio_files
+        from whisper_tui.inference.transcribe import list_audio_files
 
         worker = get_current_worker()
         files = list_audio_files(target)

@@ -46,7 +46,7 @@ def isolated_dirs(tmp_path, monkeypatch, session_cache_dir):
 @pytest.fixture(scope="session")
 def session_keep_set(session_cache_dir) -> Path:
     """The keep set's everyday sentences (keep_set.py), synthesised once per session into the session cache."""
-    from whisper_tui import keep_set
+    from whisper_tui.data import keep_set
 
     previous = os.environ.get("WHISPER_TUI_CACHE_DIR")
     os.environ["WHISPER_TUI_CACHE_DIR"] = str(session_cache_dir)
@@ -76,7 +76,7 @@ def build_tiny_whisper(out_dir: Path, seed: int = 0, **config_overrides) -> Path
     import torch
     from transformers import WhisperConfig, WhisperForConditionalGeneration
 
-    from whisper_tui import convert
+    from whisper_tui.models import convert
 
     source = convert.embedded_source_dir()
     processor = convert.build_processor(source, n_mels=80, vocab_size=51864)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from whisper_tui.profile import apply_overrides, load_profile
+from whisper_tui.config.profile import apply_overrides, load_profile
 
 # two short epochs, logged every step, deterministic adapters
 SHORT_RUN = {"training.num_train_epochs": 2, "training.per_device_train_batch_size": 2,

@@ -1,4 +1,4 @@
-"""Cutting a long recording by aligning its plain transcript (whisper_tui/importers/align.py).
+"""Cutting a long recording by aligning its plain transcript (whisper_tui/data/importers/align.py).
 
 The recording is built here from eSpeak sentences with pauses between them, so where every
 sentence lies is known; the real bundled tiny.en (CTranslate2) recognises it once (about 10 s
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from whisper_tui.audio import SAMPLE_RATE
-from whisper_tui.importers.align import (
+from whisper_tui.data.audio import SAMPLE_RATE
+from whisper_tui.data.importers.align import (
     MAX_SEGMENT_S,
     POOR_BELOW,
     RecognisedWord,
@@ -53,7 +53,7 @@ def _words(text: str) -> list[str]:
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory):
     """(path, wave, [(speech_start_s, speech_end_s) per sentence]) of a > 60 s recording."""
-    from whisper_tui.tts import synthesize
+    from whisper_tui.data.tts import synthesize
 
     rng = np.random.default_rng(11)
     parts, spans, pos = [np.zeros(int(0.5 * SAMPLE_RATE), np.float32)], [], int(0.5 * SAMPLE_RATE)

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from whisper_tui import atomic
-from whisper_tui.atomic import OWNER_MARK, atomic_directory, atomic_write_text, recover_directory
+from whisper_tui.storage import atomic
+from whisper_tui.storage.atomic import OWNER_MARK, atomic_directory, atomic_write_text, recover_directory
 from whisper_tui.errors import NotOurFolder
 
 
@@ -62,7 +62,7 @@ def test_a_kill_between_the_fallback_renames_is_recovered_by_readers_and_writers
 def test_model_readers_recover_a_folder_left_as_old(tiny_whisper_dir, tmp_path):
     import shutil
 
-    from whisper_tui.models import resolve_model
+    from whisper_tui.models.loading import resolve_model
 
     run = tmp_path / "run"
     shutil.copytree(tiny_whisper_dir, run / ".final.old")

@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 from helpers_audio import tone, write_wav
 
-from whisper_tui import audio
-from whisper_tui.audio import SAMPLE_RATE, audio_info, is_audio_file, load_audio, resample
+from whisper_tui.data import audio
+from whisper_tui.data.audio import SAMPLE_RATE, audio_info, is_audio_file, load_audio, resample
 
 
 def _rms(x: np.ndarray) -> float:
@@ -105,7 +105,7 @@ def test_extensions():
 
 def test_import_stays_light():
     """Importing the data layer must not pull in torch or textual (the UI imports it at start-up)."""
-    code = ("import sys, whisper_tui.audio, whisper_tui.dataset, whisper_tui.tts, whisper_tui.sample_data; "
+    code = ("import sys, whisper_tui.data.audio, whisper_tui.data.dataset, whisper_tui.data.tts, whisper_tui.data.sample_data; "
             "print(sorted(m for m in ('torch', 'torchaudio', 'textual', 'transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -13,7 +13,7 @@ from conftest import build_tiny_whisper
 from helpers_audio import write_tone_dataset
 from helpers_jobs import SHORT_RUN, tiny_job_profile
 from whisper_tui.errors import ProfileError
-from whisper_tui.profile import apply_overrides, load_profile, read_profile_file
+from whisper_tui.config.profile import apply_overrides, load_profile, read_profile_file
 from whisper_tui.training import events as ev
 from whisper_tui.training.augment import (CACHE_OFF_REASON, SpecAugment, SpecAugmentDataset, SpecAugmentSettings,
                                           speech_frames)
@@ -137,7 +137,7 @@ def test_defaults_are_librispeech_style_and_off():
 
 # -- the encoder cache and the estimate ----------------------------------------------------------
 def test_encoder_cache_is_off_while_masks_are_drawn():
-    from whisper_tui.estimate import estimate_for_profile
+    from whisper_tui.training.estimate import estimate_for_profile
     from whisper_tui.training.encoder_cache import cache_is_valid
 
     plain = apply_overrides(load_profile("cpu-quick"), {"finetuning.freeze_encoder": True})  # frozen, cache on

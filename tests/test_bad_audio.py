@@ -11,8 +11,8 @@ import pytest
 import soundfile as sf
 from helpers_audio import make_dataset, snapshot, write_metadata, write_wav
 
-from whisper_tui.audio import audio_info, load_audio, read_mono
-from whisper_tui.dataset import validate_dataset
+from whisper_tui.data.audio import audio_info, load_audio, read_mono
+from whisper_tui.data.dataset import validate_dataset
 from whisper_tui.errors import AudioError, WhisperTuiError
 
 

@@ -52,7 +52,7 @@ def test_a_clip_that_breaks_mid_training_is_skipped_and_named(model, tmp_path):
 
 
 def test_a_clip_that_breaks_before_the_encoder_cache_is_skipped_and_the_cache_not_reused(model, tmp_path):
-    from whisper_tui.locations import cache_dir
+    from whisper_tui.config.locations import cache_dir
 
     train, test = data(tmp_path)
     profile = tiny_job_profile(model, train, **{**SHORT_RUN, "data.test_dir": str(test), "data.max_bad_fraction": 0.2,
@@ -81,8 +81,8 @@ def test_more_bad_clips_than_data_max_bad_fraction_stop_the_run_with_the_key_nam
 
 
 def test_the_training_set_does_not_keep_audio_in_memory(model, tmp_path):
-    from whisper_tui.convert import build_processor, embedded_source_dir
-    from whisper_tui.dataset import read_metadata
+    from whisper_tui.models.convert import build_processor, embedded_source_dir
+    from whisper_tui.data.dataset import read_metadata
     from whisper_tui.training.speech_dataset import FeatureDataset
 
     train, _test = data(tmp_path)

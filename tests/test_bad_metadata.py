@@ -13,8 +13,10 @@ import pytest
 import soundfile as sf
 from helpers_audio import make_dataset, snapshot, write_metadata, write_wav
 
-from whisper_tui import audio, dataset
-from whisper_tui.dataset import ensure_metadata, read_metadata, validate_dataset
+from whisper_tui.data import audio
+
+from whisper_tui.data import dataset
+from whisper_tui.data.dataset import ensure_metadata, read_metadata, validate_dataset
 from whisper_tui.errors import DatasetError
 
 

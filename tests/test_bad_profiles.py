@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from whisper_tui.errors import ProfileError
-from whisper_tui.profile import load_profile, read_profile_file
+from whisper_tui.config.profile import load_profile, read_profile_file
 
 
 def write(tmp_path, text: str, name: str = "my.toml"):

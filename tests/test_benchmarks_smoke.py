@@ -99,7 +99,7 @@ def test_bench_startup_smoke(tmp_path):
 
 def test_clear_speech_set_is_a_valid_dataset(tmp_path):
     from benchmarks.clear_speech import SENTENCES, VOICES, make_clear_speech
-    from whisper_tui.dataset import validate_dataset
+    from whisper_tui.data.dataset import validate_dataset
 
     report = validate_dataset(make_clear_speech(tmp_path / "clear"))
     assert len(report.usable_clips) >= len(SENTENCES) * len(VOICES) and not report.errors

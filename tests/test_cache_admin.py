@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import dead_pid
-from whisper_tui import cache_admin
+from whisper_tui.storage import cache_admin
 from whisper_tui.cli import main
 
 DAY = 86400

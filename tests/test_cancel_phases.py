@@ -62,7 +62,7 @@ def count_predictions(monkeypatch, on_call=None):
 
 
 def test_cancel_during_the_encoder_cache_build_stops_it_and_leaves_no_partial_cache(assets, tmp_path):
-    from whisper_tui.locations import cache_dir
+    from whisper_tui.config.locations import cache_dir
 
     job = TrainingJob(profile_for(assets), tmp_path / "run")
     job.add_listener(lambda e: job.cancel() if isinstance(e, ev.LogEvent) and e.message.startswith("caching") else None)

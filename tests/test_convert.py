@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from conftest import export_ct2
-from whisper_tui import convert
-from whisper_tui.ct2_format import read_model_bin
+from whisper_tui.models import convert
+from whisper_tui.models.ct2_format import read_model_bin
 from whisper_tui.errors import ModelError
 
 

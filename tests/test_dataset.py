@@ -10,7 +10,7 @@ import time
 import pytest
 from helpers_audio import make_dataset, write_metadata, write_wav
 
-from whisper_tui.dataset import (Clip, duration_histogram, load_dataset_split, read_metadata, split_clips,
+from whisper_tui.data.dataset import (Clip, duration_histogram, load_dataset_split, read_metadata, split_clips,
                                  validate_dataset)
 from whisper_tui.errors import DatasetError
 
@@ -55,7 +55,7 @@ def test_validating_100_clips_is_quick_and_torch_free(tmp_path):
     elapsed = time.perf_counter() - start
     assert report.counts == {"odd_sample_rate": 10} and len(report.usable_clips) == 100
     assert elapsed < 4.0, f"validation of 100 clips took {elapsed:.2f}s (target ~2 s)"
-    code = ("import sys; from whisper_tui.dataset import validate_dataset; "
+    code = ("import sys; from whisper_tui.data.dataset import validate_dataset; "
             f"validate_dataset({str(folder)!r}); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"  # the dataset browser stays fast: no resampling, no torch

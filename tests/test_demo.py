@@ -11,7 +11,7 @@ import json
 
 from helpers_audio import write_metadata, write_tone_dataset
 from whisper_tui.cli import main
-from whisper_tui.profile import apply_overrides, load_profile, save_profile
+from whisper_tui.config.profile import apply_overrides, load_profile, save_profile
 
 
 def test_demo_prints_the_verdict_with_known_and_new_voices_and_general_speech(tiny_whisper_dir, tmp_path, capsys,

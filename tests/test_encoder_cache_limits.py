@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from conftest import dead_pid
-from whisper_tui import cache_admin
+from whisper_tui.storage import cache_admin
 from whisper_tui.errors import DiskFull, ProfileError
-from whisper_tui.estimate import NPY_HEADER_BYTES, encoder_cache_file_bytes, estimate_encoder_cache
-from whisper_tui.profile import apply_overrides, load_profile
+from whisper_tui.training.estimate import NPY_HEADER_BYTES, encoder_cache_file_bytes, estimate_encoder_cache
+from whisper_tui.config.profile import apply_overrides, load_profile
 from whisper_tui.training.encoder_cache import EncoderCache
 
 FRAMES, D_MODEL = 50, 16  # a tiny encoder: 50 positions (100 mel frames) x 16 hidden = 1600 bytes per clip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from whisper_tui.estimate import TINY, WhisperShape, count_params, estimate_training, lora_params
+from whisper_tui.training.estimate import TINY, WhisperShape, count_params, estimate_training, lora_params
 
 SMALL = dict(vocab_size=51864, num_mel_bins=80, d_model=32, encoder_layers=2, decoder_layers=3,
              encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=48,
@@ -109,8 +109,8 @@ def test_partial_freeze_matches_the_trainer(small_model, strategy, k):
 def test_estimate_for_profile_follows_the_profile():
     from dataclasses import replace
 
-    from whisper_tui.estimate import estimate_for_profile
-    from whisper_tui.profile_schema import Profile
+    from whisper_tui.training.estimate import estimate_for_profile
+    from whisper_tui.config.profile_schema import Profile
 
     profile = Profile()
     est, note = estimate_for_profile(profile)
@@ -127,7 +127,7 @@ def test_estimate_for_profile_follows_the_profile():
 def test_shape_from_a_model_folder(tmp_path):
     import json
 
-    from whisper_tui.estimate import shape_for_model
+    from whisper_tui.training.estimate import shape_for_model
 
     (tmp_path / "config.json").write_text(json.dumps(SMALL))
     shape, note = shape_for_model(str(tmp_path))

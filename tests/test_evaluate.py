@@ -9,11 +9,11 @@ import pytest
 import soundfile as sf
 
 from conftest import JFK_TEXT
-from whisper_tui.dataset import Clip
+from whisper_tui.data.dataset import Clip
 from whisper_tui.errors import DatasetError
-from whisper_tui.evaluate import EvalReport, evaluate_model
-from whisper_tui.metrics import clip_errors, error_rates
-from whisper_tui.transcribe import Transcriber, Transcription
+from whisper_tui.inference.evaluate import EvalReport, evaluate_model
+from whisper_tui.inference.metrics import clip_errors, error_rates
+from whisper_tui.inference.transcribe import Transcriber, Transcription
 
 
 def _clips(folder, texts, broken=()):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from whisper_tui.errors import ModelError
-from whisper_tui.export import cmd_export, export_ct2, is_ct2_export
+from whisper_tui.models.export import cmd_export, export_ct2, is_ct2_export
 
 
 def _logits(model, tokens=(50257, 50362, 1870, 523, 616)):
@@ -44,7 +44,7 @@ def adapter_dir(tiny_whisper_dir, tmp_path_factory):
 def test_a_lora_adapter_is_merged_and_exported_with_the_same_outputs(adapter_dir, tmp_path):
     import ctranslate2
 
-    from whisper_tui.models import load_model
+    from whisper_tui.models.loading import load_model
 
     adapter, merged_logits = adapter_dir
     out = export_ct2(adapter, tmp_path / "ct2", quantization="float32")
@@ -114,7 +114,7 @@ def test_cli_handler_prints_where_the_export_went(tiny_whisper_dir, tmp_path, ca
 
 
 def test_ct2_backend_matches_the_torch_backend(tiny_whisper_dir, tmp_path):
-    from whisper_tui.transcribe import Transcriber
+    from whisper_tui.inference.transcribe import Transcriber
 
     out = export_ct2(tiny_whisper_dir, tmp_path / "ct2", quantization="float32")
     rng = np.random.default_rng(0)
@@ -127,7 +127,7 @@ def test_ct2_backend_matches_the_torch_backend(tiny_whisper_dir, tmp_path):
 
 
 def test_loop_guard_cut_stops_where_the_logits_guard_would_ban():
-    from whisper_tui.transcribe import LoopGuard
+    from whisper_tui.inference.transcribe import LoopGuard
 
     guard = LoopGuard(eos_token_id=0)
     assert guard.cut([5, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3]) == [5, 1, 2, 3, 1, 2, 3, 1, 2, 3]
@@ -137,8 +137,8 @@ def test_loop_guard_cut_stops_where_the_logits_guard_would_ban():
 
 
 def test_ct2_backend_exports_a_plain_model_once_into_the_cache(tiny_whisper_dir):
-    from whisper_tui.locations import cache_dir
-    from whisper_tui.transcribe import Transcriber, ct2_folder_for
+    from whisper_tui.config.locations import cache_dir
+    from whisper_tui.inference.transcribe import Transcriber, ct2_folder_for
 
     folder = ct2_folder_for(str(tiny_whisper_dir))
     assert folder.parent == cache_dir() / "ct2" and is_ct2_export(folder)
@@ -149,7 +149,7 @@ def test_ct2_backend_exports_a_plain_model_once_into_the_cache(tiny_whisper_dir)
 
 def test_unknown_backend_is_a_user_error(tiny_whisper_dir):
     from whisper_tui.errors import WhisperTuiError
-    from whisper_tui.transcribe import Transcriber
+    from whisper_tui.inference.transcribe import Transcriber
 
     with pytest.raises(WhisperTuiError, match="unknown transcription backend"):
         Transcriber(str(tiny_whisper_dir), backend="onnx")

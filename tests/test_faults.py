@@ -20,7 +20,7 @@ import pytest
 
 from conftest import build_tiny_whisper
 from helpers_audio import write_tone_dataset
-from whisper_tui.profile import apply_overrides, load_profile
+from whisper_tui.config.profile import apply_overrides, load_profile
 from whisper_tui.training import events as ev
 from whisper_tui.training.job import TrainingJob
 
@@ -64,11 +64,11 @@ def _kill_while_writing(tmp_path, body: str, check) -> None:
 
 def test_kill_9_during_profile_writes_leaves_a_readable_profile(tmp_path):
     target = tmp_path / "mine.toml"
-    from whisper_tui.profile import Profile, save_profile
+    from whisper_tui.config.profile import Profile, save_profile
 
     save_profile(Profile(), target)
     body = f"""
-        from whisper_tui.profile import Profile, apply_overrides, save_profile
+        from whisper_tui.config.profile import Profile, apply_overrides, save_profile
         from pathlib import Path
         import time
         p = Profile()
@@ -98,7 +98,7 @@ def test_kill_9_while_saving_a_model_folder_keeps_the_previous_one(tmp_path):
         import json, os
         from pathlib import Path
         import time
-        from whisper_tui.atomic import atomic_directory
+        from whisper_tui.storage.atomic import atomic_directory
         i = int(time.time() * 1000)
         Path(STARTED).touch()
         while True:
@@ -139,8 +139,8 @@ def test_incomplete_checkpoint_is_ignored_on_resume_and_refused_by_name(assets, 
 
 def test_run_folder_of_a_killed_process_is_reported_not_loaded(tmp_path):
     from whisper_tui.errors import ModelError
-    from whisper_tui.models import resolve_model
-    from whisper_tui.runs import read_run
+    from whisper_tui.models.loading import resolve_model
+    from whisper_tui.training.runs import read_run
 
     run = tmp_path / "run"
     run.mkdir()
@@ -196,7 +196,7 @@ def test_disk_full_while_saving_is_reported_and_the_best_model_is_kept(assets, t
 
 
 def test_atomic_write_on_a_full_disk_keeps_the_old_file(tmp_path, monkeypatch):
-    from whisper_tui.atomic import atomic_write_text
+    from whisper_tui.storage.atomic import atomic_write_text
     from whisper_tui.errors import DiskFull
 
     target = tmp_path / "profile.toml"
@@ -231,7 +231,7 @@ def test_headless_training_survives_a_terminal_hangup(assets, tmp_path):
 
 
 def test_qlora_where_bitsandbytes_cannot_run_fails_with_the_reason(assets, tmp_path, monkeypatch):
-    import whisper_tui.profile as profile_module
+    import whisper_tui.config.profile as profile_module
 
     monkeypatch.setattr(profile_module, "_qlora_problem",
                         lambda: "bitsandbytes 0.43 runs 4-bit models only on NVIDIA GPUs and none was found")

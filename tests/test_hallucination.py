@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import JFK_TEXT
-from whisper_tui.hallucination import KINDS, count_signs, describe, flagged, signs, signs_per_clip
+from whisper_tui.inference.hallucination import KINDS, count_signs, describe, flagged, signs, signs_per_clip
 
 ORDINARY = [
     "The weather is very very nice today.",

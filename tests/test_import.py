@@ -19,12 +19,12 @@ import soundfile as sf
 from helpers_audio import tone, write_wav
 
 from whisper_tui.cli import main
-from whisper_tui.dataset import read_metadata, validate_dataset
+from whisper_tui.data.dataset import read_metadata, validate_dataset
 from whisper_tui.errors import DatasetError, NotOurFolder
-from whisper_tui.importers import detect_format, import_dataset
-from whisper_tui.importers import transcripts as transcripts_mod
-from whisper_tui.importers.segments import segment_cues
-from whisper_tui.importers.subtitles import Cue, parse_subtitles
+from whisper_tui.data.importers import detect_format, import_dataset
+from whisper_tui.data.importers import transcripts as transcripts_mod
+from whisper_tui.data.importers.segments import segment_cues
+from whisper_tui.data.importers.subtitles import Cue, parse_subtitles
 
 SR = 16000
 

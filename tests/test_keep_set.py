@@ -11,9 +11,9 @@ import pytest
 from conftest import JFK_TEXT
 from helpers_audio import write_tone_dataset
 from helpers_jobs import SHORT_RUN, tiny_job_profile
-from whisper_tui import keep_set
+from whisper_tui.data import keep_set
 from whisper_tui.errors import DatasetError
-from whisper_tui.sample_data import EVERYDAY_SENTENCES
+from whisper_tui.data.sample_data import EVERYDAY_SENTENCES
 from whisper_tui.training import events as ev
 from whisper_tui.training.best_rule import BestTracker, keep_limit, keep_summary, within_tolerance
 from whisper_tui.training.job import TrainingJob
@@ -23,7 +23,7 @@ from whisper_tui.training.job import TrainingJob
 
 
 def test_bundled_jfk_is_mono_16k_flac_with_its_text():
-    from whisper_tui.audio import audio_info
+    from whisper_tui.data.audio import audio_info
 
     clip = keep_set.jfk_clip()
     info = audio_info(clip.path)
@@ -90,7 +90,7 @@ def test_a_bad_keep_dir_names_the_key(tmp_path, make):
 
 def test_profile_keys_and_defaults():
     from whisper_tui.errors import ProfileError
-    from whisper_tui.profile import apply_overrides, load_profile
+    from whisper_tui.config.profile import apply_overrides, load_profile
 
     for name in ("cpu-quick", "full", "lora-8gb", "qlora-4gb"):
         profile = load_profile(name)
@@ -149,7 +149,7 @@ def test_summary_wording():
 
 
 def _profile(tmp_path, **settings):
-    from whisper_tui.profile import apply_overrides, load_profile
+    from whisper_tui.config.profile import apply_overrides, load_profile
 
     return apply_overrides(load_profile("cpu-quick"), {"data.train_dir": str(tmp_path), **settings})
 
@@ -226,7 +226,7 @@ def test_training_writes_keep_wer_everywhere(tiny_assets, tmp_path):
     assert any(m.startswith("keep set: 9 clips") for m in logs)
     assert any(m.startswith("general speech: ") for m in logs)
 
-    from whisper_tui.runs import read_run
+    from whisper_tui.training.runs import read_run
 
     summary = read_run(tmp_path / "run")
     assert (summary.base_keep_wer, summary.final_keep_wer) == (status["base_keep_wer"], status["final_keep_wer"])

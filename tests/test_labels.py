@@ -14,7 +14,7 @@ import soundfile as sf
 from conftest import build_tiny_whisper
 from helpers_audio import TONE_WORDS, write_metadata, write_tone_dataset
 from helpers_jobs import SHORT_RUN, tiny_job_profile
-from whisper_tui.dataset import validate_dataset
+from whisper_tui.data.dataset import validate_dataset
 from whisper_tui.training import events as ev
 from whisper_tui.training.job import TrainingJob
 
@@ -120,7 +120,7 @@ def test_the_run_log_says_how_many_rows_were_left_out_and_why(model, tmp_path):
 
 
 def test_label_ids_refuses_to_cut():
-    from whisper_tui.convert import build_processor, embedded_source_dir
+    from whisper_tui.models.convert import build_processor, embedded_source_dir
     from whisper_tui.training.speech_dataset import LabelTooLong, label_ids
 
     tok = build_processor(embedded_source_dir(), n_mels=80, vocab_size=51864).tokenizer

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from conftest import build_tiny_whisper
-from whisper_tui import models
+from whisper_tui.models import loading as models
 from whisper_tui.errors import ModelError, OfflineError
 
 

@@ -12,9 +12,9 @@ from dataclasses import replace
 
 import pytest
 
-from whisper_tui import profile as profiles
+from whisper_tui.config import profile as profiles
 from whisper_tui.errors import ProfileError
-from whisper_tui.profile import (
+from whisper_tui.config.profile import (
     DEFAULT_PROFILE,
     Profile,
     apply_overrides,
@@ -424,6 +424,6 @@ def test_seed_import_errors(tmp_path):
 
 
 def test_importing_profiles_loads_neither_torch_nor_textual():
-    code = "import sys, whisper_tui.profile; print(sorted(m for m in ('torch', 'textual', 'yaml') if m in sys.modules))"
+    code = "import sys, whisper_tui.config.profile; print(sorted(m for m in ('torch', 'textual', 'yaml') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from whisper_tui.errors import RunFolderError
-from whisper_tui.processes import process_start_ticks
+from whisper_tui.system.processes import process_start_ticks
 from whisper_tui.training.run_folder import RunFolder, read_lock
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="flock and /proc")

@@ -1,4 +1,4 @@
-"""whisper_tui.runs: listing run folders in every state a crash can leave them in."""
+"""whisper_tui.training.runs: listing run folders in every state a crash can leave them in."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from whisper_tui import runs
+from whisper_tui.training import runs
 from whisper_tui.training.run_folder import CHECKPOINT_MARK
 
 
@@ -195,9 +195,9 @@ def test_mixed_naive_and_aware_start_times_sort(tmp_path):
 
 
 def test_data_dir_comes_from_the_runs_profile(tmp_path):
-    from whisper_tui.locations import default_sample_data_dir
-    from whisper_tui.profile import apply_overrides, load_profile, save_profile
-    from whisper_tui.runs import read_run
+    from whisper_tui.config.locations import default_sample_data_dir
+    from whisper_tui.config.profile import apply_overrides, load_profile, save_profile
+    from whisper_tui.training.runs import read_run
 
     run = tmp_path / "run"
     run.mkdir()
@@ -212,8 +212,8 @@ def test_data_dir_comes_from_the_runs_profile(tmp_path):
 
 def test_output_dir_is_where_new_runs_go_and_where_listing_looks(tmp_path, monkeypatch):
     from whisper_tui.errors import ProfileError
-    from whisper_tui.locations import default_runs_dir
-    from whisper_tui.profile import apply_overrides, load_profile
+    from whisper_tui.config.locations import default_runs_dir
+    from whisper_tui.config.profile import apply_overrides, load_profile
 
     profile = load_profile("cpu-quick")
     assert runs.runs_root_for(profile) is None  # empty: TrainingJob's default, the app's runs folder
@@ -246,7 +246,7 @@ def test_output_dir_is_where_new_runs_go_and_where_listing_looks(tmp_path, monke
 
 
 def test_a_damaged_run_folders_list_is_read_as_far_as_it_goes(tmp_path):
-    from whisper_tui.locations import data_dir, default_runs_dir
+    from whisper_tui.config.locations import data_dir, default_runs_dir
 
     data_dir().mkdir(parents=True)
     (data_dir() / runs.RUN_FOLDERS_FILE).write_bytes(b"relative/path\n\xff\xfe\n\n" + str(tmp_path).encode() + b"\n")

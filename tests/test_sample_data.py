@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 from helpers_audio import snapshot
 
-from whisper_tui import tts
-from whisper_tui.atomic import OWNER_MARK
-from whisper_tui.audio import SAMPLE_RATE
-from whisper_tui.dataset import read_metadata, validate_dataset
+from whisper_tui.data import tts
+from whisper_tui.storage.atomic import OWNER_MARK
+from whisper_tui.data.audio import SAMPLE_RATE
+from whisper_tui.data.dataset import read_metadata, validate_dataset
 from whisper_tui.errors import AudioError, DatasetError
-from whisper_tui.sample_data import (DOMAIN_WORDS, EVERYDAY_SENTENCES, SAMPLE_MARKER,
+from whisper_tui.data.sample_data import (DOMAIN_WORDS, EVERYDAY_SENTENCES, SAMPLE_MARKER,
                                      make_sample_dataset, plan_sample_dataset, word_counts)
-from whisper_tui.tts import synthesize
+from whisper_tui.data.tts import synthesize
 
 
 def _rms(x) -> float:
@@ -162,7 +161,7 @@ def test_refuses_a_folder_with_other_files_and_replaces_its_own(tmp_path):
 
 
 def test_an_older_sample_set_is_regenerated_and_a_current_one_reused(tmp_path, monkeypatch):
-    from whisper_tui import sample_data
+    from whisper_tui.data import sample_data
 
     folder = make_sample_dataset(tmp_path / "sample", n_clips=2, seed=0)
     made = []

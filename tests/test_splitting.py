@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from helpers_audio import make_dataset, write_metadata
 
-from whisper_tui.dataset import Clip, load_dataset_split
+from whisper_tui.data.dataset import Clip, load_dataset_split
 from whisper_tui.errors import DatasetError
-from whisper_tui.sample_data import DRUG_TEMPLATES, DOMAIN_WORDS, TEST_FRAMES, TEST_VOICES, TOOL_TEMPLATES, \
+from whisper_tui.data.sample_data import DRUG_TEMPLATES, DOMAIN_WORDS, TEST_FRAMES, TEST_VOICES, TOOL_TEMPLATES, \
     plan_sample_dataset
-from whisper_tui.splitting import NEW_VOICES, KNOWN_VOICES, sentence_key, split_dataset
+from whisper_tui.data.splitting import NEW_VOICES, KNOWN_VOICES, sentence_key, split_dataset
 
 
 def _clip(i: int, text: str, **columns) -> Clip:

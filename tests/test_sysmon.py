@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from whisper_tui import sysmon
+from whisper_tui.system import sysmon
 
 
 class _NvmlError(Exception):

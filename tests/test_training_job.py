@@ -11,7 +11,7 @@ from conftest import build_tiny_whisper
 from helpers_audio import write_tone_dataset
 from helpers_jobs import SHORT_RUN, tiny_job_profile
 from whisper_tui.errors import RunFolderError
-from whisper_tui.profile import apply_overrides
+from whisper_tui.config.profile import apply_overrides
 from whisper_tui.training import events as ev
 from whisper_tui.training.job import TrainingJob
 
@@ -45,7 +45,7 @@ def losses(run_dir):
 
 @pytest.mark.parametrize("strategy", ["full", "lora", "qlora"])
 def test_each_strategy_trains_and_saves_a_loadable_model(assets, tmp_path, strategy):
-    from whisper_tui.models import load_model
+    from whisper_tui.models.loading import load_model
 
     profile = make_profile(assets, **{"finetuning.strategy": strategy, "training.num_train_epochs": 1,
                                       "training.learning_rate": 1e-3})

@@ -8,8 +8,8 @@ import soundfile as sf
 
 from conftest import JFK_TEXT
 from whisper_tui.errors import AudioError
-from whisper_tui.metrics import error_rates, normalize
-from whisper_tui.transcribe import LoopGuard, Transcriber, list_audio_files, plan_chunks, throughput
+from whisper_tui.inference.metrics import error_rates, normalize
+from whisper_tui.inference.transcribe import LoopGuard, Transcriber, list_audio_files, plan_chunks, throughput
 
 SR = 16000
 
@@ -137,7 +137,7 @@ def test_accepts_a_loaded_pair_and_gives_it_back_in_training_mode(tiny_transcrib
 def test_bundled_tiny_en_transcribes_real_and_synthetic_speech(jfk_path):
     import time
 
-    from whisper_tui.audio import load_audio
+    from whisper_tui.data.audio import load_audio
 
     transcriber = Transcriber("tiny.en", device="cpu")
     (jfk,) = transcriber.transcribe_files([jfk_path])
@@ -151,8 +151,8 @@ def test_bundled_tiny_en_transcribes_real_and_synthetic_speech(jfk_path):
     wer, _ = error_rates([" ".join([JFK_TEXT] * 3)], [long_text])
     assert wer <= 0.1, long_text
 
-    tts = pytest.importorskip("whisper_tui.tts")
-    from whisper_tui.sample_data import EVERYDAY_SENTENCES
+    tts = pytest.importorskip("whisper_tui.data.tts")
+    from whisper_tui.data.sample_data import EVERYDAY_SENTENCES
 
     started = time.perf_counter()
     texts = transcriber.transcribe_waves([tts.synthesize(s) for s in EVERYDAY_SENTENCES])

@@ -319,7 +319,7 @@ def make_tone_dataset(folder: Path, n_clips: int = 6) -> Path:
 
 
 async def test_real_training_job_drives_the_dashboard(tmp_path, tiny_whisper_dir):
-    from whisper_tui.profile import apply_overrides, load_profile
+    from whisper_tui.config.profile import apply_overrides, load_profile
 
     data = make_tone_dataset(tmp_path / "data")
     profile = apply_overrides(load_profile("cpu-quick"), {
@@ -447,21 +447,21 @@ async def test_without_a_keep_set_the_table_has_no_general_column(tmp_path):
 
 def test_the_train_flow_makes_new_runs_under_the_profiles_output_dir(tmp_path):
     from screens.dashboard import _default_job_factory
-    from whisper_tui.profile import apply_overrides, load_profile
-    from whisper_tui.runs import remembered_runs_roots
+    from whisper_tui.config.profile import apply_overrides, load_profile
+    from whisper_tui.training.runs import remembered_runs_roots
 
     profile = apply_overrides(load_profile("cpu-quick"), {"output.dir": str(tmp_path / "runs-here")})
     job = _default_job_factory(profile)
     assert job.run_dir.parent == tmp_path / "runs-here" and job.run_dir.name.endswith("-cpu-quick")
     assert remembered_runs_roots() == [tmp_path / "runs-here"]  # the Runs screen will look there
     assert _default_job_factory(profile, output_dir=tmp_path / "one").run_dir == tmp_path / "one"
-    from whisper_tui.locations import default_runs_dir
+    from whisper_tui.config.locations import default_runs_dir
 
     assert _default_job_factory(load_profile("cpu-quick")).run_dir.parent == default_runs_dir()
 
 
 async def test_an_output_dir_that_is_a_file_is_told_not_started(tmp_path):
-    from whisper_tui.profile import apply_overrides, load_profile
+    from whisper_tui.config.profile import apply_overrides, load_profile
 
     (tmp_path / "a-file").write_text("x")
     profile = apply_overrides(load_profile("cpu-quick"), {"output.dir": str(tmp_path / "a-file")})

@@ -11,7 +11,7 @@ from screens.app import WhisperTuiApp
 from screens.dataset_rows import filter_rows, histogram_bin_seconds, rows_from_report, sort_rows
 from screens.dataset_screen import DatasetScreen, ReportScreen
 from screens.widgets.waveform import BRAILLE_BASE, Waveform, braille_waveform, column_peaks
-from whisper_tui.dataset import validate_dataset
+from whisper_tui.data.dataset import validate_dataset
 
 pytestmark = pytest.mark.usefixtures("isolated_dirs")
 TOTAL_ROWS = GOOD_CLIPS + 4
@@ -264,7 +264,7 @@ async def test_an_engine_bug_in_a_worker_is_a_notification_not_a_crash(tmp_path,
     def broken(folder, **kwargs):
         raise RuntimeError("validator exploded")
 
-    monkeypatch.setattr("whisper_tui.dataset.validate_dataset", broken)
+    monkeypatch.setattr("whisper_tui.data.dataset.validate_dataset", broken)
     app = WhisperTuiApp(dataset=make_dataset(tmp_path / "ds"))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)

@@ -133,7 +133,7 @@ async def test_a_third_mark_replaces_the_oldest(tmp_path):
 
 
 async def test_transcribe_and_resume_from_a_run(tmp_path):
-    from whisper_tui.profile import load_profile, save_profile
+    from whisper_tui.config.profile import load_profile, save_profile
 
     older, newer, _broken = make_runs()
     cancelled = write_fake_run(runs_root(), "20250304-080000-cpu-quick", status="cancelled",
@@ -348,7 +348,7 @@ async def test_garbage_run_files_do_not_break_the_screen(tmp_path):
 
 
 async def test_runs_under_a_profiles_output_dir_are_listed(tmp_path):
-    from whisper_tui.runs import remember_runs_root
+    from whisper_tui.training.runs import remember_runs_root
 
     older, newer, broken = make_runs()
     elsewhere = write_fake_run(tmp_path / "my-runs", "20250306-100000-mine", started="2025-03-06T10:00:00")

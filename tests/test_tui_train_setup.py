@@ -9,8 +9,8 @@ from tui_support import isolated_dirs, settle  # noqa: F401 (fixture)
 from screens.app import WhisperTuiApp
 from screens.train_setup import NameScreen, TrainSetupScreen, validate_form
 from screens.widgets.profile_form import ProfileForm, format_value
-from whisper_tui.locations import user_profiles_dir
-from whisper_tui.profile import DEFAULT_PROFILE, load_profile
+from whisper_tui.config.locations import user_profiles_dir
+from whisper_tui.config.profile import DEFAULT_PROFILE, load_profile
 
 pytestmark = pytest.mark.usefixtures("isolated_dirs")
 
@@ -206,7 +206,7 @@ async def test_delete_user_profile_and_builtins_are_protected():
         await pilot.pause()
         assert app.screen is screen
         assert any("cannot be deleted" in n.message for n in app._notifications)
-        from whisper_tui.profile import save_user_profile
+        from whisper_tui.config.profile import save_user_profile
 
         save_user_profile(screen.profile, "scratch")
         screen.request_load("scratch")

@@ -339,12 +339,12 @@ async def test_compare_runs_both_sides_on_the_chosen_backend(tmp_path):
 async def test_a_model_ct2_cannot_export_is_explained_and_torch_still_works(tmp_path, monkeypatch):
     from conftest import build_tiny_whisper
 
-    import whisper_tui.export
+    import whisper_tui.models.export
 
     def broken_converter(*args, **kwargs):
         raise RuntimeError("Unsupported model architecture")
 
-    monkeypatch.setattr(whisper_tui.export, "export_ct2", broken_converter)
+    monkeypatch.setattr(whisper_tui.models.export, "export_ct2", broken_converter)
     model = build_tiny_whisper(tmp_path / "odd-model")  # a new model: nothing exported in the cache yet
     audio = write_clips(tmp_path / "audio", [("a.wav", 0.5)])
     app = TxApp()

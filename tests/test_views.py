@@ -13,7 +13,7 @@ from conftest import build_tiny_whisper
 from helpers_audio import write_tone_dataset
 from helpers_jobs import SHORT_RUN, tiny_job_profile
 from whisper_tui.errors import ProfileError
-from whisper_tui.profile import apply_overrides, load_profile, read_profile_file
+from whisper_tui.config.profile import apply_overrides, load_profile, read_profile_file
 from whisper_tui.training import events as ev
 from whisper_tui.training.job import TrainingJob
 from whisper_tui.training.views import (CachedViewDataset, ViewFeatureDataset, ViewPlan, ViewSettings, draw_view,

@@ -10,10 +10,10 @@ from conftest import build_tiny_whisper
 from helpers_audio import write_metadata, write_tone_dataset
 from helpers_jobs import tiny_job_profile
 from whisper_tui.errors import ProfileError
-from whisper_tui.profile import apply_overrides, load_profile
+from whisper_tui.config.profile import apply_overrides, load_profile
 from whisper_tui.training import events as ev
 from whisper_tui.training.job import TrainingJob
-from whisper_tui.window import apply_window, model_window_s, processor_window_s
+from whisper_tui.models.window import apply_window, model_window_s, processor_window_s
 
 SR = 16000
 
@@ -28,7 +28,7 @@ def _noise(seconds: float, seed: int = 0) -> np.ndarray:
 def test_a_shortened_model_keeps_the_first_positions_and_takes_short_features(tiny_whisper_dir):
     import torch
 
-    from whisper_tui.models import load_model
+    from whisper_tui.models.loading import load_model
 
     model, processor = load_model(str(tiny_whisper_dir))
     before = model.model.encoder.embed_positions.weight.detach().clone()
@@ -48,7 +48,7 @@ def test_a_shortened_model_keeps_the_first_positions_and_takes_short_features(ti
 
 
 def test_the_window_survives_save_and_load(tiny_whisper_dir, tmp_path):
-    from whisper_tui.models import load_model
+    from whisper_tui.models.loading import load_model
 
     model, processor = load_model(str(tiny_whisper_dir))
     apply_window(model, processor, 6)
@@ -90,8 +90,8 @@ def _profile(assets, **overrides):
 
 
 def test_training_at_a_short_window_skips_longer_clips_and_saves_the_window(assets, tmp_path):
-    from whisper_tui.models import load_model
-    from whisper_tui.transcribe import Transcriber
+    from whisper_tui.models.loading import load_model
+    from whisper_tui.inference.transcribe import Transcriber
 
     logs = []
     job = TrainingJob(_profile(assets), tmp_path / "run", listeners=[logs.append])
@@ -112,7 +112,7 @@ def test_training_at_a_short_window_skips_longer_clips_and_saves_the_window(asse
 
 
 def test_auto_window_follows_the_data_and_never_drops_a_clip(assets, tmp_path):
-    from whisper_tui.models import load_model
+    from whisper_tui.models.loading import load_model
 
     logs = []
     job = TrainingJob(_profile(assets, **{"model.window_s": -1}), tmp_path / "run", listeners=[logs.append])
@@ -127,7 +127,7 @@ def test_auto_window_follows_the_data_and_never_drops_a_clip(assets, tmp_path):
 
 
 def test_a_window_longer_than_the_models_is_refused_with_the_key(assets, tmp_path):
-    from whisper_tui.models import load_model
+    from whisper_tui.models.loading import load_model
 
     model, processor = load_model(str(assets[0]))
     apply_window(model, processor, 2)
@@ -139,9 +139,9 @@ def test_a_window_longer_than_the_models_is_refused_with_the_key(assets, tmp_pat
 
 
 def test_ct2_export_of_a_short_window_model_transcribes(tiny_whisper_dir, tmp_path):
-    from whisper_tui.export import save_whisper_folder
-    from whisper_tui.models import load_model
-    from whisper_tui.transcribe import Transcriber
+    from whisper_tui.models.export import save_whisper_folder
+    from whisper_tui.models.loading import load_model
+    from whisper_tui.inference.transcribe import Transcriber
 
     model, processor = load_model(str(tiny_whisper_dir))
     apply_window(model, processor, 4)
@@ -153,7 +153,7 @@ def test_ct2_export_of_a_short_window_model_transcribes(tiny_whisper_dir, tmp_pa
 
 
 def test_the_memory_estimate_follows_the_window():
-    from whisper_tui.estimate import estimate_for_profile
+    from whisper_tui.training.estimate import estimate_for_profile
 
     base = apply_overrides(load_profile("cpu-quick"), {"finetuning.encoder_cache": False})
     full, _ = estimate_for_profile(base)
@@ -163,8 +163,8 @@ def test_the_memory_estimate_follows_the_window():
 
 
 def test_short_datasets_get_a_window_suggestion(assets):
-    from whisper_tui.dataset import validate_dataset
-    from whisper_tui.window import suggested_window_s
+    from whisper_tui.data.dataset import validate_dataset
+    from whisper_tui.models.window import suggested_window_s
 
     assert suggested_window_s(5.9) == 10 and suggested_window_s(9.0) == 10
     assert suggested_window_s(9.5) == 15 and suggested_window_s(19.0) == 20

@@ -11,7 +11,7 @@ import json
 import threading
 from pathlib import Path
 
-from whisper_tui.sysmon import GpuStats, SystemStats
+from whisper_tui.system.sysmon import GpuStats, SystemStats
 from whisper_tui.training.events import (
     CheckpointSaved,
     EvalEvent,
@@ -150,7 +150,7 @@ def write_fake_run(root: Path, name: str, *, status="finished", started="2025-03
 
 
 class CannedTranscriber:
-    """Stands in for whisper_tui.transcribe.Transcriber in snapshots: fixed texts, fixed timings.
+    """Stands in for whisper_tui.inference.transcribe.Transcriber in snapshots: fixed texts, fixed timings.
 
     `model_name` follows the real one ("... (CTranslate2 int8)" on the ct2 backend), which is what
     the console reads the backend's name from.
@@ -167,7 +167,7 @@ class CannedTranscriber:
     def transcribe_files(self, paths, on_result=None):
         import soundfile as sf
 
-        from whisper_tui.transcribe import Transcription
+        from whisper_tui.inference.transcribe import Transcription
 
         results = []
         for path in map(Path, paths):

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 from textual.widgets import Input
 
-from whisper_tui.sysmon import SystemStats
+from whisper_tui.system.sysmon import SystemStats
 
 GIB = 1024**3
 GOOD_CLIPS = 6
@@ -62,7 +62,7 @@ def isolated_dirs(tmp_path, monkeypatch):
         path = tmp_path / name.lower()
         path.mkdir()
         monkeypatch.setenv(f"WHISPER_TUI_{name}_DIR", str(path))
-    monkeypatch.setattr("whisper_tui.sysmon.snapshot", fixed_stats)
+    monkeypatch.setattr("whisper_tui.system.sysmon.snapshot", fixed_stats)
     return tmp_path
 
 

@@ -18,7 +18,7 @@ from textual import work
 from textual.message import Message
 from textual.widget import Widget
 
-from whisper_tui.sysmon import SystemStats, format_bytes
+from whisper_tui.system.sysmon import SystemStats, format_bytes
 
 POLL_SECONDS = 1.0
 BAR_WIDTH = 10
@@ -74,7 +74,7 @@ def pack_lines(items: list[Text], width: int) -> list[Text]:
 
 
 class SystemGauges(Widget):
-    """Shows the latest `SystemStats`; polls `source` (default: `whisper_tui.sysmon.snapshot`)."""
+    """Shows the latest `SystemStats`; polls `source` (default: `whisper_tui.system.sysmon.snapshot`)."""
 
     DEFAULT_CSS = """
     SystemGauges {
@@ -110,7 +110,7 @@ class SystemGauges(Widget):
     def _read_stats(self) -> None:
         source = self._source
         if source is None:
-            from whisper_tui.sysmon import snapshot as source
+            from whisper_tui.system.sysmon import snapshot as source
         try:
             self.post_message(self.Polled(source()))
         except Exception as exc:  # a broken driver must not kill the dashboard

@@ -1,4 +1,4 @@
-"""A form with one field per profile setting, built from `whisper_tui.profile.settings()`.
+"""A form with one field per profile setting, built from `whisper_tui.config.profile.settings()`.
 
 The schema's rules pick the widget (switch for booleans, a select for choices, a checklist for
 LoRA target layers, text fields otherwise), so a setting added to the engine shows up here

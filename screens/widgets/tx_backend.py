@@ -75,7 +75,7 @@ def ct2_load_error(model_label: str, error: BaseException, torch_may_work: bool 
 
 def model_resolves(model: str) -> bool:
     """Whether the engine can find the model at all (offline, no loading): False means any backend fails."""
-    from whisper_tui.models import resolve_model
+    from whisper_tui.models.loading import resolve_model
 
     try:
         resolve_model(model)

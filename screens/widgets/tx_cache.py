@@ -25,7 +25,7 @@ class TranscriberCache:
     """`get(model, backend)` -> a loaded Transcriber; `factory(model, backend=...)` stands in for it in tests."""
 
     def __init__(self, factory=None, limit: int = MAX_CACHED_MODELS) -> None:
-        self.factory = factory  # None: whisper_tui.transcribe.Transcriber
+        self.factory = factory  # None: whisper_tui.inference.transcribe.Transcriber
         self.limit = limit
         self._loaded: dict[tuple[str, str], object] = {}
 
@@ -47,7 +47,7 @@ class TranscriberCache:
     def _load(self, model: str, backend: str, value: str):
         make = self.factory
         if make is None:
-            from whisper_tui.transcribe import Transcriber as make
+            from whisper_tui.inference.transcribe import Transcriber as make
         try:
             return make(model, backend=backend)
         except Exception as exc:

@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.text import Text
 from textual.widgets import DataTable
 
-from whisper_tui.metrics import clip_errors
+from whisper_tui.inference.metrics import clip_errors
 
 from .run_format import fmt_rate
 from .word_diff import side_by_side
@@ -27,7 +27,7 @@ MODEL = "model"
 class ClipRow:
     path: Path
     reference: str | None
-    results: dict = field(default_factory=dict)  # role -> whisper_tui.transcribe.Transcription
+    results: dict = field(default_factory=dict)  # role -> whisper_tui.inference.transcribe.Transcription
 
     @property
     def duration_s(self) -> float:

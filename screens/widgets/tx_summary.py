@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from whisper_tui.metrics import error_rates
-from whisper_tui.transcribe import throughput
+from whisper_tui.inference.metrics import error_rates
+from whisper_tui.inference.transcribe import throughput
 
 from .run_format import fmt_rate
 from .tx_results import ClipRow

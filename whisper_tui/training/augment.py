@@ -60,7 +60,7 @@ class SpecAugmentSettings:
 
 def augments_encoder_input(profile) -> bool:
     """Whether training masks the encoder's input (then its output differs every epoch: no cache)."""
-    from ..profile_schema import spec_augment_masks_anything
+    from whisper_tui.config.profile_schema import spec_augment_masks_anything
 
     tr = profile.training
     return bool(tr.spec_augment) and spec_augment_masks_anything(tr)

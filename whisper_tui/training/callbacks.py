@@ -14,8 +14,8 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from .events import CheckpointSaved, EvalEvent, Paused, Resumed, StepEvent
-from .trainer import EvaluationCancelled
+from whisper_tui.training.events import CheckpointSaved, EvalEvent, Paused, Resumed, StepEvent
+from whisper_tui.training.trainer import EvaluationCancelled
 
 
 class JobCallback(TrainerCallback):
@@ -166,7 +166,7 @@ class ThreadTuningCallback(TrainerCallback):
     """Runs `threads.ThreadTuner` around each optimizer step and logs when the choice changes."""
 
     def __init__(self, job, tuner=None):
-        from .threads import ThreadTuner
+        from whisper_tui.training.threads import ThreadTuner
 
         self.job = job
         self.tuner = tuner or ThreadTuner()

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..locations import cache_dir
-from ..processes import pid_alive
+from whisper_tui.config.locations import cache_dir
+from whisper_tui.system.processes import pid_alive
 
 _STALE_AFTER_S = 24 * 3600
 

@@ -30,18 +30,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write_text
-from ..cache_admin import ENCODER_FOLDER, clean_leftovers, evict_to_limit, gb, hold, limit_bytes, make_room, release
-from ..estimate import encoder_cache_file_bytes
-from ..locations import cache_dir
-from .augment import CACHE_OFF_REASON, augments_encoder_input
-from .threads import ThreadTuner, tuning_enabled
+from whisper_tui.storage.atomic import atomic_write_text
+from whisper_tui.storage.cache_admin import ENCODER_FOLDER, clean_leftovers, evict_to_limit, gb, hold, limit_bytes, make_room, release
+from whisper_tui.training.estimate import encoder_cache_file_bytes
+from whisper_tui.config.locations import cache_dir
+from whisper_tui.training.augment import CACHE_OFF_REASON, augments_encoder_input
+from whisper_tui.training.threads import ThreadTuner, tuning_enabled
 
 BUILD_BATCH = 4
 
 
 def default_max_gb() -> float:
-    from ..profile_schema import FinetuningSettings
+    from whisper_tui.config.profile_schema import FinetuningSettings
 
     return float(FinetuningSettings().encoder_cache_max_gb)
 

@@ -16,12 +16,12 @@ import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ..errors import DiskFull, OutOfMemory, WhisperTuiError
-from .events import (CheckpointSaved, LogEvent, RunCancelled, RunFailed, RunFinished, RunStarted,
+from whisper_tui.errors import WhisperTuiError
+from whisper_tui.training.events import (CheckpointSaved, LogEvent, RunCancelled, RunFailed, RunFinished, RunStarted,
                      TrainingEvent)
-from ..quiet import quiet_libraries
-from .best_rule import BestTracker, keep_summary
-from .run_folder import RunFolder, now_iso, resolve_resume
+from whisper_tui.system.quiet import quiet_libraries
+from whisper_tui.training.best_rule import BestTracker, keep_summary
+from whisper_tui.training.run_folder import RunFolder, now_iso, resolve_resume
 
 Listener = Callable[[TrainingEvent], None]
 
@@ -34,7 +34,7 @@ class _Cancelled(Exception):
 
 
 def new_run_dir(profile_name: str, root: Path | None = None) -> Path:
-    from ..locations import default_runs_dir
+    from whisper_tui.config.locations import default_runs_dir
 
     root = Path(root or default_runs_dir())
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -259,7 +259,7 @@ class TrainingJob:
 
     # -- the run -----------------------------------------------------------------------------
     def _run(self, started: float) -> TrainingEvent:
-        from ..profile import save_profile
+        from whisper_tui.config.profile import save_profile
 
         profile = self.profile
         folder = self.folder
@@ -285,7 +285,7 @@ class TrainingJob:
         import torch
 
         quiet_libraries()
-        from .model_setup import build_trainable_model, choose_device, choose_precision, count_parameters
+        from whisper_tui.training.model_setup import build_trainable_model, choose_device, choose_precision, count_parameters
 
         device = self.device or choose_device()
         precision = choose_precision(profile, device)
@@ -295,8 +295,8 @@ class TrainingJob:
         if lr_note:
             self.log(lr_note, "warning")
         if profile.finetuning.strategy == "qlora":
-            from ..errors import ProfileError
-            from ..profile import check_strategy_available
+            from whisper_tui.errors import ProfileError
+            from whisper_tui.config.profile import check_strategy_available
 
             problem = check_strategy_available("qlora")
             if problem:
@@ -382,7 +382,7 @@ class TrainingJob:
     def _check_model_folders(self) -> None:
         """Refuse now, not after hours of training, to replace a final/, best/ or merged/ that whisper-tui
         did not write (an --output folder that already held the user's own files)."""
-        from ..atomic import check_replaceable
+        from whisper_tui.storage.atomic import check_replaceable
 
         for folder in (self.folder.final, self.folder.best, self.folder.path / "merged"):
             check_replaceable(folder)
@@ -390,7 +390,7 @@ class TrainingJob:
     def _restore_progress(self) -> None:
         """Best-so-far and base WER (domain and keep set) come back from metrics.jsonl so 'best' keeps its
         meaning: the evaluations are replayed through the same best-checkpoint rule (best_rule.py)."""
-        from ..runs import read_metrics_report
+        from whisper_tui.training.runs import read_metrics_report
 
         report = read_metrics_report(self.folder.path)  # never raises on content: bad lines are listed
         if report.warning:
@@ -441,8 +441,8 @@ class TrainingJob:
         data = self.profile.data
         if not getattr(data, "keep_set", False):
             return []
-        from ..errors import AudioError
-        from ..keep_set import keep_clips
+        from whisper_tui.errors import AudioError
+        from whisper_tui.data.keep_set import keep_clips
 
         keep_dir = getattr(data, "keep_dir", "") or None
         try:
@@ -450,7 +450,7 @@ class TrainingJob:
         except AudioError as exc:  # the everyday sentences need eSpeak: go on with keep_dir alone
             self.log(f"keep set: the everyday sentences cannot be synthesised ({exc.message}); "
                      "using jfk.flac" + (" and data.keep_dir" if keep_dir else ""), "warning")
-            from ..keep_set import jfk_clip, user_keep_clips
+            from whisper_tui.data.keep_set import jfk_clip, user_keep_clips
 
             return [jfk_clip()] + (user_keep_clips(keep_dir) if keep_dir else [])
 
@@ -458,9 +458,9 @@ class TrainingJob:
         """Keep-set clips the encoder window holds (a 10 s window cannot hold jfk.flac's 11 s)."""
         if not clips:
             return []
-        from ..audio import audio_info
-        from ..errors import AudioError
-        from ..window import processor_window_s
+        from whisper_tui.data.audio import audio_info
+        from whisper_tui.errors import AudioError
+        from whisper_tui.models.window import processor_window_s
 
         window = processor_window_s(processor)
         fit, too_long = [], []
@@ -516,13 +516,13 @@ class TrainingJob:
                 "keep_summary": summary[0] if summary else None, "keep_over": bool(summary and summary[1])}
 
     def _load_data(self):
-        from ..dataset import load_dataset_split
-        from ..locations import default_sample_data_dir
+        from whisper_tui.data.dataset import load_dataset_split
+        from whisper_tui.config.locations import default_sample_data_dir
 
         data = self.profile.data
         train_dir = Path(data.train_dir).expanduser() if data.train_dir else None
         if train_dir is None:
-            from ..sample_data import ensure_sample_dataset
+            from whisper_tui.data.sample_data import ensure_sample_dataset
 
             train_dir = ensure_sample_dataset(default_sample_data_dir(), log=lambda m: self.log(f"no data folder set: {m}"))
         test_dir = Path(data.test_dir).expanduser() if data.test_dir else None
@@ -539,7 +539,7 @@ class TrainingJob:
                          + ", ".join(f"{k} {v}" for k, v in left.items())
                          + f" (run `whisper-tui validate {checked.folder}` for the rows)", "warning")
         if not train:
-            from ..errors import DatasetError
+            from whisper_tui.errors import DatasetError
 
             raise DatasetError(f"{train_dir}: no usable training clips",
                                f"run `whisper-tui validate {train_dir}` to see what is wrong")
@@ -559,8 +559,8 @@ class TrainingJob:
         """
         if profile.model.window_s != -1:
             return profile
-        from ..profile import apply_overrides
-        from ..window import suggested_window_s
+        from whisper_tui.config.profile import apply_overrides
+        from whisper_tui.models.window import suggested_window_s
 
         longest = max((self._durations.get(c.path, 0.0) for c in clips), default=0.0)
         window = suggested_window_s(longest) or 0
@@ -571,9 +571,9 @@ class TrainingJob:
     def _clips_that_fit(self, train, test, processor, model):
         """Drop clips outside data.min/max_duration_s, longer than the encoder window, or whose transcript is
         longer than the decoder holds: each would be cut, and a cut clip or label teaches the wrong thing."""
-        from ..errors import DatasetError
-        from ..window import processor_window_s
-        from .speech_dataset import label_length
+        from whisper_tui.errors import DatasetError
+        from whisper_tui.models.window import processor_window_s
+        from whisper_tui.training.speech_dataset import label_length
 
         data = self.profile.data
         window = processor_window_s(processor)
@@ -606,7 +606,7 @@ class TrainingJob:
         return train, test
 
     def _prefix(self, model, processor) -> list[int]:
-        from .speech_dataset import decoder_prefix_ids
+        from whisper_tui.training.speech_dataset import decoder_prefix_ids
 
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
         return decoder_prefix_ids(base.config, base.generation_config, processor.tokenizer,
@@ -619,10 +619,10 @@ class TrainingJob:
         return int(base.config.max_target_positions)
 
     def _datasets(self, model, processor, train_clips, test_clips, k_frozen, device):
-        from ..estimate import encoder_cache_file_bytes
-        from .encoder_cache import EncoderCache, cache_is_valid
-        from .model_setup import encoder_of
-        from .speech_dataset import BadClips, CachedEncoderDataset, FeatureDataset, SkipBadClips
+        from whisper_tui.training.estimate import encoder_cache_file_bytes
+        from whisper_tui.training.encoder_cache import EncoderCache, cache_is_valid
+        from whisper_tui.training.model_setup import encoder_of
+        from whisper_tui.training.speech_dataset import BadClips, CachedEncoderDataset, FeatureDataset, SkipBadClips
 
         prefix = self._prefix(model, processor)
         max_len = self._label_positions(model)
@@ -686,7 +686,7 @@ class TrainingJob:
 
     def _augmented(self, train_ds):
         """The training split with SpecAugment when the profile asks for it (never the eval split)."""
-        from .augment import SpecAugmentDataset, augmented_training_set
+        from whisper_tui.training.augment import SpecAugmentDataset, augmented_training_set
 
         train_ds = augmented_training_set(self.profile, self._views(train_ds))
         if isinstance(train_ds, SpecAugmentDataset):
@@ -696,7 +696,7 @@ class TrainingJob:
 
     def _views(self, train_ds, model=None, k: int = 0, device: str = "cpu"):
         """The training split with the profile's perturbed views (`views.py`; cached when `train_ds` is)."""
-        from .views import with_views
+        from whisper_tui.training.views import with_views
 
         return with_views(self.profile, train_ds, model=model, k=k, device=device, log=self.log,
                           batch_size=self.profile.training.per_device_eval_batch_size, on_progress=self._cancel_point)
@@ -715,8 +715,8 @@ class TrainingJob:
         """The decoder's frozen cross-attention keys/values of the training clips, when valid and affordable."""
         import shutil
 
-        from .cross_kv import CrossKVCache, FastCrossAttention, cross_kv_is_valid, estimated_bytes
-        from ..locations import cache_dir
+        from whisper_tui.training.cross_kv import CrossKVCache, FastCrossAttention, cross_kv_is_valid, estimated_bytes
+        from whisper_tui.config.locations import cache_dir
 
         ok, why = cross_kv_is_valid(model)
         if not ok:
@@ -756,11 +756,11 @@ class TrainingJob:
 
         from transformers import PrinterCallback, Seq2SeqTrainingArguments
 
-        from ..metrics import error_rates
-        from .callbacks import DatasetEpochCallback, JobCallback, ThreadTuningCallback
-        from .collator import WhisperCollator
-        from .threads import tuning_enabled
-        from .trainer import WhisperTrainer
+        from whisper_tui.inference.metrics import error_rates
+        from whisper_tui.training.callbacks import DatasetEpochCallback, JobCallback, ThreadTuningCallback
+        from whisper_tui.training.collator import WhisperCollator
+        from whisper_tui.training.threads import tuning_enabled
+        from whisper_tui.training.trainer import WhisperTrainer
 
         tr = self.profile.training
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
@@ -811,7 +811,7 @@ class TrainingJob:
             hyps = tokenizer.batch_decode(preds, skip_special_tokens=True)
             refs = tokenizer.batch_decode(labels, skip_special_tokens=True)
             wer, cer = error_rates(refs, hyps)
-            from ..hallucination import flagged
+            from whisper_tui.inference.hallucination import flagged
 
             # clips with a hallucination sign (loop, empty, far too long); the Trainer logs it as eval_hallucinations
             return {"wer": wer, "cer": cer, "hallucinations": flagged(refs, hyps)}
@@ -858,7 +858,7 @@ class TrainingJob:
         """training.budget_s / early_stopping_patience as a Trainer callback (None when neither is set)."""
         import os
 
-        from .budget import BudgetCallback, format_duration
+        from whisper_tui.training.budget import BudgetCallback, format_duration
 
         tr = self.profile.training
         patience = tr.early_stopping_patience if evaluates and tr.eval_strategy != "no" else 0
@@ -880,7 +880,7 @@ class TrainingJob:
     def _save_model(self, target: Path, *, reason: str, step: int) -> None:
         if not self._is_main() or self._model is None:
             return
-        from ..atomic import atomic_directory, atomic_write_text
+        from whisper_tui.storage.atomic import atomic_directory, atomic_write_text
 
         model = self._model
         with atomic_directory(target) as tmp:
@@ -895,8 +895,8 @@ class TrainingJob:
         self._emit(CheckpointSaved(target, step, reason))
 
     def _save_merged(self, target: Path) -> None:
-        from ..atomic import atomic_directory, atomic_write_text
-        from ..models import load_model
+        from whisper_tui.storage.atomic import atomic_directory, atomic_write_text
+        from whisper_tui.models.loading import load_model
 
         merged, processor = load_model(str(self.folder.final), device="cpu", merge=True)
         with atomic_directory(target) as tmp:

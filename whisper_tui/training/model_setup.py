@@ -96,8 +96,8 @@ def count_parameters(model) -> tuple[int, int]:
 
 
 def _set_window(model, processor, seconds: int, log) -> None:
-    from ..errors import ProfileError
-    from ..window import apply_window, model_window_s
+    from whisper_tui.errors import ProfileError
+    from whisper_tui.models.window import apply_window, model_window_s
 
     own = model_window_s(model)
     if seconds == own:
@@ -114,7 +114,7 @@ def build_trainable_model(profile, device: str, precision: Precision, log=print)
     """Load the profile's model and prepare it for its strategy. Returns (model, processor, k_frozen)."""
     import torch
 
-    from ..models import load_model
+    from whisper_tui.models.loading import load_model
 
     ft = profile.finetuning
     strategy = ft.strategy
@@ -132,7 +132,7 @@ def build_trainable_model(profile, device: str, precision: Precision, log=print)
     else:
         model_is_peft = False
     n_layers = len(encoder_of(model).layers)
-    from .encoder_cache import frozen_layer_count
+    from whisper_tui.training.encoder_cache import frozen_layer_count
 
     k = frozen_layer_count(profile, n_layers)
 

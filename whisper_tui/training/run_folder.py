@@ -19,9 +19,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..atomic import atomic_write_text
-from ..errors import RunFolderError
-from ..processes import pid_alive, process_start_ticks, process_start_time, same_process
+from whisper_tui.storage.atomic import atomic_write_text
+from whisper_tui.errors import RunFolderError
+from whisper_tui.system.processes import pid_alive, process_start_ticks, process_start_time, same_process
 
 CHECKPOINT_MARK = "whisper_tui_complete"
 

@@ -39,7 +39,7 @@ class BadClips:
         return len(self.failed)
 
     def record(self, clip, reason: str) -> None:
-        from ..errors import DatasetError
+        from whisper_tui.errors import DatasetError
 
         key = str(clip.path)
         with self._lock:
@@ -94,7 +94,7 @@ class SkipBadClips:
             item = self.dataset[j]
             if clips[j] not in self.bad:  # it may have failed just now
                 return item
-        from ..errors import DatasetError
+        from whisper_tui.errors import DatasetError
 
         raise DatasetError("no clip of the dataset could be decoded", "run `whisper-tui validate` on the data folder")
 
@@ -155,8 +155,8 @@ class FeatureDataset:
     def wave(self, i: int) -> np.ndarray:
         """The clip's audio, read from disk now (never kept); silence for a clip that cannot be decoded when
         `bad` records failures (the caller skips it), else the AudioError."""
-        from ..audio import load_audio
-        from ..errors import AudioError
+        from whisper_tui.data.audio import load_audio
+        from whisper_tui.errors import AudioError
 
         clip = self.clips[i]
         if self.bad is not None and clip in self.bad:

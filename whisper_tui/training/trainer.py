@@ -55,8 +55,8 @@ class WhisperTrainer(Seq2SeqTrainer):
             return inputs
         from transformers.modeling_outputs import BaseModelOutput
 
-        from .encoder_cache import encode_top
-        from .model_setup import encoder_of
+        from whisper_tui.training.encoder_cache import encode_top
+        from whisper_tui.training.model_setup import encoder_of
 
         enc = encoder_of(self.model)
         param = next(enc.parameters())

@@ -371,7 +371,7 @@ def with_views(profile, train_ds, *, model=None, k: int = 0, device: str = "cpu"
     if not cached:
         log(f"{head}, perturbed as they are drawn (the encoder cache is off); test clips are not augmented")
         return ViewFeatureDataset(base, plan)
-    from .encoder_cache import EncoderCache
+    from whisper_tui.training.encoder_cache import EncoderCache
 
     source = ViewSource(base, plan)
     if not len(source):

@@ -1,0 +1,49 @@
+"""Where whisper-tui keeps things on disk.
+
+One place for paths so tests can redirect everything with environment variables:
+`WHISPER_TUI_CONFIG_DIR` (user profiles) and `WHISPER_TUI_CACHE_DIR` (converted models,
+encoder caches, sample data). `whisper-tui locate` prints them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import user_cache_dir, user_config_dir, user_data_dir
+
+APP = "whisper-tui"
+
+
+def config_dir() -> Path:
+    return Path(os.environ.get("WHISPER_TUI_CONFIG_DIR") or user_config_dir(APP))
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("WHISPER_TUI_CACHE_DIR") or user_cache_dir(APP))
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("WHISPER_TUI_DATA_DIR") or user_data_dir(APP))
+
+
+def user_profiles_dir() -> Path:
+    return config_dir() / "profiles"
+
+
+def builtin_profiles_dir() -> Path:
+    import profiles  # the top-level `profiles/` folder ships as a data package
+
+    return Path(profiles.__file__).resolve().parent
+
+
+def converted_models_dir() -> Path:
+    return cache_dir() / "models"
+
+
+def default_sample_data_dir() -> Path:
+    return data_dir() / "sample-data"
+
+
+def default_runs_dir() -> Path:
+    return data_dir() / "runs"

@@ -1,0 +1,682 @@
+"""What a training profile may contain, and the checks that turn raw TOML data into a `Profile`.
+
+The section and key names copy the seed tool's `config.yaml` so its users find every setting
+where they expect it. Each key's type, allowed range and one-line help live next to its default
+(`Rule` in the field metadata), so validation, the saved TOML's comments, the CLI's `--set` help
+and the TUI's form all read one table instead of keeping their own copies.
+
+Everything here is pure data checking: no torch, no file writes. The only disk access is the
+`model.name` sanity check (does a path-like name point at a Whisper model folder?).
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import math
+import re
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import tomli_w
+
+from whisper_tui.errors import ProfileError
+
+# LoRA/QLoRA runs at or below this learning rate (a full-fine-tune rate) are raised to
+# LORA_RAISED_LEARNING_RATE: the seed tool's rule (`if lr <= 1e-5: lr = 1e-3` in its train.py).
+LORA_TINY_LEARNING_RATE = 1e-5
+LORA_RAISED_LEARNING_RATE = 1e-3
+# The linear layers inside Whisper's attention and feed-forward blocks; the trainer turns these
+# names into a peft target regex, so anything else would silently match nothing.
+WHISPER_LINEAR_LAYERS = ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2")
+WHISPER_MAX_TARGET_TOKENS = 448  # decoder positions in every Whisper size
+WHISPER_MAX_CLIP_SECONDS = 30.0  # the encoder sees 30 s windows; longer clips are cut
+RUN_MODEL_FOLDERS = ("final", "best", "merged")  # where a run folder keeps loadable models
+WHISPER_MEL_BINS = 80  # log-mel bins of tiny (large-v3 has 128; wider masks are cut to the model's bins)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Type and range of one setting, plus the help line shown in saved files and forms."""
+
+    kind: str  # "str" | "bool" | "int" | "float" | "number" (int or float, kept as given) | "str_list"
+    help: str
+    low: float | None = None
+    low_open: bool = False  # True: value must be > low, else >= low
+    high: float | None = None
+    high_open: bool = False
+    choices: tuple[str, ...] = ()
+    allowed: tuple[str, ...] = ()  # str_list: every item must be one of these
+
+    def requirement(self) -> str:
+        """'an integer > 0', 'one of "a", "b"' ... (the middle of every error message)."""
+        if self.choices:
+            return "one of " + ", ".join(f'"{c}"' for c in self.choices)
+        noun = {"str": "a text string", "bool": "true or false", "int": "an integer", "float": "a number",
+                "number": "a number", "str_list": "a non-empty list of layer names"}[self.kind]
+        bounds = []
+        if self.low is not None:
+            bounds.append(f"{'>' if self.low_open else '>='} {_fmt_number(self.low)}")
+        if self.high is not None:
+            bounds.append(f"{'<' if self.high_open else '<='} {_fmt_number(self.high)}")
+        return " ".join([noun, " and ".join(bounds)]).strip()
+
+
+def setting(default: Any, rule: Rule) -> Any:
+    """A dataclass field carrying its `Rule`."""
+    if isinstance(default, list | tuple):
+        return field(default_factory=lambda: tuple(default), metadata={"rule": rule})
+    return field(default=default, metadata={"rule": rule})
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections (defaults = the values documented in docs/ENGINE_API.md and the seed's config.yaml)
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ModelSettings:
+    name: str = setting("tiny.en", Rule(
+        "str", "bundled tiny.en, a local model folder, a run folder, a LoRA adapter folder or a hub id"))
+    language: str = setting("en", Rule("str", "spoken language code (tiny.en is English only)"))
+    task: str = setting("transcribe", Rule("str", "transcribe, or translate to English",
+                                           choices=("transcribe", "translate")))
+    window_s: int = setting(0, Rule(
+        "int", "encoder window in seconds, 0 = the model's own (30 for OpenAI's); 10 runs clips under 10 s "
+        "~3x faster (longer clips are skipped in training); -1 = auto: the shortest of 10/15/20 s that holds "
+        "every training and test clip, else the model's own",
+        low=-1, high=WHISPER_MAX_CLIP_SECONDS))
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    train_dir: str = setting("", Rule("str", "folder with audio + metadata.csv; empty = the bundled sample set"))
+    test_dir: str = setting("", Rule("str", "separate test folder; when set it is used instead of splitting train_dir"))
+    test_split: float = setting(0.2, Rule(
+        "float", "share of clips held out for testing (1.0 = all, only useful for evaluation)",
+        low=0, low_open=True, high=1))
+    split_seed: int = setting(42, Rule("int", "seed of the train/test split (same seed = same split)", low=0))
+    split_by: str = setting("auto", Rule(
+        "str", "what a test clip shares with no training clip: text (its sentence), a metadata column "
+        "such as speaker, both as text+speaker, or clip; auto = the split column if there is one, else text"))
+    max_duration_s: float = setting(WHISPER_MAX_CLIP_SECONDS, Rule(
+        "float", "skip clips longer than this (Whisper sees at most 30 s)", low=0, low_open=True,
+        high=WHISPER_MAX_CLIP_SECONDS))
+    min_duration_s: float = setting(0.1, Rule("float", "skip clips shorter than this", low=0))
+    max_bad_fraction: float = setting(0.05, Rule(
+        "float", "a clip that cannot be decoded during training is skipped and named in the log; the run stops when "
+        "more than this share of the clips are bad", low=0, high=1))
+    keep_set: bool = setting(True, Rule(
+        "bool", "also measure general speech (bundled jfk.flac + everyday sentences + keep_dir) before training "
+        "and at every evaluation"))
+    keep_dir: str = setting("", Rule(
+        "str", "extra general-speech folder (audio + metadata.csv) for the keep set; empty = only the bundled set"))
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    r: int = setting(16, Rule("int", "LoRA rank: adapter capacity (8-64 is typical)", low=0, low_open=True))
+    lora_alpha: int = setting(32, Rule("int", "LoRA scaling factor, usually 2 x r", low=0, low_open=True))
+    lora_dropout: float = setting(0.05, Rule("float", "dropout on the adapter input", low=0, high=1, high_open=True))
+    target_modules: tuple[str, ...] = setting(["q_proj", "v_proj"], Rule(
+        "str_list", "Whisper layers that get adapters: " + ", ".join(WHISPER_LINEAR_LAYERS),
+        allowed=WHISPER_LINEAR_LAYERS))
+
+
+@dataclass(frozen=True)
+class FinetuningSettings:
+    strategy: str = setting("lora", Rule("str", "full = every weight, lora = adapters, qlora = adapters on a 4-bit base",
+                                         choices=("full", "lora", "qlora")))
+    freeze_encoder: bool = setting(True, Rule("bool", "freeze the whole audio encoder (train the decoder only)"))
+    frozen_encoder_layers: int = setting(0, Rule(
+        "int", "with freeze_encoder = false: freeze this many bottom encoder layers", low=0))
+    gradient_checkpointing: bool = setting(True, Rule("bool", "recompute activations: ~40% less memory, ~20% slower"))
+    encoder_cache: bool = setting(True, Rule("bool", "reuse frozen encoder outputs across epochs when valid"))
+    encoder_cache_max_gb: float = setting(20.0, Rule(
+        "float", "disk the encoder caches may use together, in GB; least recently used go first (0 = no limit)",
+        low=0))
+    lora: LoraSettings = field(default_factory=LoraSettings)
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    num_train_epochs: int = setting(3, Rule("int", "passes over the training clips", low=0, low_open=True))
+    learning_rate: float = setting(1e-3, Rule(
+        "float", "peak learning rate (LoRA/QLoRA at 1e-5 or below is raised to 1e-3, as in the seed tool)", low=0, low_open=True))
+    fp16: bool = setting(False, Rule("bool", "mixed precision on CUDA (ignored on CPU); used when precision = auto"))
+    precision: str = setting("auto", Rule("str", "auto follows fp16 and the device; otherwise forces one",
+                                          choices=("auto", "fp32", "fp16", "bf16")))
+    per_device_train_batch_size: int = setting(4, Rule("int", "clips per training step", low=1))
+    per_device_eval_batch_size: int = setting(8, Rule("int", "clips per evaluation batch", low=1))
+    gradient_accumulation_steps: int = setting(1, Rule("int", "steps summed before each update", low=1))
+    warmup_steps: float = setting(0.1, Rule("number", "below 1 = share of all steps, else a number of steps", low=0))
+    weight_decay: float = setting(0.0, Rule("float", "AdamW weight decay", low=0))
+    lr_scheduler_type: str = setting("linear", Rule(
+        "str", "learning-rate schedule after warmup", choices=("linear", "cosine", "constant", "constant_with_warmup")))
+    eval_strategy: str = setting("epoch", Rule("str", "when to compute test WER", choices=("epoch", "steps", "no")))
+    eval_steps: int = setting(50, Rule("int", "steps between evaluations when eval_strategy = steps", low=1))
+    logging_steps: int = setting(5, Rule("int", "steps between loss log lines", low=1))
+    save_total_limit: int = setting(2, Rule("int", "checkpoints kept on disk", low=1))
+    seed: int = setting(42, Rule("int", "random seed for initialisation and shuffling", low=0))
+    max_steps: int = setting(-1, Rule("int", "stop after this many steps; -1 = run all epochs", low=-1))
+    budget_s: float = setting(0.0, Rule(
+        "float", "time budget in seconds for the whole run (train --budget 5m): as many epochs as fit, up to "
+        "num_train_epochs, with the learning-rate schedule ending with the budget; 0 = no budget", low=0))
+    early_stopping_patience: int = setting(0, Rule(
+        "int", "stop when the test WER has not improved for this many evaluations (0 = never)", low=0))
+    generation_max_length: int = setting(128, Rule(
+        "int", "longest transcript (tokens) generated when evaluating", low=1, high=WHISPER_MAX_TARGET_TOKENS))
+    spec_augment: bool = setting(False, Rule(
+        "bool", "SpecAugment: mask mel bands and time spans of the training clips (disables encoder_cache)"))
+    # LibriSpeech-style defaults (Park et al. 2019, policy LD): 2 bands of up to 27 of 80 mel bins, 2 spans
+    # of up to 5% of the clip. The time share is of the clip's speech, not of the 30 s window it is
+    # padded to: masks in the padding would hide nothing. At most 20 masks (adaptive SpecAugment's
+    # ceiling); a span over half the speech would leave little to transcribe.
+    spec_augment_freq_masks: int = setting(2, Rule(
+        "int", "SpecAugment: frequency bands masked per training clip", low=0, high=20))
+    spec_augment_freq_width: int = setting(27, Rule(
+        "int", "SpecAugment: widest frequency mask, in mel bins (Whisper tiny has 80)", low=0, high=WHISPER_MEL_BINS))
+    spec_augment_time_masks: int = setting(2, Rule(
+        "int", "SpecAugment: time spans masked per training clip", low=0, high=20))
+    spec_augment_time_width: float = setting(0.05, Rule(
+        "float", "SpecAugment: widest time mask, as a share of the clip's speech (not of the 30 s window)",
+        low=0, high=0.5))
+    # Perturbed copies of the training clips' audio ("views", training/views.py), encoded once into the
+    # encoder cache. No pitch key: torchaudio's pitch_shift took 30 s per 5 s clip here, and the speed
+    # change already moves the pitch (Kaldi-style speed perturbation). Every view also gets a gain of +-6 dB.
+    augment_views: int = setting(0, Rule(
+        "int", "perturbed copies of each training clip besides the clean one, encoded once into the encoder "
+        "cache; each epoch draws one per clip (0 = off)", low=0, high=16))
+    augment_speed: float = setting(0.1, Rule(
+        "float", "views: largest speed change, 0.1 = 0.9x-1.1x (moves the pitch too; 0 = same speed)",
+        low=0, high=0.3))
+    augment_snr_low_db: float = setting(10.0, Rule(
+        "float", "views: loudest added noise, as signal-to-noise ratio in dB", low=0, high=60))
+    augment_snr_high_db: float = setting(30.0, Rule(
+        "float", "views: quietest added noise, SNR in dB (0 = no noise)", low=0, high=60))
+    augment_reverb: bool = setting(True, Rule("bool", "views: light synthetic room reverb"))
+    keep_tolerance: float = setting(2.0, Rule(
+        "float", "WER points general speech (the keep set) may get worse; a checkpoint over it is never the best "
+        "while one within it exists", low=0))
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    dir: str = setting("", Rule("str", "folder new run folders (dated) are made in; relative = to the folder "
+                                       "whisper-tui is started from; empty = the app's runs folder"))
+    merge_lora: bool = setting(False, Rule("bool", "LoRA/QLoRA runs also save a merged full model"))
+
+
+SECTIONS: dict[str, type] = {"model": ModelSettings, "data": DataSettings, "finetuning": FinetuningSettings,
+                             "training": TrainingSettings, "output": OutputSettings}
+DESCRIPTION_RULE = Rule("str", "one line shown in profile lists")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Every training setting. `name`, `source` and `notes` say where it came from and are not compared."""
+
+    name: str = field(default="custom", compare=False)
+    source: str = field(default="", compare=False)  # file path, "built-in", or "<path> + command line"
+    description: str = ""
+    model: ModelSettings = field(default_factory=ModelSettings)
+    data: DataSettings = field(default_factory=DataSettings)
+    finetuning: FinetuningSettings = field(default_factory=FinetuningSettings)
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+    output: OutputSettings = field(default_factory=OutputSettings)
+    notes: tuple[str, ...] = field(default=(), compare=False)  # e.g. seed keys that were dropped on import
+
+    @property
+    def uses_lora(self) -> bool:
+        return self.finetuning.strategy in ("lora", "qlora")
+
+    def effective_learning_rate(self) -> tuple[float, str | None]:
+        """The seed's rule: adapters barely move at full-fine-tune rates, so LoRA/QLoRA at <= 1e-5 gets 1e-3.
+
+        Returns (rate to train with, log line when it was raised, else None).
+        """
+        lr = self.training.learning_rate
+        if self.uses_lora and lr <= LORA_TINY_LEARNING_RATE:
+            return LORA_RAISED_LEARNING_RATE, (
+                f"learning_rate {_fmt_number(lr)} is too low for {self.finetuning.strategy.upper()} adapters: "
+                f"raised to {_fmt_number(LORA_RAISED_LEARNING_RATE)} (set training.learning_rate to "
+                f"more than {_fmt_number(LORA_TINY_LEARNING_RATE)} to keep your own value)")
+        return lr, None
+
+    def describe(self) -> str:
+        """One line for lists: 'lora r16, 8 epochs, lr 1e-3, batch 8'."""
+        ft, tr = self.finetuning, self.training
+        strategy = f"{ft.strategy} r{ft.lora.r}" if self.uses_lora else ft.strategy
+        epochs = f"{tr.num_train_epochs} epoch{'s' if tr.num_train_epochs != 1 else ''}"
+        if tr.max_steps > 0:
+            epochs += f" (max {tr.max_steps} steps)"
+        if tr.budget_s > 0:  # the budget decides how many of them run (training/budget.py)
+            minutes, seconds = divmod(int(round(tr.budget_s)), 60)
+            budget = (f"{minutes}m" if minutes else "") + (f"{seconds}s" if seconds or not minutes else "")
+            epochs = f"up to {epochs} in {budget}"
+        batch = f"batch {tr.per_device_train_batch_size}"
+        if tr.gradient_accumulation_steps > 1:
+            batch += f"x{tr.gradient_accumulation_steps}"
+        return f"{strategy}, {epochs}, lr {_fmt_number(tr.learning_rate)}, {batch}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as plain TOML-ready data (tuples become lists)."""
+        data: dict[str, Any] = {"description": self.description}
+        for section in SECTIONS:
+            data[section] = _section_to_dict(getattr(self, section))
+        return data
+
+    def get(self, dotted_key: str) -> Any:
+        """The value at 'training.learning_rate' (raises KeyError for unknown keys)."""
+        if dotted_key not in all_keys():
+            raise KeyError(dotted_key)
+        value: Any = self
+        for part in dotted_key.split("."):
+            value = getattr(value, part)
+        return value
+
+    def to_toml(self) -> str:
+        return render_toml(self)
+
+
+def _section_to_dict(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if is_dataclass(value):
+            out[f.name] = _section_to_dict(value)
+        else:
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The table of settings (for forms, --set help and key suggestions)
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SettingSpec:
+    key: str  # dotted, e.g. "finetuning.lora.r"
+    default: Any
+    rule: Rule
+
+
+def _iter_specs(cls: type, prefix: str) -> Iterator[SettingSpec]:
+    for f in fields(cls):
+        if "rule" in f.metadata:
+            default = f.default_factory() if callable(f.default_factory) else f.default
+            yield SettingSpec(f"{prefix}{f.name}", default, f.metadata["rule"])
+        else:
+            yield from _iter_specs(_nested_class(cls, f.name), f"{prefix}{f.name}.")
+
+
+def _nested_class(cls: type, name: str) -> type:
+    """The dataclass of a sub-table (annotations are strings under `from __future__ import annotations`)."""
+    return typing.get_type_hints(cls)[name]
+
+
+@functools.cache
+def _settings_table() -> tuple[SettingSpec, ...]:
+    specs = [SettingSpec("description", "", DESCRIPTION_RULE)]
+    for section, cls in SECTIONS.items():
+        specs.extend(_iter_specs(cls, f"{section}."))
+    return tuple(specs)
+
+
+def settings() -> list[SettingSpec]:
+    """Every setting in file order, with its default and rule."""
+    return list(_settings_table())
+
+
+@functools.cache
+def all_keys() -> Mapping[str, SettingSpec]:
+    return MappingProxyType({spec.key: spec for spec in _settings_table()})
+
+
+@functools.cache
+def section_keys() -> frozenset[str]:
+    """Dotted names of tables: 'model', ..., 'finetuning.lora'."""
+    keys = set(SECTIONS)
+    for spec in _settings_table():
+        parts = spec.key.split(".")
+        keys.update(".".join(parts[:i]) for i in range(1, len(parts)))
+    return frozenset(keys)
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Context:
+    """Where the data came from, for error messages: 'my.toml: training.learning_rate must be ...'."""
+
+    where: str  # file path, "command line", ...
+    key_lines: Mapping[str, int] = field(default_factory=dict)  # dotted key -> line in the file
+    key_names: Mapping[str, str] = field(default_factory=dict)  # our key -> the user's spelling (seed import)
+
+    def error(self, key: str, problem: str, hint: str = "") -> ProfileError:
+        shown = self.key_names.get(key, key)
+        line = self.key_lines.get(key)
+        at = f" (line {line})" if line else ""
+        return ProfileError(f"{self.where}: {shown} {problem}{at}", hint, where=key)
+
+
+def profile_from_data(data: Mapping[str, Any], ctx: Context, *, name: str, source: str,
+                      notes: tuple[str, ...] = ()) -> Profile:
+    """Check every key and value of parsed TOML data; missing keys take their defaults."""
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "description":
+            values[key] = _coerce(value, DESCRIPTION_RULE, key, ctx)
+        elif key in SECTIONS:
+            values[key] = _build_section(SECTIONS[key], value, key, ctx)
+        else:
+            raise unknown_key_error(key, ctx)
+    profile = Profile(name=name, source=source, notes=notes, **values)
+    _check_cross_fields(profile, ctx)
+    return profile
+
+
+def _build_section(cls: type, data: Any, prefix: str, ctx: Context) -> Any:
+    if not isinstance(data, Mapping):
+        raise ctx.error(prefix, f"must be a table of settings (got {_show(data)})",
+                        f"write it as a [{prefix}] section with key = value lines")
+    by_name = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}.{key}"
+        f = by_name.get(key)
+        if f is None:
+            raise unknown_key_error(dotted, ctx)
+        if "rule" in f.metadata:
+            values[key] = _coerce(value, f.metadata["rule"], dotted, ctx)
+        else:
+            values[key] = _build_section(_nested_class(cls, key), value, dotted, ctx)
+    return cls(**values)
+
+
+def _coerce(value: Any, rule: Rule, key: str, ctx: Context) -> Any:
+    """Check one value's type and range; returns it normalised (ints as floats, lists as tuples)."""
+    bad = ctx.error(key, f"must be {rule.requirement()} (got {_show(value)})", _hint(rule, key, value))
+    if rule.kind == "bool":
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if rule.kind == "str":
+        if not isinstance(value, str):
+            raise bad
+        if rule.choices:
+            if value.strip().lower() not in rule.choices:
+                raise bad
+            return value.strip().lower()
+        return value
+    if rule.kind == "str_list":
+        return _coerce_list(value, rule, key, ctx, bad)
+    # numbers: bool is an int in Python but never a number in a profile
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise bad
+    if isinstance(value, float) and not math.isfinite(value):
+        raise bad
+    if rule.kind == "int":
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise bad
+            value = int(value)
+    elif rule.kind == "float":
+        value = float(value)
+    if not _in_range(value, rule):
+        raise bad
+    return value
+
+
+def _coerce_list(value: Any, rule: Rule, key: str, ctx: Context, bad: ProfileError) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not value:
+        raise bad
+    items = []
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            raise ctx.error(key, f"must list layer names as text (got {_show(item)} in {_show(value)})",
+                            _hint(rule, key, value))
+        name = item.strip()
+        if rule.allowed and name not in rule.allowed:
+            close = difflib.get_close_matches(name, rule.allowed, n=1)
+            hint = f'did you mean "{close[0]}"? ' if close else ""
+            raise ctx.error(key, f'names an unknown layer "{name}"',
+                            hint + "Whisper's adaptable layers are " + ", ".join(rule.allowed))
+        if name not in items:
+            items.append(name)
+    return tuple(items)
+
+
+def _in_range(value: float, rule: Rule) -> bool:
+    if rule.low is not None and (value <= rule.low if rule.low_open else value < rule.low):
+        return False
+    return not (rule.high is not None and (value >= rule.high if rule.high_open else value > rule.high))
+
+
+def _hint(rule: Rule, key: str, value: Any) -> str:
+    leaf = key.rsplit(".", 1)[-1]
+    if rule.choices and isinstance(value, str):
+        close = difflib.get_close_matches(value.strip().lower(), rule.choices, n=1)
+        if close:
+            return f'did you mean "{close[0]}"? ({rule.help})'
+    if rule.kind in ("int", "float", "number") and isinstance(value, str):
+        return f"write numbers without quotes, e.g. {leaf} = {value.strip() or 1}"
+    if rule.kind == "bool" and isinstance(value, str | int):
+        return f"write {leaf} = true or {leaf} = false, without quotes"
+    if rule.kind == "str" and not isinstance(value, str):
+        return f'put text in double quotes, e.g. {leaf} = "{value}"'
+    default = all_keys()[key].default if key in all_keys() else None
+    suffix = f" (default {_show(list(default) if isinstance(default, tuple) else default)})" if default is not None else ""
+    return f"{rule.help}{suffix}"
+
+
+def unknown_key_error(key: str, ctx: Context) -> ProfileError:
+    """Unknown section or key, with the closest valid name (same table first, then anywhere)."""
+    keys = all_keys()
+    parent, _, leaf = key.rpartition(".")
+    siblings = sorted({k[len(parent) + 1:].split(".")[0] if parent else k.split(".")[0]
+                       for k in keys if not parent or k.startswith(parent + ".")})
+    suggestion = _closest_key(parent, leaf, siblings, keys)
+    hint = f"did you mean {suggestion}?" if suggestion else "valid names here: " + ", ".join(siblings)
+    what = "section or key" if not parent else "key"
+    return ctx.error(key, f"is not a known {what}", hint)
+
+
+def _closest_key(parent: str, leaf: str, siblings: list[str], keys: Mapping[str, SettingSpec]) -> str:
+    """Right name in the wrong table first ([training] strategy), then a misspelling, then a part of a name."""
+    elsewhere = [k for k in keys if k.rpartition(".")[2] == leaf and k.rpartition(".")[0] != parent]
+    if elsewhere:
+        return elsewhere[0]
+    close = difflib.get_close_matches(leaf, siblings, n=1, cutoff=0.6)
+    if close:
+        return f"{parent}.{close[0]}" if parent else close[0]
+    by_leaf = {k.rpartition(".")[2]: k for k in keys}
+    close = difflib.get_close_matches(leaf, list(by_leaf), n=1, cutoff=0.6)
+    if close:
+        return by_leaf[close[0]]
+    containing = [k for k in by_leaf if len(leaf) >= 4 and leaf.lower() in k]
+    return by_leaf[containing[0]] if containing else ""
+
+
+def _check_cross_fields(profile: Profile, ctx: Context) -> None:
+    data, tr = profile.data, profile.training
+    if data.min_duration_s >= data.max_duration_s:
+        raise ctx.error("data.min_duration_s",
+                        f"must be below data.max_duration_s ({_fmt_number(data.min_duration_s)} >= "
+                        f"{_fmt_number(data.max_duration_s)})", "lower min_duration_s or raise max_duration_s")
+    window = profile.model.window_s
+    if window > 0 and data.min_duration_s >= window:
+        raise ctx.error("data.min_duration_s", f"must be below model.window_s ({_fmt_number(data.min_duration_s)} >= "
+                        f"{window}): every clip would be skipped", "lower min_duration_s or raise window_s")
+    if tr.warmup_steps >= 1 and not float(tr.warmup_steps).is_integer():
+        raise ctx.error("training.warmup_steps", f"must be a ratio below 1 or a whole number of steps "
+                        f"(got {_fmt_number(tr.warmup_steps)})", "e.g. warmup_steps = 0.1 or warmup_steps = 50")
+    if tr.spec_augment and not spec_augment_masks_anything(tr):
+        raise ctx.error("training.spec_augment", "is true but draws no mask (a kind of mask needs a count and "
+                        "a width above 0: spec_augment_freq_masks and _freq_width, or spec_augment_time_masks and "
+                        "_time_width)", "raise one of those counts and widths, or set spec_augment = false")
+    if tr.augment_snr_high_db and tr.augment_snr_low_db > tr.augment_snr_high_db:
+        raise ctx.error("training.augment_snr_low_db", f"must not exceed training.augment_snr_high_db "
+                        f"({_fmt_number(tr.augment_snr_low_db)} > {_fmt_number(tr.augment_snr_high_db)})",
+                        "e.g. augment_snr_low_db = 10 and augment_snr_high_db = 30 (or high = 0 for no noise)")
+    if tr.max_steps == 0:
+        raise ctx.error("training.max_steps", "must be -1 (run every epoch) or a number of steps > 0 (got 0)",
+                        "set max_steps = -1 to train for num_train_epochs")
+    check_model_name(profile.model.name, ctx)
+
+
+def spec_augment_masks_anything(tr: TrainingSettings) -> bool:
+    """Whether the SpecAugment settings draw any mask at all (a count and a width above 0 on one axis)."""
+    freq = tr.spec_augment_freq_masks > 0 and tr.spec_augment_freq_width > 0
+    time = tr.spec_augment_time_masks > 0 and tr.spec_augment_time_width > 0
+    return freq or time
+
+
+# ---------------------------------------------------------------------------------------------
+# model.name sanity check (no torch: only looks at config files)
+# ---------------------------------------------------------------------------------------------
+
+def looks_like_path(name: str) -> bool:
+    return "/" in name or "\\" in name or name.startswith((".", "~"))
+
+
+def check_model_name(name: str, ctx: Context) -> None:
+    """Refuse a path-like model.name that exists but holds no Whisper model or adapter.
+
+    A missing 'org/model' is left alone (it may be a hub id; the model loader decides), but a
+    name starting with '.', '~' or '/' can only be a local folder, so it must exist.
+    """
+    key = "model.name"
+    hint = ("use tiny.en (bundled), a folder saved by whisper-tui or transformers (config.json with "
+            'model_type "whisper"), a LoRA adapter folder (adapter_config.json), a run folder, or a hub id')
+    if not name.strip():
+        raise ctx.error(key, "is empty", hint)
+    if not looks_like_path(name):
+        return
+    path = Path(name).expanduser()
+    if not path.exists():
+        if name.startswith((".", "~", "/")):
+            raise ctx.error(key, f'points at "{path}", which does not exist', hint)
+        return
+    if path.is_file():
+        raise ctx.error(key, f'"{name}" is a file, not a model folder', hint)
+    problem = _whisper_folder_problem(path)
+    if problem is None:
+        return
+    # A run folder keeps its models one level down (see docs/ENGINE_API.md, run folder layout).
+    if (path / "run.json").is_file():
+        return
+    if any(_whisper_folder_problem(path / sub) is None for sub in RUN_MODEL_FOLDERS):
+        return
+    raise ctx.error(key, f'"{name}" is not a Whisper model folder ({problem})', hint)
+
+
+def _whisper_folder_problem(path: Path) -> str | None:
+    """None when `path` holds a Whisper model or a LoRA adapter, else what is wrong with it."""
+    if (path / "adapter_config.json").is_file():
+        return None
+    config = path / "config.json"
+    if not config.is_file():
+        return "no config.json or adapter_config.json"
+    try:
+        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return "its config.json cannot be read as JSON"
+    if model_type != "whisper":
+        return f'config.json says model_type "{model_type}", not "whisper"'
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------
+
+HEADER = """\
+# whisper-tui training profile. Every setting is listed with its meaning; a profile may also
+# leave keys out (they take their defaults). Section and key names follow the seed tool's
+# config.yaml.
+"""
+
+
+def render_toml(profile: Profile) -> str:
+    """TOML with every key, each under a comment saying what it does; values are encoded by tomli_w."""
+    lines = [HEADER.rstrip("\n")]
+    lines += [f"# note: {note}" for note in profile.notes]
+    lines += ["", f"# {DESCRIPTION_RULE.help}", f"description = {_toml_value(profile.description)}"]
+    current = None
+    for spec in settings()[1:]:
+        table, _, leaf = spec.key.rpartition(".")
+        if table != current:
+            lines += ["", f"[{table}]"]
+            current = table
+        choices = f" ({' | '.join(spec.rule.choices)})" if spec.rule.choices else ""
+        lines += [f"# {spec.rule.help}{choices}", f"{leaf} = {_toml_value(profile.get(spec.key))}"]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    """One value as TOML; arrays stay on one line (tomli_w would spread them over several)."""
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return tomli_w.dumps({"v": value}).strip()[len("v = "):]
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------------------------
+
+def _fmt_number(value: float) -> str:
+    """1e-3 rather than 0.001, 3 rather than 3.0: how people write training settings."""
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    if 1e-2 <= abs(value) < 1e4:
+        return f"{value:g}"
+    mantissa, exponent = f"{value:.6e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _show(value: Any) -> str:
+    """A value the way it is written in TOML, for '(got ...)'."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, float):
+        return _fmt_number(value) if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return str(value)
+
+
+def key_lines(text: str) -> dict[str, int]:
+    """Line number of each `key = value` and `[table]` in TOML text, by dotted key.
+
+    tomllib reports lines only for syntax errors; this lets value errors point at a line too.
+    Good enough for hand-written profiles (inline tables and multi-line strings are skipped).
+    """
+    lines: dict[str, int] = {}
+    table = ""
+    header = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+    assignment = re.compile(r"^\s*([A-Za-z0-9_\-.\"' ]+?)\s*=")
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if m := header.match(raw):
+            table = _unquote_key(m.group(1))
+            lines.setdefault(table, number)
+        elif m := assignment.match(raw):
+            key = _unquote_key(m.group(1))
+            lines.setdefault(f"{table}.{key}" if table else key, number)
+    return lines
+
+
+def _unquote_key(key: str) -> str:
+    return ".".join(part.strip().strip("\"'") for part in key.split("."))
+

@@ -1,0 +1,144 @@
+"""The keep set: general human speech that fine-tuning must not make Whisper forget.
+
+Fine-tuning on one domain (drug names, tech jargon) can make a model worse at everything else.
+The keep set measures that: it is evaluated before training and at every evaluation, and the
+run's best checkpoint must stay within `training.keep_tolerance` of the base model on it
+(`training/best_rule.py`). It holds:
+
+- `jfk.flac`, bundled with the package (public domain; 11 s, mono, 16 kHz FLAC) with its text;
+- the everyday eSpeak sentences of `sample_data.EVERYDAY_SENTENCES`, synthesised once into
+  `locations.cache_dir()/keep-set-v1/` (metadata.csv + wavs, written atomically, rebuilt when
+  missing, incomplete or made from another sentence list);
+- the usable clips of a folder the user names (`data.keep_dir`, a standard dataset folder).
+
+Engine module: no Textual, no torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from whisper_tui.data.dataset import Clip
+
+JFK_FILE = "jfk.flac"
+JFK_TEXT = ("And so my fellow Americans, ask not what your country can do for you, "
+            "ask what you can do for your country.")
+KEEP_SET_VERSION = 1
+CACHE_FOLDER = f"keep-set-v{KEEP_SET_VERSION}"
+MARKER_FILE = ".whisper-tui-keep-set.json"
+VOICE = "en-us"
+RATE_WPM = 160
+PITCH = 50
+
+
+def bundled_dir() -> Path:
+    """The data stage's package folder, which holds jfk.flac."""
+    return Path(__file__).resolve().parent
+
+
+def jfk_clip() -> Clip:
+    """The bundled JFK inaugural clip (public domain) with its reference text."""
+    return Clip(JFK_FILE, bundled_dir() / JFK_FILE, JFK_TEXT, 0)
+
+
+def everyday_dir() -> Path:
+    from whisper_tui.config.locations import cache_dir
+
+    return cache_dir() / CACHE_FOLDER
+
+
+def _everyday_files() -> list[tuple[str, str]]:
+    from whisper_tui.data.sample_data import EVERYDAY_SENTENCES
+
+    return [(f"everyday_{i:02d}.wav", text) for i, text in enumerate(EVERYDAY_SENTENCES)]
+
+
+def _marker() -> dict:
+    return {"version": KEEP_SET_VERSION, "voice": VOICE, "rate_wpm": RATE_WPM, "pitch": PITCH,
+            "clips": [{"file_name": f, "text": t} for f, t in _everyday_files()]}
+
+
+def _everyday_cache_ok(folder: Path) -> list[Clip] | None:
+    """The cached clips when the folder is complete and made from today's sentence list, else None."""
+    from whisper_tui.data.audio import audio_info
+    from whisper_tui.data.dataset import read_metadata
+    from whisper_tui.errors import WhisperTuiError
+
+    try:
+        if json.loads((folder / MARKER_FILE).read_text(encoding="utf-8")) != _marker():
+            return None
+        clips, problems = read_metadata(folder)
+        if problems or [(c.file_name, c.transcription) for c in clips] != _everyday_files():
+            return None
+        for clip in clips:
+            if audio_info(clip.path).duration_s <= 0:
+                return None
+    except (OSError, ValueError, WhisperTuiError):
+        return None
+    return clips
+
+
+def everyday_clips() -> list[Clip]:
+    """The everyday sentences as clips, synthesised on first use and cached (all or nothing)."""
+    import soundfile as sf
+
+    from whisper_tui.storage.atomic import atomic_directory
+    from whisper_tui.data.audio import SAMPLE_RATE
+    from whisper_tui.data.dataset import METADATA_FILE, metadata_csv_bytes, read_metadata
+    from whisper_tui.data.tts import synthesize
+
+    folder = everyday_dir()
+    clips = _everyday_cache_ok(folder)
+    if clips is not None:
+        return clips
+    files = _everyday_files()
+    with atomic_directory(folder, ours=None) as tmp:  # our own cache
+        for file_name, text in files:
+            wave = synthesize(text, VOICE, RATE_WPM, PITCH)
+            sf.write(tmp / file_name, wave, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+        (tmp / METADATA_FILE).write_bytes(metadata_csv_bytes(files))
+        (tmp / MARKER_FILE).write_text(json.dumps(_marker(), indent=1) + "\n", encoding="utf-8")
+    clips, _problems = read_metadata(folder)
+    return clips
+
+
+def user_keep_clips(keep_dir: str | os.PathLike, log: Callable[[str], None] | None = None) -> list[Clip]:
+    """Usable clips of `keep_dir` (validated like a training folder); DatasetError naming data.keep_dir."""
+    from whisper_tui.data.dataset import validate_dataset
+    from whisper_tui.errors import DatasetError, WhisperTuiError
+
+    folder = Path(keep_dir).expanduser()
+    try:
+        report = validate_dataset(folder)
+    except WhisperTuiError as exc:
+        raise DatasetError(f"data.keep_dir: {exc.message}", exc.hint or "fix data.keep_dir or leave it empty",
+                           where="data.keep_dir") from exc
+    usable = report.usable_clips
+    if not usable:
+        raise DatasetError(f"data.keep_dir: {folder} has no usable clips ({len(report.clips)} listed)",
+                           f"run `whisper-tui validate {folder}` to see what is wrong, or leave data.keep_dir empty",
+                           where="data.keep_dir")
+    if log is not None and len(usable) < len(report.clips):
+        log(f"keep set: {len(report.clips) - len(usable)} of {len(report.clips)} clips in {folder} are not usable "
+            f"(run `whisper-tui validate {folder}`)")
+    return usable
+
+
+def keep_clips(keep_dir: str | None = None, *, include_default: bool = True,
+               log: Callable[[str], None] | None = None) -> list[Clip]:
+    """The keep set: jfk.flac and the everyday sentences (unless `include_default` is False), then the
+    usable clips of `keep_dir` (empty or None = none).
+
+    Raises DatasetError (where="data.keep_dir") when `keep_dir` is missing, unreadable or has no
+    usable clip; AudioError when eSpeak cannot synthesise the everyday sentences.
+    """
+    clips: list[Clip] = []
+    if include_default:
+        clips.append(jfk_clip())
+        clips.extend(everyday_clips())
+    if keep_dir:
+        clips.extend(user_keep_clips(keep_dir, log))
+    return clips

@@ -1,0 +1,1 @@
+"""Running a model: batched transcription, evaluation (WER/CER) and hallucination checks."""

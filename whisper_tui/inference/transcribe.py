@@ -1,0 +1,461 @@
+"""Batched speech-to-text with any Whisper the resolver understands.
+
+Whisper sees 30 s at a time (a short-window fine-tune less: window.py). Longer audio is cut into
+pieces of at most one window at the quietest moment near each window's end (speech pauses), so no
+word is split or transcribed twice and no text is lost; the pieces of all files are batched together
+and their texts joined in order. Each piece is decoded on its own (nothing is conditioned on the
+previous piece's text, the equivalent of `condition_on_prev_tokens=False`), so one bad piece cannot
+drag the next into the same error.
+
+Fine-tuned models sometimes fall into a loop ("thank you thank you thank you ..."). A logits guard
+forbids the token that would start another exact repeat of a phrase already repeated back to back,
+and the token budget grows with the audio length, so a loop ends early instead of running to 448
+tokens. Ordinary repetition ("ask not what your country can do for you, ask what you can do") is
+untouched: only back-to-back repeats count.
+
+Two backends run the same pipeline (chunking, length-sorted batches, token budget): "torch"
+(transformers generate, any model, any device) and "ct2" (CTranslate2, the engine inside
+faster-whisper; int8 on CPU by default). A CTranslate2 export folder is used as is; any other model
+is exported once into the cache (`export.export_ct2`). On short clips on a 2-core CPU the ct2
+backend batched across files is the fastest path (benchmarks/bench_transcribe.py). The loop guard
+is a transformers logits processor; under ct2 the token budget alone ends a loop.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from whisper_tui.data.audio import AUDIO_EXTENSIONS, SAMPLE_RATE, load_audio
+from whisper_tui.errors import AudioError, WhisperTuiError
+from whisper_tui.models.window import POSITIONS_PER_SECOND, processor_window_s, saved_window_s
+
+MAX_CHUNK_S = 30.0
+CUT_SEARCH_S = 5.0  # look this far back from each 30 s mark for the quietest place to cut
+_MIN_SAMPLES = SAMPLE_RATE // 100  # under 10 ms there is nothing to hear
+_TOKENS_PER_SECOND = 10  # generous: fast speech is about 4-5 tokens/s
+_TOKEN_ALLOWANCE = 20
+BACKENDS = ("torch", "ct2")
+
+
+@dataclass(frozen=True)
+class Transcription:
+    """One file's result; `error` is set (and `text` empty) when the file could not be read."""
+
+    path: Path
+    text: str
+    duration_s: float
+    elapsed_s: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def rtf(self) -> float:
+        """Real-time factor: seconds of compute per second of audio (lower is faster)."""
+        return self.elapsed_s / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def audio_seconds_per_second(self) -> float:
+        return self.duration_s / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Throughput:
+    audio_s: float
+    elapsed_s: float
+
+    @property
+    def rtf(self) -> float:
+        return self.elapsed_s / self.audio_s if self.audio_s > 0 else 0.0
+
+    @property
+    def audio_seconds_per_second(self) -> float:
+        return self.audio_s / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def format(self) -> str:
+        return (f"{self.audio_s:.1f} s of audio in {self.elapsed_s:.1f} s "
+                f"(RTF {self.rtf:.3f}, {self.audio_seconds_per_second:.1f} audio-s/s)")
+
+
+def throughput(results: Iterable[Transcription]) -> Throughput:
+    done = [r for r in results if r.ok]
+    return Throughput(sum(r.duration_s for r in done), sum(r.elapsed_s for r in done))
+
+
+def list_audio_files(path: str | os.PathLike) -> list[Path]:
+    """A file -> [file]; a folder -> its audio files (not recursive), sorted by name."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise AudioError(f"{path} does not exist", "give an audio file or a folder of audio files", where=str(path))
+    if path.is_file():
+        if path.suffix.lower() not in AUDIO_EXTENSIONS:
+            raise AudioError(f"{path} is not a supported audio file",
+                             f"supported: {', '.join(sorted(AUDIO_EXTENSIONS))}", where=str(path))
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS)
+    if not files:
+        raise AudioError(f"no audio files in {path}", f"supported: {', '.join(sorted(AUDIO_EXTENSIONS))}",
+                         where=str(path))
+    return files
+
+
+def plan_chunks(wave: np.ndarray, sr: int = SAMPLE_RATE, max_s: float = MAX_CHUNK_S,
+                search_s: float = CUT_SEARCH_S) -> list[tuple[int, int]]:
+    """(start, end) sample ranges of at most `max_s` that cover the wave exactly once.
+
+    Each cut goes at the quietest 20 ms frame in the last `search_s` before the limit.
+    """
+    n_samples = len(wave)
+    limit = int(max_s * sr)
+    if n_samples <= limit:
+        return [(0, n_samples)]
+    frame = max(1, sr // 50)
+    search = max(frame, int(search_s * sr))
+    chunks, start = [], 0
+    while n_samples - start > limit:
+        hi = start + limit
+        lo = max(start + frame, hi - search)
+        cut = hi
+        region = np.asarray(wave[lo:hi], dtype=np.float32)
+        n_frames = len(region) // frame
+        if n_frames:
+            energy = (region[: n_frames * frame].reshape(n_frames, frame) ** 2).mean(axis=1)
+            # the last quiet frame wins ties, so pieces stay as long as possible
+            best = n_frames - 1 - int(np.argmin(energy[::-1]))
+            cut = lo + best * frame + frame // 2
+        chunks.append((start, cut))
+        start = cut
+    chunks.append((start, n_samples))
+    return chunks
+
+
+class LoopGuard:
+    """Logits processor: ban the token that would extend a phrase repeated back to back.
+
+    A phrase of `p` tokens already repeated `repeats(p)` times in a row at the end of a sequence
+    may not start again. Very short units need more repeats ("no, no, no" is speech; nine
+    "no"s is a loop).
+    """
+
+    def __init__(self, eos_token_id: int | None, max_period: int = 40, repeats_short: int = 6,
+                 repeats_long: int = 3, short_period: int = 3) -> None:
+        self.eos_token_id = eos_token_id
+        self.max_period = max_period
+        self.repeats_short = repeats_short
+        self.repeats_long = repeats_long
+        self.short_period = short_period
+
+    def __call__(self, input_ids, scores):
+        batch, length = input_ids.shape
+        for period in range(1, self.max_period + 1):
+            repeats = self.repeats_short if period < self.short_period else self.repeats_long
+            span = period * repeats
+            if span > length:
+                continue  # a longer period with fewer required repeats may still fit
+            blocks = input_ids[:, -span:].reshape(batch, repeats, period)
+            looping = (blocks == blocks[:, -1:, :]).all(dim=2).all(dim=1)
+            if not bool(looping.any()):
+                continue
+            rows = looping.nonzero().flatten()
+            banned = input_ids[rows, -period]
+            keep = banned != self.eos_token_id if self.eos_token_id is not None else banned >= 0
+            scores[rows[keep], banned[keep]] = float("-inf")
+        return scores
+
+    def cut(self, tokens: Sequence[int]) -> list[int]:
+        """`tokens` up to the first one this guard would have banned: the same stop, after the fact,
+        for decoders that take no logits processor (CTranslate2)."""
+        tokens = list(tokens)
+        for end in range(1, len(tokens)):
+            for period in range(1, min(self.max_period, end) + 1):
+                repeats = self.repeats_short if period < self.short_period else self.repeats_long
+                span = period * repeats
+                if span > end or tokens[end] != tokens[end - period] or tokens[end] == self.eos_token_id:
+                    continue
+                tail = tokens[end - span:end]
+                if all(tail[i] == tail[i % period + span - period] for i in range(span)):
+                    return tokens[:end]
+        return tokens
+
+
+class Transcriber:
+    """Load a model once, then transcribe many waves or files in batches.
+
+    `model` is anything `whisper_tui.models.loading.load_model` accepts, or an already loaded
+    `(model, processor)` pair (left on its device).
+    """
+
+    def __init__(self, model, device: str = "auto", batch_size: int = 8, num_beams: int = 1,
+                 max_new_tokens: int | None = None, language: str | None = None, dtype=None,
+                 backend: str = "torch", compute_type: str | None = None) -> None:
+        from whisper_tui.models.loading import ModelRef, device_for, load_model
+
+        if batch_size < 1 or num_beams < 1:
+            raise WhisperTuiError(f"batch_size and num_beams must be at least 1 (got {batch_size}, {num_beams})",
+                                  "use 1 or more", where="batch_size" if batch_size < 1 else "num_beams")
+        if backend not in BACKENDS:
+            raise WhisperTuiError(f"unknown transcription backend '{backend}'", f"use one of: {', '.join(BACKENDS)}",
+                                  where="backend")
+        self.backend = backend
+        self.batch_size = batch_size
+        self.num_beams = num_beams
+        self.max_new_tokens = max_new_tokens
+        if backend == "ct2":
+            self._init_ct2(model, device_for(device), compute_type, language)
+            return
+        if isinstance(model, tuple):
+            self.model, self.processor = model
+            self.model_name = getattr(getattr(self.model, "config", None), "name_or_path", "") or "in-memory model"
+        else:
+            ref = model if isinstance(model, ModelRef) else None
+            self.model, self.processor = load_model(model, device=device_for(device), dtype=dtype)
+            self.model_name = ref.describe() if ref else str(model or "tiny.en")
+        gen = self.model.generation_config
+        self.multilingual = bool(getattr(gen, "is_multilingual", False))
+        self.language = language or getattr(gen, "language", None) or "en"
+        self._conv = next(p for n, p in self.model.named_parameters() if "conv1" in n)
+        config = self.model.config
+        self._max_target = int(getattr(config, "max_target_positions", 448))
+        from whisper_tui.training.threads import ThreadTuner, tuning_enabled
+
+        # per-batch thread tuning on CPU (see training/threads.py); torch's setting is restored after each batch
+        self._tuner = ThreadTuner(probe_steps=1, hold_steps=8) if tuning_enabled(self.device.type) else None
+
+    def _init_ct2(self, model, device: str, compute_type: str | None, language: str | None) -> None:
+        if isinstance(model, tuple):
+            raise WhisperTuiError("the ct2 backend needs a model name or folder, not a loaded model",
+                                  "pass the model's folder (or use backend torch)", where="backend")
+        self._ct2 = CT2Whisper(model, device=device, compute_type=compute_type)
+        self.model = None
+        self.processor = self._ct2.processor
+        self.model_name = f"{model or 'tiny.en'} (CTranslate2 {self._ct2.compute_type})"
+        self.multilingual = self._ct2.multilingual
+        self.language = language or "en"
+        self._max_target = 448
+
+    @property
+    def window_s(self) -> float:
+        """Seconds per piece: 30, or shorter for a short-window fine-tune (its saved feature extractor says)."""
+        return processor_window_s(self.processor)
+
+    @property
+    def device(self):
+        if self.backend == "ct2":
+            return self._ct2.device
+        return self._conv.device
+
+    # --- waves ---
+
+    def transcribe_waves(self, waves: Sequence[np.ndarray],
+                         on_progress: Callable[[int, int], None] | None = None) -> list[str]:
+        """Texts for 16 kHz mono float32 waves, in the order given."""
+        pieces: list[tuple[int, np.ndarray]] = []
+        for index, wave in enumerate(waves):
+            wave = np.asarray(wave, dtype=np.float32).reshape(-1)
+            for start, end in plan_chunks(wave, max_s=self.window_s, search_s=min(CUT_SEARCH_S, self.window_s / 3)):
+                if end - start >= _MIN_SAMPLES:
+                    pieces.append((index, wave[start:end]))
+        order = sorted(range(len(pieces)), key=lambda i: -len(pieces[i][1]))
+        texts: list[str] = [""] * len(pieces)
+        for begin in range(0, len(order), self.batch_size):
+            batch = order[begin:begin + self.batch_size]
+            for i, text in zip(batch, self._generate([pieces[i][1] for i in batch]), strict=True):
+                texts[i] = text
+            if on_progress is not None:
+                on_progress(min(begin + self.batch_size, len(order)), len(order))
+        joined: list[list[str]] = [[] for _ in waves]
+        for (index, _), text in zip(pieces, texts, strict=True):
+            if text:
+                joined[index].append(text)
+        return [" ".join(parts) for parts in joined]
+
+    def _generate(self, waves: list[np.ndarray]) -> list[str]:
+        import torch
+        from transformers.generation import LogitsProcessorList
+
+        longest_s = max(len(w) for w in waves) / SAMPLE_RATE
+        budget = self.max_new_tokens or math.ceil(longest_s * _TOKENS_PER_SECOND) + _TOKEN_ALLOWANCE
+        # A total length rather than max_new_tokens: the generation config already sets max_length,
+        # and giving both makes transformers warn. The prompt is <|startoftranscript|> (+ language
+        # + task on multilingual models) + <|notimestamps|>.
+        prompt = 4 if self.multilingual else 2
+        max_length = max(prompt + 1, min(budget + prompt, self._max_target))
+        if self.backend == "ct2":
+            return self._ct2.generate(waves, max_length, self.num_beams, self.language)
+        features = self.processor.feature_extractor(waves, sampling_rate=SAMPLE_RATE, return_tensors="pt")
+        input_features = features.input_features.to(self.device, self._conv.dtype)
+        kwargs: dict = {"max_length": max_length, "num_beams": self.num_beams,
+                        "logits_processor": LogitsProcessorList([LoopGuard(self.model.generation_config.eos_token_id)])}
+        if self.multilingual:
+            kwargs.update(language=self.language, task="transcribe")
+        was_training = self.model.training  # a live model lent by the trainer goes back as it came
+        self.model.eval()
+        threads = torch.get_num_threads()
+        if self._tuner:
+            self._tuner.before()
+        try:
+            with torch.inference_mode():
+                tokens = self.model.generate(input_features=input_features, **kwargs)
+        finally:
+            if self._tuner:
+                self._tuner.after()
+                torch.set_num_threads(threads)
+            self.model.train(was_training)
+        sequences = tokens.sequences if hasattr(tokens, "sequences") else tokens
+        return [t.strip() for t in self.processor.tokenizer.batch_decode(sequences, skip_special_tokens=True)]
+
+    # --- files ---
+
+    def transcribe_files(self, paths: Iterable[str | os.PathLike],
+                         on_result: Callable[[Transcription], None] | None = None) -> list[Transcription]:
+        """One Transcription per path, in order; unreadable files get `error` instead of stopping the batch.
+
+        Files go through the model `batch_size` at a time; a batch's compute time is shared among
+        its files in proportion to their length (the only fair per-file figure when they run together).
+        """
+        paths = [Path(p) for p in paths]
+        results: list[Transcription | None] = [None] * len(paths)
+        for begin in range(0, len(paths), self.batch_size):
+            group = range(begin, min(begin + self.batch_size, len(paths)))
+            loaded: list[tuple[int, np.ndarray, float]] = []
+            for i in group:
+                started = time.perf_counter()
+                try:
+                    wave = load_audio(paths[i])
+                except WhisperTuiError as exc:
+                    results[i] = Transcription(paths[i], "", 0.0, time.perf_counter() - started, str(exc))
+                    continue
+                loaded.append((i, wave, time.perf_counter() - started))
+            if loaded:
+                started = time.perf_counter()
+                texts = self.transcribe_waves([w for _, w, _ in loaded])
+                elapsed = time.perf_counter() - started
+                total = sum(len(w) for _, w, _ in loaded) or 1
+                for (i, wave, load_s), text in zip(loaded, texts, strict=True):
+                    share = elapsed * len(wave) / total
+                    results[i] = Transcription(paths[i], text, len(wave) / SAMPLE_RATE, load_s + share)
+            if on_result is not None:
+                for i in group:
+                    on_result(results[i])
+        return [r for r in results if r is not None]
+
+
+class CT2Whisper:
+    """A CTranslate2 Whisper with the processor that feeds it; exports non-CT2 models into the cache once."""
+
+    def __init__(self, model, device: str = "cpu", compute_type: str | None = None) -> None:
+        import ctranslate2
+
+        from whisper_tui.models.convert import build_processor
+
+        from whisper_tui.training.threads import ThreadTuner, thread_candidates, tuning_enabled
+
+        folder = ct2_folder_for(model)
+        self.device = device
+        self.compute_type = compute_type or ("int8" if device == "cpu" else "int8_float16")
+        cuda = device.startswith("cuda")
+        # CTranslate2 fixes its threads per model instance, so thread tuning keeps one instance per
+        # candidate (tiny in int8: ~40 MB each) and runs each batch on the tuner's current pick.
+        threads = thread_candidates(_ct2_threads()) if tuning_enabled(device) else [_ct2_threads()]
+        self.tuner = ThreadTuner(threads, probe_steps=1, hold_steps=8, apply=lambda _n: None)
+        try:
+            self.models = {n: ctranslate2.models.Whisper(str(folder), device="cuda" if cuda else "cpu",
+                                                         compute_type=self.compute_type, intra_threads=n)
+                           for n in threads}
+        except (RuntimeError, ValueError) as exc:
+            from whisper_tui.errors import ModelError
+
+            raise ModelError(f"CTranslate2 cannot load {folder}: {exc}",
+                             "re-export the model (whisper-tui export MODEL OUT)", where=str(folder)) from exc
+        self.model = self.models[threads[0]]
+        self.multilingual = bool(self.model.is_multilingual)
+        self.processor = build_processor(folder, n_mels=int(self.model.n_mels or 80),
+                                         max_source_positions=saved_window_s(folder) * POSITIONS_PER_SECOND)
+        tok = self.processor.tokenizer
+        self._sot = tok.convert_tokens_to_ids("<|startoftranscript|>")
+        self._no_ts = tok.convert_tokens_to_ids("<|notimestamps|>")
+        self._task = tok.convert_tokens_to_ids("<|transcribe|>")
+        self._eot = tok.convert_tokens_to_ids("<|endoftext|>")
+
+    def _prompt(self, language: str) -> list[int]:
+        if not self.multilingual:
+            return [self._sot, self._no_ts]
+        lang = self.processor.tokenizer.convert_tokens_to_ids(f"<|{(language or 'en').lower()}|>")
+        return [self._sot, lang, self._task, self._no_ts]
+
+    def generate(self, waves: list[np.ndarray], max_length: int, num_beams: int, language: str) -> list[str]:
+        import ctranslate2
+
+        fe = self.processor.feature_extractor
+        features = fe(waves, sampling_rate=SAMPLE_RATE, return_tensors="np").input_features
+        storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(features, dtype=np.float32))
+        # transformers' Whisper generate gives `max_length` new tokens; CTranslate2 gives max_length // 2
+        # (OpenAI's sample_len = n_text_ctx // 2 convention), so ask for twice as many, within 448.
+        self.tuner.before()
+        try:
+            results = self.models[self.tuner.current].generate(
+                storage, [self._prompt(language)] * len(waves), beam_size=num_beams,
+                max_length=min(448, 2 * max_length), suppress_blank=True, suppress_tokens=[-1])
+        finally:
+            self.tuner.after()
+        tok = self.processor.tokenizer
+        guard = LoopGuard(self._eot)
+        # text tokens sit below <|endoftext|>; timestamps and other specials are dropped before decoding
+        texts = []
+        for r in results:
+            ids = [t for t in guard.cut(r.sequences_ids[0]) if t < self._eot]
+            texts.append(tok.decode(ids, skip_special_tokens=True).strip())
+        return texts
+
+
+def _ct2_threads() -> int:
+    try:
+        import torch
+
+        return max(1, torch.get_num_threads())
+    except ImportError:
+        return max(1, os.cpu_count() or 1)
+
+
+def ct2_folder_for(model) -> Path:
+    """`model` itself when it is a CTranslate2 export, else its export cached under the user cache."""
+    from whisper_tui.models.export import export_ct2, is_ct2_export
+    from whisper_tui.config.locations import cache_dir
+    from whisper_tui.models.loading import EMBEDDED_ALIASES, resolve_model
+
+    if model is not None and is_ct2_export(Path(str(model)).expanduser()):
+        return Path(str(model)).expanduser()
+    if model is None or str(model).strip().lower() in EMBEDDED_ALIASES:
+        from whisper_tui.models.convert import embedded_source_dir
+
+        return embedded_source_dir()  # the bundled model already is a CTranslate2 folder
+    ref = resolve_model(str(model))
+    target = cache_dir() / "ct2" / _fingerprint(ref)
+    if not (target / "model.bin").is_file():
+        export_ct2(str(model), target, quantization="float32", force=True)
+    return target
+
+
+def _fingerprint(ref) -> str:
+    """Changes when any file of the model (or of an adapter's base) changes."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=10)
+    while ref is not None:
+        h.update(str(ref.path).encode())
+        if ref.path is not None and ref.path.is_dir():
+            for f in sorted(ref.path.iterdir()):
+                if f.is_file():
+                    st = f.stat()
+                    h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+        ref = ref.base
+    return h.hexdigest()

@@ -1,0 +1,1 @@
+"""Whisper models: resolving a name to weights, the embedded model's conversion, windows, export."""

@@ -1,0 +1,491 @@
+"""Trainable-parameter count and a rough training-memory estimate, by arithmetic only.
+
+The Train setup screen shows these while the user edits a profile, so they must be instant and
+torch-free: we count Whisper's parameters from its shape (d_model, layers, ffn, vocab,
+positions) the way `WhisperForConditionalGeneration` lays them out, rather than building a model.
+Memory = weights + gradients + AdamW states for the trainable part + activations for one batch
++ a fixed runtime overhead. Which parts are frozen follows `training.model_setup` (bottom K encoder
+layers, adapters only above them). Activations are a rule of thumb (about 16 stored values per
+token per hidden unit per transformer layer, SDPA attention storing no seq×seq matrix), so the
+total is labelled an estimate everywhere it is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+GIB = 1024**3
+RUNTIME_OVERHEAD_BYTES = 512 * 1024**2  # CUDA context / torch allocator slack / Python process
+NF4_BYTES_PER_PARAM = 0.5 + 4 / 64  # 4-bit weight + one fp32 absmax per 64-value block
+ACTIVATIONS_PER_TOKEN_PER_HIDDEN = 16  # stored values per token×hidden in one layer (no dropout masks)
+DEFAULT_LABEL_TOKENS = 96  # decoder length of a typical padded batch of short utterances
+LINEAR_NAMES = ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2")
+STRATEGIES = ("full", "lora", "qlora")
+
+
+@dataclass(frozen=True)
+class WhisperShape:
+    """The sizes that decide a Whisper model's parameter count (defaults: tiny / tiny.en)."""
+
+    d_model: int = 384
+    encoder_layers: int = 4
+    decoder_layers: int = 4
+    attention_heads: int = 6
+    encoder_ffn_dim: int = 1536
+    decoder_ffn_dim: int = 1536
+    vocab_size: int = 51864
+    num_mel_bins: int = 80
+    max_source_positions: int = 1500
+    max_target_positions: int = 448
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, object]) -> WhisperShape:
+        """From a WhisperConfig (`config.to_dict()`) or its config.json; missing keys keep tiny's value."""
+        base = cls()
+        get = lambda key, default: int(config.get(key, default))  # noqa: E731
+        return cls(
+            d_model=get("d_model", base.d_model),
+            encoder_layers=get("encoder_layers", base.encoder_layers),
+            decoder_layers=get("decoder_layers", base.decoder_layers),
+            attention_heads=get("encoder_attention_heads", base.attention_heads),
+            encoder_ffn_dim=get("encoder_ffn_dim", base.encoder_ffn_dim),
+            decoder_ffn_dim=get("decoder_ffn_dim", base.decoder_ffn_dim),
+            vocab_size=get("vocab_size", base.vocab_size),
+            num_mel_bins=get("num_mel_bins", base.num_mel_bins),
+            max_source_positions=get("max_source_positions", base.max_source_positions),
+            max_target_positions=get("max_target_positions", base.max_target_positions),
+        )
+
+
+TINY = WhisperShape()
+
+
+def _linear(n_in: int, n_out: int, bias: bool = True) -> int:
+    return n_in * n_out + (n_out if bias else 0)
+
+
+def _attention(d: int) -> int:
+    # Whisper's k_proj has no bias; q, v and out do.
+    return 3 * _linear(d, d) + _linear(d, d, bias=False)
+
+
+def _layer_norm(d: int) -> int:
+    return 2 * d
+
+
+def encoder_layer_params(shape: WhisperShape) -> int:
+    d = shape.d_model
+    return _attention(d) + _layer_norm(d) + _linear(d, shape.encoder_ffn_dim) + _linear(shape.encoder_ffn_dim, d) \
+        + _layer_norm(d)
+
+
+def decoder_layer_params(shape: WhisperShape) -> int:
+    d = shape.d_model
+    return 2 * (_attention(d) + _layer_norm(d)) + _linear(d, shape.decoder_ffn_dim) \
+        + _linear(shape.decoder_ffn_dim, d) + _layer_norm(d)
+
+
+@dataclass(frozen=True)
+class ParamCounts:
+    """Parameters by block, as `model.named_parameters()` would count them (proj_out is tied)."""
+
+    encoder_conv: int
+    encoder_positions: int  # sinusoidal, frozen by transformers
+    encoder_layer: int  # one layer
+    encoder_layers: int
+    encoder_norm: int
+    decoder_tokens: int  # shared with proj_out
+    decoder_positions: int
+    decoder_layer: int
+    decoder_layers: int
+    decoder_norm: int
+
+    @property
+    def encoder(self) -> int:
+        return self.encoder_conv + self.encoder_positions + self.encoder_layer * self.encoder_layers + self.encoder_norm
+
+    @property
+    def decoder(self) -> int:
+        return self.decoder_tokens + self.decoder_positions + self.decoder_layer * self.decoder_layers \
+            + self.decoder_norm
+
+    @property
+    def total(self) -> int:
+        return self.encoder + self.decoder
+
+
+def count_params(shape: WhisperShape = TINY) -> ParamCounts:
+    d, mels = shape.d_model, shape.num_mel_bins
+    return ParamCounts(
+        encoder_conv=(mels * d * 3 + d) + (d * d * 3 + d),
+        encoder_positions=shape.max_source_positions * d,
+        encoder_layer=encoder_layer_params(shape),
+        encoder_layers=shape.encoder_layers,
+        encoder_norm=_layer_norm(d),
+        decoder_tokens=shape.vocab_size * d,
+        decoder_positions=shape.max_target_positions * d,
+        decoder_layer=decoder_layer_params(shape),
+        decoder_layers=shape.decoder_layers,
+        decoder_norm=_layer_norm(d),
+    )
+
+
+def _linear_shapes(shape: WhisperShape, ffn: int) -> dict[str, tuple[int, int]]:
+    d = shape.d_model
+    return {"q_proj": (d, d), "k_proj": (d, d), "v_proj": (d, d), "out_proj": (d, d), "fc1": (d, ffn), "fc2": (ffn, d)}
+
+
+def lora_params(shape: WhisperShape, r: int, target_modules: Iterable[str], *, encoder: bool = True,
+                first_encoder_layer: int = 0) -> int:
+    """r·(in+out) per targeted linear (A is r×in, B is out×r); attention names match both attentions of a
+    decoder layer. `encoder=False` leaves the encoder without adapters (frozen encoder)."""
+    targets = set(target_modules)
+    unknown = targets - set(LINEAR_NAMES)
+    if unknown:
+        raise ValueError(f"unknown LoRA target module(s): {', '.join(sorted(unknown))}")
+    total = 0
+    if encoder:
+        enc = _linear_shapes(shape, shape.encoder_ffn_dim)
+        per_layer = sum(r * (i + o) for name, (i, o) in enc.items() if name in targets)
+        total += per_layer * max(0, shape.encoder_layers - first_encoder_layer)
+    dec = _linear_shapes(shape, shape.decoder_ffn_dim)
+    per_layer = 0
+    for name, (i, o) in dec.items():
+        if name in targets:
+            per_layer += r * (i + o) * (2 if name.endswith("proj") else 1)  # self_attn + encoder_attn
+    total += per_layer * shape.decoder_layers
+    return total
+
+
+def _quantised_linear_params(shape: WhisperShape) -> int:
+    """Weights (not biases) of the Linear layers bitsandbytes turns into 4-bit; embeddings/convs/norms stay."""
+    d = shape.d_model
+    enc = 4 * d * d + 2 * d * shape.encoder_ffn_dim
+    dec = 8 * d * d + 2 * d * shape.decoder_ffn_dim
+    return enc * shape.encoder_layers + dec * shape.decoder_layers
+
+
+@dataclass(frozen=True)
+class TrainingEstimate:
+    """What the Train setup screen shows; `parts` are bytes by cause so the UI can explain the total."""
+
+    strategy: str
+    total_params: int
+    trainable_params: int
+    parts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(self.parts.values())
+
+    @property
+    def trainable_percent(self) -> float:
+        return 100.0 * self.trainable_params / self.total_params if self.total_params else 0.0
+
+    def format_lines(self) -> list[str]:
+        from whisper_tui.system.sysmon import format_bytes
+
+        lines = [f"Trainable parameters: {self.trainable_params:,} of {self.total_params:,}"
+                 f" ({self.trainable_percent:.2f}%)",
+                 f"Estimated training memory: ~{format_bytes(self.total_bytes)} (rough estimate)"]
+        lines += [f"  {name}: {format_bytes(value)}" for name, value in self.parts.items()]
+        return lines
+
+
+def _activation_bytes(shape: WhisperShape, *, batch_size: int, act_bytes: int, trained_encoder_layers: int,
+                      conv_trained: bool, cache_active: bool, checkpointing: bool, label_tokens: int) -> int:
+    """Activations of one forward pass kept for backward. Frozen layers below every trainable one keep
+    nothing (no gradient has to flow through them)."""
+    d = shape.d_model
+    enc_tokens = shape.max_source_positions  # Whisper pads audio to its window: 30 s = 1500 positions
+    per_layer_full = ACTIVATIONS_PER_TOKEN_PER_HIDDEN * d
+    dec_per_layer_full = per_layer_full + 8 * d  # cross-attention's extra projections and norm
+    # input: log-mel features (fp32), or the cached frozen-encoder output
+    per_sample = enc_tokens * d * 4 if cache_active else shape.num_mel_bins * 2 * enc_tokens * 4
+    if conv_trained:
+        per_sample += (2 * (2 * enc_tokens * d) + 2 * (enc_tokens * d)) * act_bytes  # conv1, conv2 + GELUs
+    if trained_encoder_layers:
+        if checkpointing:
+            layers = enc_tokens * d * trained_encoder_layers + enc_tokens * per_layer_full
+        else:
+            layers = enc_tokens * per_layer_full * trained_encoder_layers
+        per_sample += layers * act_bytes
+    per_sample += enc_tokens * d * act_bytes  # encoder output (cross-attention input)
+    if checkpointing:
+        dec = label_tokens * d * shape.decoder_layers + label_tokens * dec_per_layer_full
+    else:
+        dec = label_tokens * dec_per_layer_full * shape.decoder_layers
+    cross_kv = 2 * enc_tokens * d * shape.decoder_layers  # K/V of the encoder output in every decoder layer
+    per_sample += (dec + cross_kv) * act_bytes
+    per_sample += label_tokens * shape.vocab_size * 4 * 3  # fp32 logits, log-softmax and their gradient
+    return per_sample * batch_size
+
+
+def estimate_training(
+    *,
+    strategy: str = "full",
+    shape: WhisperShape = TINY,
+    precision: str = "fp32",
+    batch_size: int = 16,
+    gradient_checkpointing: bool = False,
+    freeze_encoder: bool = False,
+    frozen_encoder_layers: int = 0,
+    encoder_cache: bool = False,
+    spec_augment: bool = False,
+    lora_r: int = 32,
+    lora_target_modules: Iterable[str] = ("q_proj", "v_proj"),
+    label_tokens: int = DEFAULT_LABEL_TOKENS,
+) -> TrainingEstimate:
+    """Trainable parameters and memory for one training configuration, following the trainer's rules.
+
+    `frozen_encoder_layers` = K freezes the conv stem, positions and the bottom K encoder layers;
+    `freeze_encoder` freezes all of it. LoRA adapters go only on unfrozen layers. `encoder_cache`
+    (when K > 0 and no SpecAugment) replaces the frozen bottom with its cached output. Precision
+    `fp16`/`bf16` is mixed precision: weights and optimizer states stay fp32, activations are 16-bit.
+    """
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+    targets = tuple(lora_target_modules)
+    counts = count_params(shape)
+    total = counts.total
+    n = shape.encoder_layers
+    k = n if freeze_encoder else max(0, min(int(frozen_encoder_layers), n))
+
+    if strategy == "full":
+        trainable = total - counts.encoder_positions
+        if k >= n:
+            trainable -= counts.encoder - counts.encoder_positions
+        elif k:
+            trainable -= counts.encoder_conv + counts.encoder_layer * k
+        weights = total * 4
+        trained_encoder_layers = n - k
+    else:
+        trainable = lora_params(shape, lora_r, targets, encoder=k < n, first_encoder_layer=k)
+        if strategy == "qlora":
+            quantised = _quantised_linear_params(shape)
+            weights = int(quantised * NF4_BYTES_PER_PARAM) + (total - quantised) * 4 + trainable * 4
+        else:
+            weights = (total + trainable) * 4
+        trained_encoder_layers = n - k if targets else 0
+    act_bytes = 2 if precision in ("fp16", "bf16") else 4
+    activations = _activation_bytes(
+        shape, batch_size=batch_size, act_bytes=act_bytes, trained_encoder_layers=trained_encoder_layers,
+        conv_trained=strategy == "full" and k == 0, cache_active=encoder_cache and k > 0 and not spec_augment,
+        checkpointing=gradient_checkpointing, label_tokens=label_tokens)
+    parts = {
+        "weights": weights,
+        "gradients": trainable * 4,
+        "optimizer (AdamW)": trainable * 8,
+        f"activations (batch {batch_size})": activations,
+        "runtime overhead": RUNTIME_OVERHEAD_BYTES,
+    }
+    return TrainingEstimate(strategy=strategy, total_params=total, trainable_params=trainable, parts=parts)
+
+
+def resolved_precision(precision: str, fp16: bool, cuda: bool) -> str:
+    """What the trainer will use: 16-bit needs CUDA; 'auto' follows `fp16` on a GPU."""
+    if not cuda:
+        return "fp32"
+    if precision == "auto":
+        return "fp16" if fp16 else "fp32"
+    return precision
+
+
+def shape_for_model(name: str) -> tuple[WhisperShape, str]:
+    """The shape of `model.name` when it can be read cheaply (a folder's config.json), else tiny's.
+
+    Returns (shape, note); the note says when tiny's shape was assumed.
+    """
+    import json
+    from pathlib import Path
+
+    path = Path(name).expanduser()
+    for candidate in (path, path / "final", path / "best"):
+        config = candidate / "config.json"
+        if config.is_file():
+            try:
+                return WhisperShape.from_config(json.loads(config.read_text(encoding="utf-8"))), ""
+            except (OSError, ValueError, TypeError, AttributeError):
+                break
+    lowered = name.lower()
+    if lowered in ("tiny.en", "openai/whisper-tiny.en"):
+        return TINY, ""
+    if lowered in ("tiny", "openai/whisper-tiny"):
+        return WhisperShape(vocab_size=51865), ""
+    return TINY, f"shape of {name!r} not known here: assumed Whisper tiny"
+
+
+def _profile_shape(profile) -> tuple[WhisperShape, str]:
+    """`shape_for_model` of the profile's model, its position table cut to `model.window_s`."""
+    from whisper_tui.models.window import POSITIONS_PER_SECOND
+
+    shape, note = shape_for_model(profile.model.name)
+    # a shorter position table, fewer tokens (auto, -1, depends on the data: counted as the model's own)
+    window_positions = max(0, profile.model.window_s) * POSITIONS_PER_SECOND
+    if 0 < window_positions < shape.max_source_positions:
+        import dataclasses
+
+        shape = dataclasses.replace(shape, max_source_positions=window_positions)
+    return shape, note
+
+
+def estimate_for_profile(profile, *, cuda: bool = False) -> tuple[TrainingEstimate, str]:
+    """`estimate_training` for a `whisper_tui.config.profile.Profile`; returns (estimate, notes).
+
+    The notes (one per line, "" when none) say when tiny's shape was assumed and when SpecAugment
+    turns the encoder cache off (the memory then counts the whole encoder's activations).
+    """
+    from whisper_tui.training.augment import augments_encoder_input
+
+    ft, tr = profile.finetuning, profile.training
+    shape, note = _profile_shape(profile)
+    augmented = augments_encoder_input(profile)
+    estimate = estimate_training(
+        strategy=ft.strategy, shape=shape, precision=resolved_precision(tr.precision, tr.fp16, cuda),
+        batch_size=tr.per_device_train_batch_size, gradient_checkpointing=ft.gradient_checkpointing,
+        freeze_encoder=ft.freeze_encoder, frozen_encoder_layers=ft.frozen_encoder_layers,
+        encoder_cache=ft.encoder_cache, spec_augment=augmented, lora_r=ft.lora.r,
+        lora_target_modules=ft.lora.target_modules)
+    frozen = ft.freeze_encoder or ft.frozen_encoder_layers > 0
+    notes = [note] if note else []
+    if augmented and ft.encoder_cache and frozen:
+        notes.append("encoder cache off: SpecAugment masks the encoder's input every epoch")
+    elif tr.augment_views and ft.encoder_cache and frozen:
+        from whisper_tui.system.sysmon import format_bytes
+
+        per_clip = shape.max_source_positions * shape.d_model * 2  # fp16 frozen-encoder output of one version
+        notes.append(f"augmentation views: the encoder cache holds {1 + tr.augment_views} versions of each training "
+                     f"clip ({format_bytes(per_clip * (1 + tr.augment_views))} per clip on disk)")
+    return estimate, "\n".join(notes)
+
+
+# ---------------------------------------------------------------------------------------------
+# The encoder cache on disk (training/encoder_cache.py): its size before it is built
+# ---------------------------------------------------------------------------------------------
+
+NPY_HEADER_BYTES = 128  # the .npy header numpy writes for a 3-d float16 array
+
+
+def encoder_cache_file_bytes(n_clips: int, frames: int, d_model: int) -> int:
+    """Bytes of one encoder cache file: clips x frames x d_model float16 values + the .npy header."""
+    return int(n_clips) * int(frames) * int(d_model) * 2 + NPY_HEADER_BYTES if n_clips > 0 else 0
+
+
+@dataclass(frozen=True)
+class CacheEstimate:
+    """What the encoder cache(s) of a profile will take on disk, and whether that fits.
+
+    `clips` are encoded once (training + test + keep set); `view_clips` are the augmentation views of
+    the training clips, at most (views longer than the encoder window are skipped). `free_bytes` is the
+    cache folder's free disk space; `reclaimable_bytes` what older caches not in use hold (they are removed
+    first when room is needed); `limit_bytes` is `finetuning.encoder_cache_max_gb` (0 = no limit).
+    """
+
+    clips: int
+    view_clips: int
+    bytes_per_clip: int
+    root: str
+    free_bytes: int | None
+    reclaimable_bytes: int = 0
+    held_bytes: int = 0  # caches in use by a running process (they stay)
+    limit_bytes: int = 0
+
+    @property
+    def total_bytes(self) -> int:
+        """The clean cache and the views' cache: one file each."""
+        return sum(n * self.bytes_per_clip + NPY_HEADER_BYTES for n in (self.clips, self.view_clips) if n > 0)
+
+    def verdict(self) -> tuple[bool, str]:
+        """(fits, one line): the size limit first, then the disk."""
+        from whisper_tui.storage.cache_admin import DISK_RESERVE_BYTES, gb
+
+        need = self.total_bytes
+        if self.limit_bytes and self.held_bytes + need > self.limit_bytes:
+            return False, f"over the {self.limit_bytes / 1e9:g} GB cache limit (finetuning.encoder_cache_max_gb)"
+        if self.free_bytes is not None and self.free_bytes + self.reclaimable_bytes < need + DISK_RESERVE_BYTES:
+            return False, f"won't fit: {gb(max(0, self.free_bytes))} GB free in {self.root}"
+        limit = f" (limit {self.limit_bytes / 1e9:g} GB)" if self.limit_bytes else ""
+        return True, f"fits on disk{limit}"
+
+    def summary(self) -> str:
+        from whisper_tui.system.sysmon import format_bytes
+
+        views = f" + {self.view_clips} views" if self.view_clips else ""
+        return f"disk cache ~{format_bytes(self.total_bytes)} ({self.clips} clips{views})"
+
+
+def _metadata_rows(folder: str) -> int | None:
+    """Rows of a dataset folder's metadata.csv (lines after the header), or None when it has none.
+
+    Counts lines only (instant even for large sets); the real count can be lower (bad rows are skipped)."""
+    from pathlib import Path
+
+    path = Path(folder).expanduser() / "metadata.csv"
+    try:
+        with path.open("rb") as fh:
+            lines = sum(1 for line in fh if line.strip())
+    except OSError:
+        return None
+    return max(0, lines - 1)
+
+
+def dataset_clip_counts(profile) -> tuple[int, int]:
+    """(clips encoded once, training clips) for a profile's data, by counting metadata rows.
+
+    An empty `data.train_dir` means the bundled sample data (its size when not generated yet).
+    The keep set (jfk + everyday sentences + keep_dir) is added when it is evaluated."""
+    from whisper_tui.config.locations import default_sample_data_dir
+
+    data = profile.data
+    if data.train_dir:
+        rows = _metadata_rows(data.train_dir) or 0
+    else:
+        from whisper_tui.data.sample_data import DEFAULT_CLIPS
+
+        found = _metadata_rows(str(default_sample_data_dir()))
+        rows = DEFAULT_CLIPS if found is None else found
+    test = (_metadata_rows(data.test_dir) or 0) if data.test_dir else 0
+    train = rows if data.test_dir else rows - int(round(rows * data.test_split))
+    keep = 0
+    if data.keep_set and (test or train < rows):
+        from whisper_tui.data.sample_data import EVERYDAY_SENTENCES
+
+        keep = 1 + len(EVERYDAY_SENTENCES) + ((_metadata_rows(data.keep_dir) or 0) if data.keep_dir else 0)
+    return rows + test + keep, max(0, train)
+
+
+def estimate_encoder_cache(profile, *, clips: int | None = None, train_clips: int | None = None,
+                           root=None) -> CacheEstimate | None:
+    """The encoder cache a run of `profile` builds, or None when it builds none (cache off, nothing frozen,
+    SpecAugment). Clip counts default to `dataset_clip_counts`; `root` to the user's encoder cache folder."""
+    import shutil
+    from pathlib import Path
+
+    from whisper_tui.storage.cache_admin import encoder_entries, encoder_root, limit_bytes
+    from whisper_tui.training.augment import augments_encoder_input
+
+    ft = profile.finetuning
+    frozen = ft.freeze_encoder or ft.frozen_encoder_layers > 0
+    if not ft.encoder_cache or not frozen or augments_encoder_input(profile):
+        return None
+    if clips is None or train_clips is None:
+        counted, counted_train = dataset_clip_counts(profile)
+        clips = counted if clips is None else clips
+        train_clips = counted_train if train_clips is None else train_clips
+    shape, _note = _profile_shape(profile)
+    root = Path(root or encoder_root())
+    existing = Path(root)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent  # the cache folder may not exist yet: its disk does
+    try:
+        free = int(shutil.disk_usage(existing).free)
+    except OSError:
+        free = None
+    caches = [e for e in encoder_entries(root) if e.kind in ("encoder", "views", "building")]
+    return CacheEstimate(
+        clips=int(clips), view_clips=int(train_clips) * max(0, int(profile.training.augment_views)),
+        bytes_per_clip=shape.max_source_positions * shape.d_model * 2, root=str(root), free_bytes=free,
+        reclaimable_bytes=sum(e.size for e in caches if e.removable),
+        held_bytes=sum(e.size for e in caches if not e.removable),
+        limit_bytes=limit_bytes(getattr(ft, "encoder_cache_max_gb", 0)))
