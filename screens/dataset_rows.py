@@ -15,13 +15,25 @@ ERROR, WARNING = "error", "warning"
 COLUMNS: dict[str, tuple[str, object]] = {
     "row": ("#", lambda r: r.row),
     "file": ("File", lambda r: r.file_name.lower()),
+    # a labelled dataset's columns (`whisper-tui label`): shown only when metadata.csv has them
+    "status": ("Status", lambda r: (r.status == REVIEWED, not r.flags, r.status)),
+    "confidence": ("Conf", lambda r: r.confidence),
     "duration": ("Dur s", lambda r: r.duration_s),
     "rate": ("Hz", lambda r: r.sample_rate),
     "channels": ("Ch", lambda r: r.channels),
     "problems": ("Problems", lambda r: (-_severity_rank(r.severity), r.problem_text)),
     "transcript": ("Transcript", lambda r: r.transcription.lower()),  # last: long, and shown below anyway
 }
-SORT_CYCLE = ("row", "file", "duration", "rate", "channels", "problems", "transcript")
+SORT_CYCLE = ("row", "file", "status", "confidence", "duration", "rate", "channels", "problems", "transcript")
+REVIEW_COLUMNS = ("status", "confidence")
+WORST = "worst"  # not a column: review order (see worst_first)
+REVIEWED = "reviewed"
+STATUS_FILTERS = ("", "auto", REVIEWED, "flagged")  # "" = all rows; auto = not reviewed yet
+
+
+def worst_first(row: ClipRow) -> tuple:
+    """Rows most in need of a look first: not yet reviewed, flagged, then lowest confidence (unknown last)."""
+    return (row.status == REVIEWED, not row.flags, 2.0 if row.confidence is None else row.confidence, row.row)
 
 
 def _severity_rank(severity: str) -> int:
@@ -38,6 +50,13 @@ class ClipRow:
     sample_rate: int | None
     channels: int | None
     problems: tuple  # whisper_tui.data.dataset.Problem for this row, worst first
+    status: str = ""  # metadata.csv's status column: "auto", "reviewed" or "" (none)
+    confidence: float | None = None  # mean token probability `whisper-tui label` wrote
+    flags: tuple[str, ...] = ()  # likely-hallucination kinds `whisper-tui label` wrote
+
+    @property
+    def reviewed(self) -> bool:
+        return self.status == REVIEWED
 
     @property
     def severity(self) -> str:
@@ -68,8 +87,23 @@ def rows_from_report(report) -> list[ClipRow]:
         rows.append(ClipRow(
             row=clip.row, file_name=clip.file_name, path=Path(clip.path), transcription=clip.transcription,
             duration_s=info.duration_s if info else None, sample_rate=info.sample_rate if info else None,
-            channels=info.channels if info else None, problems=tuple(problems)))
+            channels=info.channels if info else None, problems=tuple(problems),
+            status=clip.column("status").strip().lower(), confidence=_float(clip.column("confidence")),
+            flags=tuple(f.strip() for f in clip.column("flags").split(";") if f.strip())))
     return rows
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def review_columns(report) -> tuple[str, ...]:
+    """Which of the labelled-dataset columns metadata.csv has (status, confidence)."""
+    names = {name for clip in report.clips for name, _value in clip.extra}
+    return tuple(c for c in REVIEW_COLUMNS if c in names)
 
 
 def folder_problems(report) -> list:
@@ -78,22 +112,28 @@ def folder_problems(report) -> list:
     return [p for p in report.problems if p.row is None or p.row not in clip_rows]
 
 
-def filter_rows(rows: list[ClipRow], text: str = "", problems_only: bool = False) -> list[ClipRow]:
-    """Case-insensitive match of every word of `text` against file name, transcript and problem kinds."""
+def filter_rows(rows: list[ClipRow], text: str = "", problems_only: bool = False, status: str = "") -> list[ClipRow]:
+    """Case-insensitive match of every word of `text` against file name, transcript and problem kinds.
+
+    `status`: "" all rows, "auto" those not reviewed yet, "reviewed", or "flagged" (label flags).
+    """
     words = text.lower().split()
     out = []
     for row in rows:
         if problems_only and not row.problems:
             continue
-        haystack = f"{row.file_name} {row.transcription} {row.problem_text}".lower()
+        if (status == "auto" and row.reviewed) or (status == REVIEWED and not row.reviewed) \
+                or (status == "flagged" and not row.flags):
+            continue
+        haystack = f"{row.file_name} {row.transcription} {row.problem_text} {' '.join(row.flags)}".lower()
         if all(word in haystack for word in words):
             out.append(row)
     return out
 
 
 def sort_rows(rows: list[ClipRow], column: str, reverse: bool = False) -> list[ClipRow]:
-    """Stable sort by one column; rows whose value is unknown (missing file) stay at the bottom."""
-    value = COLUMNS[column][1]
+    """Stable sort by one column (or WORST); rows whose value is unknown (missing file) stay at the bottom."""
+    value = worst_first if column == WORST else COLUMNS[column][1]
     known = [r for r in rows if value(r) is not None]  # type: ignore[operator]
     unknown = [r for r in rows if value(r) is None]  # type: ignore[operator]
     return sorted(known, key=value, reverse=reverse) + unknown  # type: ignore[arg-type]

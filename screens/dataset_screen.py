@@ -5,6 +5,9 @@ while on large folders, so it runs in a thread worker; so do decoding the highli
 waveform and generating the sample dataset. Rows with problems are coloured (red: not usable for
 training, yellow: a warning) and can be filtered to; the side panel sums the folder up the way
 training will see it (usable clips, train/test split with the profile's test_split).
+
+A labelled dataset (`whisper-tui label`: status, confidence and flags columns) is reviewed here too
+(dataset_review.py: edit in place, accept, undo; dataset_label.py: label a folder of recordings).
 """
 
 from __future__ import annotations
@@ -19,23 +22,31 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Checkbox, DataTable, Footer, Input, ProgressBar, Sparkline, Static
+from textual.widgets import Button, Checkbox, DataTable, Footer, Input, ProgressBar, Select, Sparkline, Static
 from textual.worker import Worker, get_current_worker
 
 from whisper_tui.errors import WhisperTuiError
 from whisper_tui.data.sample_data import DEFAULT_CLIPS
 
 from .dataset_import import ImportOfferMixin, import_offer
-from .dataset_rows import (COLUMNS, ERROR, SORT_CYCLE, WARNING, ClipRow, filter_rows, folder_problems,
-                           format_clock, histogram_bin_seconds, rows_from_report, sort_rows)
-from .messages import DatasetValidated, EngineFailed, SampleDataReady, WaveformLoaded
+from .dataset_label import LabelFolderMixin
+from .dataset_review import ReviewMixin
+from .dataset_rows import (COLUMNS, ERROR, REVIEW_COLUMNS, SORT_CYCLE, STATUS_FILTERS, WARNING, WORST, ClipRow,
+                           filter_rows, folder_problems, format_clock, histogram_bin_seconds, review_columns,
+                           rows_from_report, sort_rows)
+from .messages import (DatasetValidated, EngineFailed, ReviewSheetRead, SampleDataProgress, SampleDataReady,
+                       WaveformLoaded)
 from .notify import error_text, notify_error, notify_worker_failure
 from .widgets.folder_picker import FolderPicker
 from .widgets.mode_bar import ModeBar
 from .widgets.path_suggester import PathSuggester
+from .widgets.review_bar import ReviewBar
+from .widgets.transcript_editor import TranscriptEditor
 from .widgets.waveform import Waveform
 
 ROW_STYLES = {ERROR: "red", WARNING: "yellow", "": ""}
+STATUS_LABELS = {"": "All rows", "auto": "Not reviewed", "reviewed": "Reviewed", "flagged": "Flagged"}
+LOW_CONFIDENCE = 0.6  # label confidence under this is shown in yellow
 TRANSCRIPT_WIDTH = 60
 WAVEFORM_DELAY = 0.15  # s of highlight before a clip is decoded (arrowing through rows stays smooth)
 
@@ -72,7 +83,7 @@ class ReportScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-class DatasetScreen(ImportOfferMixin, Screen):
+class DatasetScreen(ReviewMixin, LabelFolderMixin, ImportOfferMixin, Screen):
     AUTO_FOCUS = "#ds-table"  # not the folder field: a first key press should act, not type
     sample_clips = DEFAULT_CLIPS  # size of the generated sample set (tests make a small one)
     HELP = ("Open a dataset folder (audio + metadata.csv) to check it before training. Red rows are not "
@@ -82,11 +93,24 @@ class DatasetScreen(ImportOfferMixin, Screen):
         Binding("f", "focus_folder", "Folder", show=False, tooltip="Type a dataset folder", id="dataset.folder"),
         Binding("b", "browse", "Browse", id="dataset.browse"),
         Binding("s", "open_sample", "Sample", id="dataset.sample"),
+        Binding("l", "label_folder", "Label", tooltip="Label a folder of recordings (transcribe, then review)",
+                id="dataset.label"),
+        Binding("x", "cancel_label", "Cancel labelling", id="dataset.label_cancel"),
+        Binding("e", "edit", "Edit", tooltip="Edit the transcript (enter on a row too); saving marks it reviewed",
+                id="dataset.edit"),
+        Binding("r", "mark_reviewed", "Reviewed", tooltip="Mark the row reviewed as it is and go to the next one",
+                id="dataset.reviewed"),
+        Binding("u", "undo", "Undo", tooltip="Undo the last edit or mark (the file goes back as it was)",
+                id="dataset.undo"),
+        Binding("w", "sort_worst", "Worst first", tooltip="Sort: not reviewed, flagged, lowest confidence first",
+                id="dataset.worst"),
+        Binding("a", "cycle_status", "Status filter", tooltip="Show all / not reviewed / reviewed / flagged rows",
+                id="dataset.status"),
         Binding("slash", "focus_filter", "Filter", key_display="/", id="dataset.filter"),
         Binding("p", "toggle_problems", "Problems", tooltip="Show only rows with problems", id="dataset.problems"),
         Binding("o", "cycle_sort", "Sort", id="dataset.sort"),
         Binding("O", "reverse_sort", "Reverse sort", show=False, id="dataset.reverse"),
-        Binding("r", "revalidate", "Recheck", show=False, tooltip="Check the folder again", id="dataset.recheck"),
+        Binding("R", "revalidate", "Recheck", show=False, tooltip="Check the folder again", id="dataset.recheck"),
         Binding("v", "report", "Report", id="dataset.report"),
         Binding("t", "use_for_training", "Train", tooltip="Use this folder as data.train_dir", id="dataset.train"),
         Binding("g", "generate_sample", "Generate sample data", show=False, id="dataset.generate"),
@@ -103,7 +127,7 @@ class DatasetScreen(ImportOfferMixin, Screen):
         self._pending_folder: Path | None = None
         self._wave_timer = None
         self._generating = False
-        self._progress_timer = None
+        self.visible_columns: tuple[str, ...] = ()
 
     # -- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -113,14 +137,19 @@ class DatasetScreen(ImportOfferMixin, Screen):
                         id="ds-folder", compact=True, suggester=PathSuggester())
             yield Button("Browse", id="ds-browse", compact=True)
             yield Button("Sample data", id="ds-sample", compact=True)
+            yield Button("Label…", id="ds-label", compact=True)
             yield Button("Import…", id="ds-import", compact=True, variant="primary")  # dataset_import.py
         yield Static("", id="ds-folder-error", classes="field-error")
         with Horizontal(id="ds-filters", classes="bar"):
             yield Input(placeholder="filter: words in file name, transcript or problem", id="ds-filter", compact=True)
             yield Checkbox("problems only", id="ds-problems-only", compact=True)
+            yield Select([(label, value or "all") for value, label in STATUS_LABELS.items()], value="all",
+                         allow_blank=False, id="ds-status", compact=True)
+        yield ReviewBar(id="ds-review")
         with Horizontal(id="ds-progress-row", classes="bar"):
             yield Static("Generating the sample dataset", id="ds-progress-label")
             yield ProgressBar(total=self.sample_clips, id="ds-progress", show_eta=False)
+            yield Button("Cancel (x)", id="ds-progress-cancel", compact=True)
         with Horizontal(id="ds-main"):
             table = DataTable(id="ds-table", cursor_type="row", zebra_stripes=True)
             table.border_title = "Clips"
@@ -135,13 +164,13 @@ class DatasetScreen(ImportOfferMixin, Screen):
             wave.border_title = "Waveform"
             yield wave
             yield Static("", id="ds-clip-info")
+        yield TranscriptEditor(id="ds-editor")
         yield Footer(compact=True, show_command_palette=False)  # ^p is on the mode bar: room for keys
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for key, (label, _sort) in COLUMNS.items():
-            table.add_column(label, key=key)
-        self._update_headers()
+        self._rebuild_columns()
+        for hidden in ("#ds-status", "#ds-review", "#ds-editor", "#ds-progress-cancel"):
+            self.query_one(hidden).display = False
         self.query_one("#ds-progress-row").display = False
         self.query_one("#ds-folder-error").display = False
         self.query_one("#ds-histogram").display = False
@@ -192,7 +221,17 @@ class DatasetScreen(ImportOfferMixin, Screen):
                 self.post_message(EngineFailed("open the dataset", exc))
             return
         if not worker.is_cancelled:
+            self.post_message(self._read_sheet(folder))
             self.post_message(DatasetValidated(folder, report))
+
+    @staticmethod
+    def _read_sheet(folder: Path) -> ReviewSheetRead:
+        from whisper_tui.data.review import ReviewSheet
+
+        try:
+            return ReviewSheetRead(folder, ReviewSheet.open(folder))
+        except WhisperTuiError as exc:  # e.g. UTF-16: it can be browsed, not edited
+            return ReviewSheetRead(folder, None, exc)
 
     def on_dataset_validated(self, message: DatasetValidated) -> None:
         if message.folder != self._pending_folder:
@@ -201,7 +240,14 @@ class DatasetScreen(ImportOfferMixin, Screen):
         self.folder = message.folder
         self.report = message.report
         self.rows = rows_from_report(message.report)
+        self._rebuild_columns()
+        status = self.query_one("#ds-status", Select)
+        status.display = bool(review_columns(self.report))
+        if not status.display:
+            status.value = "all"
         self._refresh_table()
+        self._refresh_review_bar()
+        self.refresh_bindings()
         self._refresh_summary()
         if self.report.metadata_generated:
             self.notify("metadata.csv was written from the .txt transcripts beside the audio files.")
@@ -227,19 +273,48 @@ class DatasetScreen(ImportOfferMixin, Screen):
             self.query_one("#ds-table", DataTable).loading = False
             if event.worker.group == "sample":
                 self._stop_progress()
+            elif event.worker.group == "label":
+                self._label_done()
             elif event.worker.group == "import":
                 self._import_done()
 
     # -- table ---------------------------------------------------------------------------------
+    def _columns_wanted(self) -> tuple[str, ...]:
+        """Every column, with status/confidence only when metadata.csv has them (or a review added status)."""
+        present = set(review_columns(self.report)) if self.report is not None else set()
+        if self.sheet is not None and self.sheet.has_status:
+            present.add("status")
+        return tuple(key for key in COLUMNS if key not in REVIEW_COLUMNS or key in present)
+
+    def _rebuild_columns(self) -> None:
+        wanted = self._columns_wanted()
+        if wanted == self.visible_columns:
+            return
+        table = self.query_one("#ds-table", DataTable)
+        table.clear(columns=True)
+        for key in wanted:
+            table.add_column(COLUMNS[key][0], key=key)
+        self.visible_columns = wanted
+        if self.sort_column not in wanted and self.sort_column != WORST:
+            self.sort_column, self.sort_reverse = "row", False
+        self._update_headers()
+        if self.report is not None:
+            self._refresh_table()
+
+    def _status_filter(self) -> str:
+        value = self.query_one("#ds-status", Select).value
+        return "" if value in ("all", Select.BLANK) else str(value)
+
     def _refresh_table(self) -> None:
         table = self.query_one("#ds-table", DataTable)
         filter_text = self.query_one("#ds-filter", Input).value
         problems_only = self.query_one("#ds-problems-only", Checkbox).value
-        self.shown = sort_rows(filter_rows(self.rows, filter_text, problems_only), self.sort_column, self.sort_reverse)
+        rows = filter_rows(self.rows, filter_text, problems_only, self._status_filter())
+        self.shown = sort_rows(rows, self.sort_column, self.sort_reverse)
         current = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value if table.row_count else None
         table.clear()
         for row in self.shown:
-            table.add_row(*self._cells(row), key=row.key)
+            table.add_row(*self._cells(row, self.visible_columns), key=row.key)
         total = len(self.rows)
         table.border_title = f"Clips {len(self.shown)}/{total}" if len(self.shown) != total else f"Clips {total}"
         keys = [row.key for row in self.shown]
@@ -249,20 +324,29 @@ class DatasetScreen(ImportOfferMixin, Screen):
             self._clear_detail("No clip matches the filter" if self.rows else "No clip selected")
 
     @staticmethod
-    def _cells(row: ClipRow) -> list[Text]:
+    def _cells(row: ClipRow, columns: tuple[str, ...]) -> list[Text]:
         style = ROW_STYLES[row.severity]
         rate_style = style or ("yellow" if row.sample_rate not in (None, 16000) else "")
         transcript = row.transcription if len(row.transcription) <= TRANSCRIPT_WIDTH \
             else row.transcription[: TRANSCRIPT_WIDTH - 1] + "…"
-        return [
-            Text(str(row.row), style=style or "dim", justify="right"),
-            Text(row.file_name, style=style),
-            Text("—" if row.duration_s is None else f"{row.duration_s:.1f}", style=style, justify="right"),
-            Text("—" if row.sample_rate is None else str(row.sample_rate), style=rate_style, justify="right"),
-            Text("—" if row.channels is None else str(row.channels), style=style, justify="right"),
-            Text(row.problem_text or "ok", style=style or "green"),
-            Text(transcript or "(empty)", style=style or ("" if transcript else "dim")),
-        ]
+        if row.reviewed:
+            status = Text("✓ reviewed", style="green")
+        else:
+            status = Text(("⚑ " if row.flags else "") + (row.status or "—"), style="bold yellow" if row.flags else "dim")
+        low = row.confidence is not None and row.confidence < LOW_CONFIDENCE
+        cells = {
+            "row": Text(str(row.row), style=style or "dim", justify="right"),
+            "file": Text(row.file_name, style=style),
+            "status": status,
+            "confidence": Text("—" if row.confidence is None else f"{row.confidence:.2f}",
+                               style="yellow" if low else "", justify="right"),
+            "duration": Text("—" if row.duration_s is None else f"{row.duration_s:.1f}", style=style, justify="right"),
+            "rate": Text("—" if row.sample_rate is None else str(row.sample_rate), style=rate_style, justify="right"),
+            "channels": Text("—" if row.channels is None else str(row.channels), style=style, justify="right"),
+            "problems": Text(row.problem_text or "ok", style=style or "green"),
+            "transcript": Text(transcript or "(empty)", style=style or ("" if transcript else "dim")),
+        }
+        return [cells[key] for key in columns]
 
     def _update_headers(self) -> None:
         table = self.query_one("#ds-table", DataTable)
@@ -289,6 +373,10 @@ class DatasetScreen(ImportOfferMixin, Screen):
     def _problems_only_changed(self) -> None:
         self._refresh_table()
 
+    @on(Select.Changed, "#ds-status")
+    def _status_changed(self) -> None:
+        self._refresh_table()
+
     @on(Input.Submitted, "#ds-folder")
     def _folder_submitted(self, event: Input.Submitted) -> None:
         if event.value.strip():
@@ -306,6 +394,10 @@ class DatasetScreen(ImportOfferMixin, Screen):
             self.action_open_sample()
         elif event.button.id == "ds-import":
             self.action_import()
+        elif event.button.id == "ds-label":
+            self.action_label_folder()
+        elif event.button.id == "ds-progress-cancel":
+            self.action_cancel_label()
 
     # -- summary -------------------------------------------------------------------------------
     def _split_settings(self) -> tuple[float, int, str, str]:
@@ -321,12 +413,27 @@ class DatasetScreen(ImportOfferMixin, Screen):
                 return 0.2, 42, "auto", ""
         return profile.data.test_split, profile.data.split_seed, profile.data.split_by, profile.data.test_dir
 
+    def _only_reviewed_setting(self) -> str:
+        train = self.app.mode_screen("train") if hasattr(self.app, "mode_screen") else None
+        profile = getattr(train, "profile", None)
+        return getattr(getattr(profile, "data", None), "only_reviewed", "auto")
+
     def _split_text(self, usable) -> Text:
         """'train 84 · test 36 (split column)', the test set's voices, and any leak, for the summary."""
+        from whisper_tui.data.review import REVIEWED, STATUS_COLUMN, only_reviewed_summary, resolve_only_reviewed
         from whisper_tui.data.splitting import check_separate_test_set, split_dataset
 
         test_split, seed, split_by, test_dir = self._split_settings()
         text = Text()
+        setting = self._only_reviewed_setting()
+        note = only_reviewed_summary(usable, setting)
+        if note:  # training uses only the reviewed rows (data.only_reviewed): so does this split
+            text.append(f"\n{note}", style="bold" if any(c.column(STATUS_COLUMN) == REVIEWED for c in usable)
+                        else "bold yellow")
+            if resolve_only_reviewed(setting, usable):
+                usable = [c for c in usable if c.column(STATUS_COLUMN).strip().lower() == REVIEWED]
+                if not usable:
+                    return text
         try:
             if test_dir and Path(test_dir).expanduser().resolve() != self.report.folder.resolve():
                 from whisper_tui.data.dataset import read_metadata  # transcripts only: no audio is opened
@@ -423,7 +530,14 @@ class DatasetScreen(ImportOfferMixin, Screen):
         text.append(f"row {row.row}", style="dim")
         if row.duration_s is not None:
             text.append(f" · {row.duration_s:.2f} s · {row.sample_rate} Hz · {row.channels} ch", style="dim")
+        if row.status:
+            text.append(f" · {row.status}", style="green" if row.reviewed else "dim")
+        if row.confidence is not None:
+            text.append(f" · confidence {row.confidence:.2f}", style="dim")
         text.append("\n")
+        if row.flags:
+            text.append(f"⚑ {', '.join(row.flags)}", style="bold yellow")
+            text.append(" — check this transcript (e edits, r accepts)\n", style="dim")
         if not row.problems:
             text.append("no problems ✓", style="green")
         for problem in row.problems:
@@ -502,24 +616,18 @@ class DatasetScreen(ImportOfferMixin, Screen):
         bar = self.query_one("#ds-progress", ProgressBar)
         bar.update(total=self.sample_clips, progress=0)
         self.query_one("#ds-progress-label", Static).update(f"Generating sample data in {folder}")
-        self._progress_timer = self.set_interval(0.5, lambda: self._poll_progress(folder))
         self._generate(folder)
 
-    def _poll_progress(self, folder: Path) -> None:
-        """make_sample_dataset builds into a hidden temp folder beside the target: count its clips."""
-        try:
-            done = max((sum(1 for _ in tmp.glob("*.wav")) for tmp in folder.parent.glob(f".{folder.name}.*.tmp")),
-                       default=0)
-        except OSError:
-            return
-        self.query_one("#ds-progress", ProgressBar).update(progress=min(done, self.sample_clips))
+    def on_sample_data_progress(self, message: SampleDataProgress) -> None:
+        self.query_one("#ds-progress", ProgressBar).update(total=message.total, progress=message.done)
 
     @work(thread=True, exclusive=True, group="sample", exit_on_error=False, description="generate the sample data")
     def _generate(self, folder: Path) -> None:
         from whisper_tui.data.sample_data import make_sample_dataset
 
         try:
-            out = make_sample_dataset(folder, n_clips=self.sample_clips)
+            out = make_sample_dataset(folder, n_clips=self.sample_clips,
+                                      on_progress=lambda done, total: self.post_message(SampleDataProgress(done, total)))
         except WhisperTuiError as exc:
             self.post_message(EngineFailed("generate the sample data", exc))
             self.app.call_from_thread(self._stop_progress)
@@ -528,9 +636,6 @@ class DatasetScreen(ImportOfferMixin, Screen):
 
     def _stop_progress(self) -> None:
         self._generating = False
-        if self._progress_timer is not None:
-            self._progress_timer.stop()
-            self._progress_timer = None
         self.query_one("#ds-progress-row").display = False
 
     def on_sample_data_ready(self, message: SampleDataReady) -> None:
@@ -559,9 +664,30 @@ class DatasetScreen(ImportOfferMixin, Screen):
         box.value = not box.value
 
     def action_cycle_sort(self) -> None:
-        index = SORT_CYCLE.index(self.sort_column)
-        self._set_sort(SORT_CYCLE[(index + 1) % len(SORT_CYCLE)], False)
+        cycle = [c for c in SORT_CYCLE if c in self.visible_columns]
+        index = cycle.index(self.sort_column) if self.sort_column in cycle else -1
+        self._set_sort(cycle[(index + 1) % len(cycle)], False)
         self.notify(f"Sorted by {COLUMNS[self.sort_column][0]}", timeout=2)
+
+    def action_sort_worst(self) -> None:
+        self._set_sort(WORST, False)
+        self.notify("Sorted worst first: not reviewed, flagged, lowest confidence", timeout=2)
+
+    def action_cycle_status(self) -> None:
+        select = self.query_one("#ds-status", Select)
+        values = [value or "all" for value in STATUS_FILTERS]
+        current = select.value if select.value in values else "all"
+        select.value = values[(values.index(current) + 1) % len(values)]
+        select.display = True
+        self.notify(f"Showing: {STATUS_LABELS[self._status_filter()].lower()}", timeout=2)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Review keys show once a dataset is open; the cancel key only while a folder is labelled."""
+        if action == "cancel_label":
+            return self.labelling
+        if action in ("edit", "mark_reviewed", "undo", "sort_worst", "cycle_status"):
+            return self.report is not None
+        return True
 
     def action_reverse_sort(self) -> None:
         self._set_sort(self.sort_column, not self.sort_reverse)

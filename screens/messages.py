@@ -54,3 +54,41 @@ class SystemStatsRead(Message):
     """One `whisper_tui.system.sysmon.snapshot()`, e.g. to compare a memory estimate with what the machine has."""
 
     stats: SystemStats
+
+
+@dataclass
+class SampleDataProgress(Message):
+    """`make_sample_dataset`'s on_progress: `done` of `total` clips rendered."""
+
+    done: int
+    total: int
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SampleDataProgress)  # a backlog collapses to the latest count
+
+
+@dataclass
+class ReviewSheetRead(Message):
+    """metadata.csv opened for review (`whisper_tui.data.review.ReviewSheet`), or why it cannot be edited."""
+
+    folder: Path
+    sheet: object | None
+    error: WhisperTuiError | None = None
+
+
+@dataclass
+class LabelProgressed(Message):
+    """`whisper_tui.labelling.label_folder`'s on_progress (a LabelProgress)."""
+
+    progress: object
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, LabelProgressed)
+
+
+@dataclass
+class LabelFinished(Message):
+    """`label_folder` returned (also after a cancel: what was done is kept); `report` is its LabelReport."""
+
+    report: object
+    cancelled: bool = False

@@ -35,12 +35,12 @@ from whisper_tui.storage.atomic import atomic_write_bytes
 from whisper_tui.data.audio import AUDIO_EXTENSIONS, SAMPLE_RATE, AudioInfo, audio_info, read_mono
 from whisper_tui.errors import AudioError, DatasetError, WhisperTuiError
 from whisper_tui.data.splitting import AUTO, Split, check_separate_test_set, split_dataset
-from whisper_tui.models.window import suggested_window_s
+from whisper_tui.models.window import WHISPER_WINDOW_S, suggested_window_s
 
 METADATA_FILE = "metadata.csv"
 FILE_COLUMN = "file_name"
 TEXT_COLUMN = "transcription"
-MAX_CLIP_SECONDS = 30.0  # Whisper's window; longer clips would be cut mid-sentence
+MAX_CLIP_SECONDS = float(WHISPER_WINDOW_S)  # longer clips would be cut mid-sentence
 MIN_CLIP_SECONDS = 0.1
 SILENCE_DBFS = -60.0
 _SILENCE_RMS = 10 ** (SILENCE_DBFS / 20)
@@ -584,24 +584,29 @@ def split_clips(clips: list[Clip], test_split: float, seed: int = 42) -> tuple[l
 
 def load_dataset_split(train_dir: str | os.PathLike, test_split: float = 0.2, seed: int = 42,
                        test_dir: str | os.PathLike | None = None,
-                       split_by: str = AUTO) -> tuple[list[Clip], list[Clip], DatasetReport]:
+                       split_by: str = AUTO, only_reviewed=None) -> tuple[list[Clip], list[Clip], DatasetReport]:
     """Validated usable clips split into train/test; an explicit `test_dir` replaces `test_split`.
 
     The split holds out whole groups (`split_by`, see splitting.py): by default no sentence is on
     both sides. The report's `split` says how it was made and what was left out; with `test_dir`
     its `test_report` holds the test folder's report. Problem rows are reported, not raised: the
-    caller decides what to do with zero usable clips.
+    caller decides what to do with zero usable clips. `only_reviewed` (data.only_reviewed: None/"auto" =
+    on when metadata.csv has a status column) keeps only rows marked reviewed (review.py), on both sides.
     """
+    from whisper_tui.data.review import reviewed_clips
+
     report = validate_dataset(train_dir)
+    usable, _filtered = reviewed_clips(report.usable_clips, only_reviewed, report.folder)
     if test_dir is None:
-        report.split = split_dataset(report.usable_clips, test_split, seed, split_by)
+        report.split = split_dataset(usable, test_split, seed, split_by)
         return report.split.train, report.split.test, report
     if Path(test_dir).expanduser().resolve() == report.folder.resolve():
         raise DatasetError(f"The test folder is the training folder: {test_dir}",
                            "leave data.test_dir empty to split the folder with data.test_split",
                            where="data.test_dir")
     report.test_report = validate_dataset(test_dir)
-    report.split = check_separate_test_set(report.usable_clips, report.test_report.usable_clips)
+    test_usable, _filtered = reviewed_clips(report.test_report.usable_clips, only_reviewed, report.test_report.folder)
+    report.split = check_separate_test_set(usable, test_usable)
     return report.split.train, report.split.test, report
 
 

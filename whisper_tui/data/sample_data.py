@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -204,8 +204,12 @@ def _check_target(out_dir: Path) -> None:
                            "choose an empty or new folder; nothing was changed", where=str(out_dir))
 
 
-def make_sample_dataset(out_dir: str | os.PathLike, n_clips: int = DEFAULT_CLIPS, seed: int = 0) -> Path:
-    """Write clip_NNN.wav (16 kHz mono PCM16) + metadata.csv into `out_dir`, all or nothing."""
+def make_sample_dataset(out_dir: str | os.PathLike, n_clips: int = DEFAULT_CLIPS, seed: int = 0,
+                        on_progress: Callable[[int, int], None] | None = None) -> Path:
+    """Write clip_NNN.wav (16 kHz mono PCM16) + metadata.csv into `out_dir`, all or nothing.
+
+    `on_progress(done, total)` is called after each clip (from this thread), for a progress bar.
+    """
     import soundfile as sf
 
     from whisper_tui.data.dataset import METADATA_FILE, metadata_csv_bytes
@@ -221,9 +225,11 @@ def make_sample_dataset(out_dir: str | os.PathLike, n_clips: int = DEFAULT_CLIPS
                            f"reinstall espeakng-loader; wanted one of {', '.join(VOICES)}")
     plan = plan_sample_dataset(n_clips, seed, voices)
     with atomic_directory(out_dir, ours=(SAMPLE_MARKER,)) as tmp:
-        for item in plan:
+        for done, item in enumerate(plan, 1):
             wave, item["rate_wpm"] = _render(item)
             sf.write(tmp / item["file_name"], wave, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+            if on_progress is not None:
+                on_progress(done, len(plan))
         rows = [(p["file_name"], p["text"], p["voice"], p["split"]) for p in plan]
         (tmp / METADATA_FILE).write_bytes(metadata_csv_bytes(rows, COLUMNS))
         marker = {"generator_version": _GENERATOR_VERSION, "seed": seed, "n_clips": n_clips,
