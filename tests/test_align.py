@@ -14,8 +14,8 @@ import pytest
 import soundfile as sf
 
 from whisper_tui.data.audio import SAMPLE_RATE
+from whisper_tui.data.dataset import MAX_CLIP_SECONDS
 from whisper_tui.data.importers.align import (
-    MAX_SEGMENT_S,
     POOR_BELOW,
     RecognisedWord,
     align_transcript,
@@ -101,7 +101,7 @@ def test_clean_recording_is_cut_into_short_segments_that_keep_every_word(clean):
     assert [w for r in rows for w in _words(r["text"])] == _words(" ".join(SENTENCES))
     for row in rows:
         assert set(row) == {"file_name", "text", "start", "end", "quality", "status"}
-        assert 0 <= row["start"] < row["end"] and row["end"] - row["start"] <= MAX_SEGMENT_S
+        assert 0 <= row["start"] < row["end"] and row["end"] - row["start"] <= MAX_CLIP_SECONDS
         info = sf.info(out / row["file_name"])
         assert info.samplerate == SAMPLE_RATE and info.channels == 1
         assert info.duration == pytest.approx(row["end"] - row["start"], abs=0.01)
@@ -138,7 +138,7 @@ def test_a_stretch_of_transcript_not_in_the_audio_is_marked_poor(recording, tmp_
             assert row["quality"] < POOR_BELOW
         else:
             assert row["quality"] >= 0.8
-            assert row["end"] - row["start"] <= MAX_SEGMENT_S
+            assert row["end"] - row["start"] <= MAX_CLIP_SECONDS
     assert sum(r["status"] == "poor" for r in rows) >= 1
 
 

@@ -8,11 +8,13 @@ a notification or on the field. Anything else is a bug and may show a traceback 
 
 from __future__ import annotations
 
+from whisper_tui.exit_codes import EXIT_TRAINING, EXIT_USER
+
 
 class WhisperTuiError(Exception):
     """Base class: `message` says what is wrong, `hint` says what to do about it."""
 
-    exit_code = 2
+    exit_code = EXIT_USER
 
     def __init__(self, message: str, hint: str = "", *, where: str = "") -> None:
         self.message = message
@@ -50,7 +52,7 @@ class OfflineError(ModelError):
 class TrainingError(WhisperTuiError):
     """Training failed for a reason the user can act on (out of memory, disk full, ...)."""
 
-    exit_code = 3
+    exit_code = EXIT_TRAINING
 
 
 class OutOfMemory(TrainingError):

@@ -10,9 +10,8 @@ from pathlib import Path
 
 from whisper_tui.cli.console import ProgressBar, TrainingPrinter, say
 from whisper_tui.errors import DatasetError, WhisperTuiError
+from whisper_tui.exit_codes import EXIT_CANCELLED, EXIT_OK, EXIT_TRAINING, EXIT_USER
 from whisper_tui.system.quiet import quiet_libraries
-
-EXIT_OK, EXIT_USER, EXIT_TRAINING, EXIT_CANCELLED = 0, 2, 3, 130
 
 
 # -- profiles --------------------------------------------------------------------------------
@@ -54,17 +53,8 @@ def profile_from_args(args):
 
             raise ProfileError(f"--set {item}: expected SECTION.KEY=VALUE", "e.g. --set training.warmup_steps=0.05")
         key, raw = item.split("=", 1)
-        overrides[key.strip()] = _parse_value(raw.strip())
+        overrides[key.strip()] = raw  # apply_overrides reads text as TOML (profile.parse_text_value)
     return apply_overrides(profile, overrides) if overrides else profile
-
-
-def _parse_value(raw: str):
-    import tomllib
-
-    try:
-        return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        return raw
 
 
 # -- train -----------------------------------------------------------------------------------

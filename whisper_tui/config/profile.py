@@ -263,8 +263,8 @@ def delete_user_profile(name: str) -> Path:
 def apply_overrides(profile: Profile, overrides: dict[str, object], *, origin: str = "command line") -> Profile:
     """A new, validated profile with dotted keys replaced ({"training.learning_rate": 3e-5}).
 
-    Values may be typed, or text as typed on a command line ("3e-5", "true", '["q_proj"]'): text
-    for a non-text setting is read as a TOML value first. Errors name `origin`.
+    Values may be typed, or text as typed on a command line ("3e-5", "true", '["q_proj"]', "'no'"): see
+    `parse_text_value`. Errors name `origin`.
     """
     if not overrides:
         return profile
@@ -274,23 +274,29 @@ def apply_overrides(profile: Profile, overrides: dict[str, object], *, origin: s
     for dotted, value in overrides.items():
         dotted = str(dotted).strip()
         spec = keys.get(dotted)
+        if isinstance(value, str):
+            value = parse_text_value(value, text_setting=spec is not None and spec.rule.kind == "str")
         if spec is None:
             if dotted in section_keys() and isinstance(value, dict):
                 _merge(data, dotted, value)
                 continue
             raise unknown_key_error(dotted, ctx)
-        if isinstance(value, str) and spec.rule.kind != "str":
-            value = _parse_text_value(value)
         _set(data, dotted, value)
     source = profile.source if profile.source.endswith(f" + {origin}") else f"{profile.source} + {origin}"
     return profile_from_data(data, ctx, name=profile.name, source=source, notes=profile.notes)
 
 
-def _parse_text_value(text: str) -> Any:
+def parse_text_value(text: str, *, text_setting: bool = False) -> Any:
+    """A value typed as text (`--set KEY=VALUE`, a form field) read as TOML: "3e-5" -> 3e-5, "true" -> True.
+
+    Text that is not TOML stays as typed (the type check then reports it as it was typed). For a text
+    setting (`text_setting`) only a quoted TOML string is unquoted ("'no'" -> "no"), so "42" stays "42".
+    """
     try:
-        return tomllib.loads(f"v = {text.strip()}")["v"]
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
     except tomllib.TOMLDecodeError:
-        return text  # the type check then reports it as it was typed
+        return text.strip()
+    return value if not text_setting or isinstance(value, str) else text.strip()
 
 
 def _set(data: dict[str, Any], dotted: str, value: Any) -> None:

@@ -34,9 +34,9 @@ import numpy as np
 
 from whisper_tui.data.audio import AUDIO_EXTENSIONS, SAMPLE_RATE, load_audio
 from whisper_tui.errors import AudioError, WhisperTuiError
-from whisper_tui.models.window import POSITIONS_PER_SECOND, processor_window_s, saved_window_s
+from whisper_tui.models.window import POSITIONS_PER_SECOND, WHISPER_WINDOW_S, processor_window_s, saved_window_s
 
-MAX_CHUNK_S = 30.0
+MAX_CHUNK_S = float(WHISPER_WINDOW_S)
 CUT_SEARCH_S = 5.0  # look this far back from each 30 s mark for the quietest place to cut
 _MIN_SAMPLES = SAMPLE_RATE // 100  # under 10 ms there is nothing to hear
 _TOKENS_PER_SECOND = 10  # generous: fast speech is about 4-5 tokens/s

@@ -27,6 +27,7 @@ from whisper_tui.storage.atomic import atomic_directory, atomic_write_text
 from whisper_tui.models.ct2_format import CT2Model, read_model_bin
 from whisper_tui.errors import ModelError
 from whisper_tui.config.locations import converted_models_dir
+from whisper_tui.models.window import POSITIONS_PER_SECOND, WHISPER_WINDOW_POSITIONS
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,6 @@ CONVERTER_VERSION = 1
 MARKER = "converted_from.json"
 
 _GELU = 3  # ctranslate2.specs.common_spec.Activation.GELU
-_SAMPLE_RATE = 16000
-_HOP_LENGTH = 160
 
 
 @contextlib.contextmanager
@@ -306,7 +305,7 @@ def generation_config(ct2_dir: Path, tokenizer, dims: dict):
 
 
 def build_processor(ct2_dir: str | Path, n_mels: int = 80, vocab_size: int | None = None,
-                    max_source_positions: int = 1500):
+                    max_source_positions: int = WHISPER_WINDOW_POSITIONS):
     """WhisperProcessor from a CT2 folder's tokenizer.json, padded with timestamp tokens up to `vocab_size`.
 
     faster-whisper's tokenizer.json stops at `<|notimestamps|>`; the model's vocabulary continues
@@ -334,7 +333,7 @@ def build_processor(ct2_dir: str | Path, n_mels: int = 80, vocab_size: int | Non
         extra = _vocabulary_tail(ct2_dir, len(tokenizer), vocab_size)
         tokenizer.add_tokens([AddedToken(t, lstrip=False, rstrip=False, normalized=False, special=False)
                               for t in extra])
-    chunk_length = max_source_positions * 2 * _HOP_LENGTH // _SAMPLE_RATE
+    chunk_length = max_source_positions // POSITIONS_PER_SECOND
     features = WhisperFeatureExtractor(feature_size=n_mels, chunk_length=chunk_length)
     return WhisperProcessor(feature_extractor=features, tokenizer=tokenizer)
 

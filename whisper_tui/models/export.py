@@ -136,13 +136,13 @@ def cmd_export(args) -> int:
                      on_status=lambda msg: say(msg, err=True))
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     say(f"exported {args.model} -> {out} (CTranslate2, {args.quantization}, {size / 1e6:.0f} MB)")
-    from whisper_tui.models.window import saved_window_s
+    from whisper_tui.models.window import WHISPER_WINDOW_S, saved_window_s
 
     window = saved_window_s(out)
-    if window < 30:
-        # faster-whisper 1.x pads every segment to 3000 frames; CTranslate2 refuses that for this model
+    if window < WHISPER_WINDOW_S:
+        # faster-whisper 1.x pads every segment to a 30 s window; CTranslate2 refuses that for this model
         say(f"use it with: whisper-tui transcribe FOLDER --model {out} --backend ct2  (a {window} s window model: "
-            f"faster-whisper pads to 30 s and cannot run it; ctranslate2.models.Whisper can, with {window} s features)")
+            f"faster-whisper pads to {WHISPER_WINDOW_S} s and cannot run it; ctranslate2.models.Whisper can, with {window} s features)")
     else:
         say(f"use it with: whisper-tui transcribe FOLDER --model {out}   or   faster_whisper.WhisperModel('{out}')")
     return 0

@@ -18,23 +18,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from whisper_tui.models.parts import base_of, encoder_of
+
+# The one home of Whisper's window: every "30 s", "1500 positions" and "3000 frames" in the engine
+# is derived from these (tests/test_one_home.py fails on a second copy).
 WHISPER_WINDOW_S = 30  # OpenAI's models
-POSITIONS_PER_SECOND = 50  # 100 mel frames per second, halved by the encoder's second convolution
-
-
-def _base(model):
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
-
-
-def _encoder(model):
-    base = _base(model)
-    inner = getattr(base, "model", base)
-    return inner.get_encoder() if hasattr(inner, "get_encoder") else inner.encoder
+MEL_FRAMES_PER_SECOND = 100  # the log-mel hop: 160 samples at 16 kHz
+POSITIONS_PER_SECOND = MEL_FRAMES_PER_SECOND // 2  # halved by the encoder's second convolution
+WHISPER_WINDOW_POSITIONS = WHISPER_WINDOW_S * POSITIONS_PER_SECOND  # config.max_source_positions of OpenAI's models
 
 
 def model_window_s(model) -> float:
     """The window (seconds) the model's encoder takes."""
-    return int(_base(model).config.max_source_positions) / POSITIONS_PER_SECOND
+    return int(base_of(model).config.max_source_positions) / POSITIONS_PER_SECOND
 
 
 def processor_window_s(processor) -> float:
@@ -57,8 +53,8 @@ def shorten_encoder(model, seconds: float) -> None:
     """
     import torch
 
-    encoder = _encoder(model)
-    base = _base(model)
+    encoder = encoder_of(model)
+    base = base_of(model)
     n = int(round(seconds * POSITIONS_PER_SECOND))
     old = encoder.embed_positions
     if n > old.num_embeddings:

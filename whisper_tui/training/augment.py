@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from whisper_tui.models.window import MEL_FRAMES_PER_SECOND, WHISPER_WINDOW_S
+
 CACHE_OFF_REASON = ("SpecAugment (training.spec_augment) masks the encoder's input differently every epoch, "
                     "so its output cannot be computed once and reused")
 
@@ -129,7 +131,7 @@ class SpecAugmentDataset:
         self.epoch = 0
         fe = base.processor.feature_extractor
         self._hop = int(fe.hop_length)
-        self._max_frames = int(getattr(fe, "nb_max_frames", 3000))
+        self._max_frames = int(getattr(fe, "nb_max_frames", WHISPER_WINDOW_S * MEL_FRAMES_PER_SECOND))
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)

@@ -24,17 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from whisper_tui.config.locations import cache_dir
+from whisper_tui.models.parts import base_of, decoder_of
 from whisper_tui.system.processes import pid_alive
 
 _STALE_AFTER_S = 24 * 3600
 
 
-def _base(model):
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
-
-
 def _decoder_cross_attentions(model) -> list:
-    return [layer.encoder_attn for layer in _base(model).model.decoder.layers]
+    return [layer.encoder_attn for layer in decoder_of(model).layers]
 
 
 def _lora_parts(module):
@@ -67,9 +64,8 @@ def cross_kv_is_valid(model) -> tuple[bool, str]:
 
 
 def _kv_shape(model) -> tuple[int, int, int, int]:
-    base = _base(model)
     attn = _decoder_cross_attentions(model)[0]
-    return (len(base.model.decoder.layers), attn.num_heads, base.config.max_source_positions, attn.head_dim)
+    return (len(decoder_of(model).layers), attn.num_heads, base_of(model).config.max_source_positions, attn.head_dim)
 
 
 def estimated_bytes(model, n_clips: int) -> int:
@@ -122,7 +118,7 @@ class CrossKVCache:
             out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16,
                                             shape=(n_clips, layers, 2, heads, frames, head_dim))
             attns = _decoder_cross_attentions(model)
-            param = next(p for p in _base(model).model.decoder.parameters())
+            param = next(p for p in decoder_of(model).parameters())
             with torch.inference_mode():
                 for start in range(0, n_clips, batch_size):
                     rows = range(start, min(start + batch_size, n_clips))

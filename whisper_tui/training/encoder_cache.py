@@ -34,6 +34,7 @@ from whisper_tui.storage.atomic import atomic_write_text
 from whisper_tui.storage.cache_admin import ENCODER_FOLDER, clean_leftovers, evict_to_limit, gb, hold, limit_bytes, make_room, release
 from whisper_tui.training.estimate import encoder_cache_file_bytes
 from whisper_tui.config.locations import cache_dir
+from whisper_tui.models.parts import base_of, encoder_of
 from whisper_tui.training.augment import CACHE_OFF_REASON, augments_encoder_input
 from whisper_tui.training.threads import ThreadTuner, tuning_enabled
 
@@ -46,13 +47,8 @@ def default_max_gb() -> float:
     return float(FinetuningSettings().encoder_cache_max_gb)
 
 
-def _encoder(model):
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return base.model.encoder
-
-
 def encoder_layer_count(model) -> int:
-    return len(_encoder(model).layers)
+    return len(encoder_of(model).layers)
 
 
 def cache_is_valid(profile, n_encoder_layers: int) -> tuple[bool, str]:
@@ -78,7 +74,7 @@ def frozen_layer_count(profile, n_encoder_layers: int) -> int:
 def _weights_digest(model, k: int) -> str:
     import torch
 
-    enc = _encoder(model)
+    enc = encoder_of(model)
     h = hashlib.blake2b(digest_size=16)
     modules = [enc.conv1, enc.conv2, enc.embed_positions] + list(enc.layers[:k])
     if k == len(enc.layers):
@@ -165,7 +161,7 @@ class EncoderCache:
         """
         import torch
 
-        enc = _encoder(model)
+        enc = encoder_of(model)
         n_layers = len(enc.layers)
         root = Path(root or cache_dir() / ENCODER_FOLDER)
         root.mkdir(parents=True, exist_ok=True)
@@ -263,8 +259,7 @@ class EncoderCache:
 
 
 def _model_name(model) -> str:
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return str(getattr(getattr(base, "config", None), "_name_or_path", "") or "")
+    return str(getattr(getattr(base_of(model), "config", None), "_name_or_path", "") or "")
 
 
 def _data_folders(clips) -> str:

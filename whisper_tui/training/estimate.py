@@ -15,12 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from whisper_tui.models.parts import WHISPER_LINEAR_LAYERS
+from whisper_tui.models.window import WHISPER_WINDOW_POSITIONS
+
 GIB = 1024**3
 RUNTIME_OVERHEAD_BYTES = 512 * 1024**2  # CUDA context / torch allocator slack / Python process
 NF4_BYTES_PER_PARAM = 0.5 + 4 / 64  # 4-bit weight + one fp32 absmax per 64-value block
 ACTIVATIONS_PER_TOKEN_PER_HIDDEN = 16  # stored values per token×hidden in one layer (no dropout masks)
 DEFAULT_LABEL_TOKENS = 96  # decoder length of a typical padded batch of short utterances
-LINEAR_NAMES = ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2")
 STRATEGIES = ("full", "lora", "qlora")
 
 
@@ -36,7 +38,7 @@ class WhisperShape:
     decoder_ffn_dim: int = 1536
     vocab_size: int = 51864
     num_mel_bins: int = 80
-    max_source_positions: int = 1500
+    max_source_positions: int = WHISPER_WINDOW_POSITIONS
     max_target_positions: int = 448
 
     @classmethod
@@ -141,7 +143,7 @@ def lora_params(shape: WhisperShape, r: int, target_modules: Iterable[str], *, e
     """r·(in+out) per targeted linear (A is r×in, B is out×r); attention names match both attentions of a
     decoder layer. `encoder=False` leaves the encoder without adapters (frozen encoder)."""
     targets = set(target_modules)
-    unknown = targets - set(LINEAR_NAMES)
+    unknown = targets - set(WHISPER_LINEAR_LAYERS)
     if unknown:
         raise ValueError(f"unknown LoRA target module(s): {', '.join(sorted(unknown))}")
     total = 0

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from whisper_tui.models.parts import base_of, encoder_of
+
 
 @dataclass
 class Precision:
@@ -44,11 +46,6 @@ def choose_precision(profile, device: str) -> Precision:
     if wanted == "fp16" and device != "cuda":
         return Precision("fp32", False, False, "precision fp16 needs a CUDA GPU: training in fp32 on the CPU")
     return Precision(wanted, wanted == "fp16", wanted == "bf16")
-
-
-def encoder_of(model):
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return base.model.encoder
 
 
 def freeze_encoder_layers(model, k: int) -> None:
@@ -168,11 +165,11 @@ def build_trainable_model(profile, device: str, precision: Precision, log=print)
         freeze_encoder_layers(model, k)
 
     if ft.gradient_checkpointing:
-        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        base = base_of(model)
         base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if hasattr(base, "enable_input_require_grads"):
             base.enable_input_require_grads()
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = base_of(model)
     if getattr(base.config, "apply_spec_augment", False):
         # One masking mechanism: training.spec_augment (augment.py), on the training clips only.
         base.config.apply_spec_augment = False

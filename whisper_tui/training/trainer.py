@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from transformers import Seq2SeqTrainer
 
+from whisper_tui.models.parts import base_of, encoder_of
+
 
 class EvaluationCancelled(Exception):
     """Raised by a callback's on_prediction_step to stop an evaluation between batches."""
@@ -56,7 +58,6 @@ class WhisperTrainer(Seq2SeqTrainer):
         from transformers.modeling_outputs import BaseModelOutput
 
         from whisper_tui.training.encoder_cache import encode_top
-        from whisper_tui.training.model_setup import encoder_of
 
         enc = encoder_of(self.model)
         param = next(enc.parameters())
@@ -135,7 +136,7 @@ def label_positions_loss(model, inputs, args=None):
     import torch.nn.functional as F
     from transformers.models.whisper.modeling_whisper import shift_tokens_right
 
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = base_of(model)
     labels = inputs["labels"]
     decoder_input_ids = shift_tokens_right(labels, base.config.pad_token_id, base.config.decoder_start_token_id)
     dtype = torch.bfloat16 if args is not None and args.bf16 else torch.float16 if args is not None and args.fp16 \

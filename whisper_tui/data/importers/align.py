@@ -58,9 +58,9 @@ from pathlib import Path
 import numpy as np
 
 from whisper_tui.data.audio import SAMPLE_RATE, load_audio
+from whisper_tui.data.dataset import MAX_CLIP_SECONDS
 from whisper_tui.errors import WhisperTuiError
 
-MAX_SEGMENT_S = 30.0  # Whisper's window
 MIN_SEGMENT_S = 2.0  # shorter sentences are joined to a neighbour when they fit
 POOR_BELOW = 0.6  # quality under this -> status "poor" (see the module docstring)
 FUZZY_MIN_RATIO = 0.75  # character similarity for two differently spelled words to count as the same word
@@ -484,7 +484,7 @@ def tokenize_transcript(transcript: str) -> tuple[list[str], list[bool]]:
 
 
 def align_transcript(wave: np.ndarray, transcript: str, recognised: list[RecognisedWord], *,
-                     max_s: float = MAX_SEGMENT_S, min_s: float = MIN_SEGMENT_S,
+                     max_s: float = MAX_CLIP_SECONDS, min_s: float = MIN_SEGMENT_S,
                      poor_below: float = POOR_BELOW) -> list[dict]:
     """Segments (without files): {text, start, end, quality, status, words, matched} for a wave whose
     recognised words are known. `cut_by_alignment` is this plus the recognition and the files."""
@@ -543,7 +543,7 @@ def align_transcript(wave: np.ndarray, transcript: str, recognised: list[Recogni
 
 def cut_by_alignment(audio_path: Path, transcript: str, out_dir: Path, *, model: str | None = None,
                      on_progress: ProgressFn | None = None, device: str = "auto", language: str = "en",
-                     max_s: float = MAX_SEGMENT_S, min_s: float = MIN_SEGMENT_S,
+                     max_s: float = MAX_CLIP_SECONDS, min_s: float = MIN_SEGMENT_S,
                      poor_below: float = POOR_BELOW) -> list[dict]:
     """Cut `audio_path` into clips of at most `max_s` that go with the plain `transcript`.
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from whisper_tui.data.audio import SAMPLE_RATE, audio_info
+from whisper_tui.data.dataset import MAX_CLIP_SECONDS
 from whisper_tui.errors import AudioError
 
 LINKED, COPIED, WRITTEN, CUT = "linked", "copied", "written", "cut"
@@ -209,7 +210,7 @@ class Plan:
 class Options:
     """Knobs some formats read; the defaults are what `whisper-tui import` uses."""
 
-    max_segment_s: float = 30.0  # subtitles: a segment of merged cues is at most this long
+    max_segment_s: float = MAX_CLIP_SECONDS  # subtitles: a segment of merged cues is at most this long
     max_gap_s: float = 1.5  # subtitles: a longer pause between two cues starts a new segment
     align_model: str | None = None  # plain-transcript recordings: the model the aligner uses
     text_column: str | None = None  # Hugging Face tables: the transcript column (default: found by name)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from whisper_tui.data.dataset import MAX_CLIP_SECONDS
 from whisper_tui.data.importers.subtitles import Cue
 
-MAX_SEGMENT_S = 30.0
 MAX_GAP_S = 1.5
 PAD_S = 0.2
 TOO_LONG, NO_TEXT, BAD_TIMES, PAST_END = "cue longer than", "no spoken text", "end not after start", \
@@ -49,7 +49,7 @@ def _close(group: list[int], cues: list[Cue], max_s: float, pad_s: float, durati
                    tuple(cues[i] for i in group), speaker)
 
 
-def segment_cues(cues: list[Cue], *, max_s: float = MAX_SEGMENT_S, max_gap_s: float = MAX_GAP_S,
+def segment_cues(cues: list[Cue], *, max_s: float = MAX_CLIP_SECONDS, max_gap_s: float = MAX_GAP_S,
                  pad_s: float = PAD_S, duration: float | None = None) -> tuple[list[Segment], list[tuple[Cue, str]]]:
     """(segments, [(cue, why it was left out)]); `duration` is the recording's length when known."""
     timed, left_out = [], []
