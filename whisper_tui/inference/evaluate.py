@@ -24,26 +24,22 @@ from whisper_tui.storage.atomic import atomic_write_text
 from whisper_tui.errors import DatasetError
 from whisper_tui.inference.hallucination import KINDS, describe, totals
 from whisper_tui.inference.hallucination import signs as hallucination_signs
-from whisper_tui.inference.metrics import clip_errors, error_rates
+from whisper_tui.inference.metrics import ClipErrors, clip_errors, error_rates
 from whisper_tui.inference.transcribe import Transcriber
 
 
 @dataclass(frozen=True)
-class ClipResult:
-    file_name: str
-    reference: str
-    hypothesis: str
-    wer: float
-    substitutions: int
-    deletions: int
-    insertions: int
+class ClipResult(ClipErrors):
+    """A clip's word errors (`metrics.ClipErrors`) with its file, length, read error and hallucination signs."""
+
+    file_name: str = ""
     duration_s: float = 0.0
-    error: str | None = None
+    error: str | None = None  # the audio could not be read: the clip is listed, not scored
     signs: tuple[str, ...] = ()
 
-    @property
-    def errors(self) -> int:
-        return self.substitutions + self.deletions + self.insertions
+    @classmethod
+    def unreadable(cls, file_name: str, reference: str, error: str) -> ClipResult:
+        return cls(reference, "", 0.0, 0, 0, 0, 0, file_name=file_name, error=error)
 
 
 @dataclass
@@ -168,11 +164,10 @@ def evaluate_model(model_or_transcriber, clips: Sequence, batch_size: int = 8,
     refs, hyps = [], []
     for clip, result in zip(clips, results, strict=True):
         if result.error:
-            clip_results.append(ClipResult(clip.file_name, clip.transcription, "", 0.0, 0, 0, 0, 0.0, result.error))
+            clip_results.append(ClipResult.unreadable(clip.file_name, clip.transcription, result.error))
             continue
         e = clip_errors(clip.transcription, result.text)
-        clip_results.append(ClipResult(clip.file_name, clip.transcription, result.text, e.wer, e.substitutions,
-                                       e.deletions, e.insertions, result.duration_s,
+        clip_results.append(ClipResult(**asdict(e), file_name=clip.file_name, duration_s=result.duration_s,
                                        signs=hallucination_signs(clip.transcription, result.text, result.duration_s)))
         refs.append(clip.transcription)
         hyps.append(result.text)

@@ -25,6 +25,8 @@ def normalize(text: str) -> str:
 
 @dataclass(frozen=True)
 class ClipErrors:
+    """One clip's word errors after normalisation (`evaluate.ClipResult` adds the clip's file and signs)."""
+
     reference: str
     hypothesis: str
     wer: float
@@ -32,6 +34,10 @@ class ClipErrors:
     deletions: int
     insertions: int
     ref_words: int
+
+    @property
+    def errors(self) -> int:
+        return self.substitutions + self.deletions + self.insertions
 
 
 def _words_measures(refs: list[str], hyps: list[str]):
