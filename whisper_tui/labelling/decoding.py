@@ -1,0 +1,190 @@
+"""One window (at most 30 s) through Whisper: tokens with timestamps, each token's probability, no-speech.
+
+Labelling needs more than text: where Whisper's own segments begin and end (to cut long files at
+pauses), how sure it was of each token (the `confidence` column, so a reviewer starts with the
+worst rows), and the probability of the no-speech token (to leave silence and music out instead
+of labelling them with invented words). Two backends give the same `Decoded`:
+
+- "ct2" (CTranslate2, the bundled tiny.en as it ships): greedy `generate` with
+  `return_no_speech_prob` and `return_logits_vocab`; a token's probability is the softmax of the
+  logits CTranslate2 returns for the step that chose it.
+- "torch" (transformers, any model the resolver takes): greedy `generate`, then one teacher-forced
+  decoder pass over prompt + tokens, whose logits give every token's probability and, at the
+  start-of-transcript position, the no-speech probability (OpenAI's definition).
+
+Timestamp tokens are kept in `Decoded.tokens` (ids >= `timestamp_begin`); text tokens sit below
+`eot`. Both backends stop a repetition loop the way `transcribe.LoopGuard` does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from whisper_tui.data.audio import SAMPLE_RATE
+from whisper_tui.errors import WhisperTuiError
+
+BACKENDS = ("ct2", "torch")
+TOKENS_PER_SECOND = 10  # generous: fast speech is about 4-5 tokens a second (as transcribe.py)
+TOKEN_ALLOWANCE = 20
+TIMESTAMP_S = 0.02  # one timestamp token step
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One window's decoding: tokens (text and timestamps, no prompt, no end token), their probabilities."""
+
+    tokens: list[int]
+    probs: list[float]
+    no_speech: float
+
+
+def default_backend() -> str:
+    """ct2 when CTranslate2 is installed (faster on CPU, and the bundled model's own format), else torch."""
+    try:
+        import ctranslate2  # noqa: F401
+    except ImportError:
+        return "torch"
+    return "ct2"
+
+
+def _softmax_at(logits: np.ndarray, index: int) -> float:
+    logits = np.asarray(logits, dtype=np.float64)
+    top = logits.max()
+    return float(math.exp(logits[index] - top) / np.exp(logits - top).sum())
+
+
+class CT2Decoder:
+    """The CTranslate2 model behind `whisper_tui.inference.transcribe.CT2Whisper` (exported once when needed)."""
+
+    backend = "ct2"
+
+    def __init__(self, model: str, device: str = "cpu") -> None:
+        from whisper_tui.inference.transcribe import CT2Whisper
+
+        self._cw = CT2Whisper(model, device=device)
+        tok = self._cw.processor.tokenizer
+        self.tokenizer = tok
+        self.eot = self._cw._eot
+        self.timestamp_begin = self._cw._no_ts + 1
+        self.multilingual = self._cw.multilingual
+
+    def decode(self, wave: np.ndarray, timestamps: bool, language: str = "en") -> Decoded:
+        import ctranslate2
+
+        from whisper_tui.inference.transcribe import LoopGuard
+
+        cw = self._cw
+        features = cw.processor.feature_extractor([wave], sampling_rate=SAMPLE_RATE, return_tensors="np").input_features
+        storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(features, dtype=np.float32))
+        prompt = cw._prompt(language)
+        if timestamps:
+            prompt = prompt[:-1]  # without <|notimestamps|>: CTranslate2 then applies the timestamp rules
+        budget = math.ceil(len(wave) / SAMPLE_RATE * TOKENS_PER_SECOND) + TOKEN_ALLOWANCE
+        if timestamps:
+            budget *= 2  # a pair of timestamps per segment
+        result = cw.model.generate(storage, [prompt], beam_size=1, max_length=min(448, 2 * budget),
+                                   return_no_speech_prob=True, return_logits_vocab=True,
+                                   suppress_blank=True, suppress_tokens=[-1])[0]
+        ids = [t for t in LoopGuard(self.eot).cut(result.sequences_ids[0]) if t != self.eot]
+        steps = result.logits[0]
+        probs = [_softmax_at(np.asarray(steps[k]), t) for k, t in enumerate(ids) if k < len(steps)]
+        return Decoded(ids[:len(probs)], probs, float(result.no_speech_prob))
+
+    def text(self, ids: list[int]) -> str:
+        return self.tokenizer.decode([t for t in ids if t < self.eot], skip_special_tokens=True).strip()
+
+
+class TorchDecoder:
+    """A transformers Whisper (`load_model`: names, folders, run folders, adapters)."""
+
+    backend = "torch"
+
+    def __init__(self, model: str, device: str = "cpu") -> None:
+        from whisper_tui.models.loading import load_model
+
+        self.model, self.processor = load_model(model, device=device)
+        self.model.eval()
+        self.tokenizer = self.processor.tokenizer
+        gen = self.model.generation_config
+        self.eot = int(gen.eos_token_id)
+        self.no_timestamps = int(gen.no_timestamps_token_id)
+        self.timestamp_begin = self.no_timestamps + 1
+        self.sot = int(gen.decoder_start_token_id)
+        self.multilingual = bool(getattr(gen, "is_multilingual", False))
+        self.no_speech_id = _no_speech_id(self.tokenizer)
+
+    def _prompt(self, language: str, timestamps: bool) -> list[int]:
+        tok = self.tokenizer
+        prompt = [self.sot]
+        if self.multilingual:
+            prompt += [tok.convert_tokens_to_ids(f"<|{language}|>"), tok.convert_tokens_to_ids("<|transcribe|>")]
+        return prompt if timestamps else [*prompt, self.no_timestamps]
+
+    def decode(self, wave: np.ndarray, timestamps: bool, language: str = "en") -> Decoded:
+        import torch
+        from transformers.generation import LogitsProcessorList
+
+        from whisper_tui.inference.transcribe import LoopGuard
+
+        model = self.model
+        features = self.processor.feature_extractor([wave], sampling_rate=SAMPLE_RATE, return_tensors="pt")
+        dtype = next(model.parameters()).dtype
+        input_features = features.input_features.to(model.device, dtype)
+        budget = math.ceil(len(wave) / SAMPLE_RATE * TOKENS_PER_SECOND) + TOKEN_ALLOWANCE
+        kwargs: dict = {"max_new_tokens": min(440, 2 * budget if timestamps else budget),
+                        "return_timestamps": timestamps,
+                        "logits_processor": LogitsProcessorList([LoopGuard(self.eot)])}
+        if self.multilingual:
+            kwargs.update(language=language, task="transcribe")
+        with torch.inference_mode():
+            encoded = model.get_encoder()(input_features)
+            sequences = model.generate(encoder_outputs=encoded, **kwargs)
+            if isinstance(sequences, dict):
+                sequences = sequences["sequences"]
+            prompt = self._prompt(language, timestamps)
+            ids = [int(t) for t in sequences[0].tolist()]
+            ids = [t for t in ids if t < self.eot or t >= self.timestamp_begin]  # prompt and end tokens out
+            decoder_ids = torch.tensor([prompt + ids], device=model.device)
+            logits = model(encoder_outputs=encoded, decoder_input_ids=decoder_ids).logits[0].float()
+            logprobs = torch.log_softmax(logits, dim=-1)
+        probs = [float(math.exp(logprobs[len(prompt) - 1 + k, t])) for k, t in enumerate(ids)]
+        no_speech = float(math.exp(logprobs[0, self.no_speech_id])) if self.no_speech_id is not None else 0.0
+        return Decoded(ids, probs, no_speech)
+
+    def text(self, ids: list[int]) -> str:
+        return self.tokenizer.decode([t for t in ids if t < self.eot], skip_special_tokens=True).strip()
+
+
+def _no_speech_id(tokenizer) -> int | None:
+    unknown = tokenizer.convert_tokens_to_ids(tokenizer.unk_token) if tokenizer.unk_token else None
+    for name in ("<|nospeech|>", "<|nocaptions|>"):
+        token = tokenizer.convert_tokens_to_ids(name)
+        if token is not None and token != unknown:
+            return int(token)
+    return None
+
+
+def make_decoder(model: str, backend: str | None = None, device: str = "auto"):
+    """A CT2Decoder or TorchDecoder for `model` (anything `resolve_model` takes)."""
+    backend = backend or default_backend()
+    if backend not in BACKENDS:
+        raise WhisperTuiError(f"unknown labelling backend '{backend}'", f"use one of: {', '.join(BACKENDS)}",
+                              where="--backend")
+    if backend == "ct2":
+        return CT2Decoder(model, _ct2_device(device))
+    from whisper_tui.models.loading import device_for
+
+    return TorchDecoder(model, device_for(device))
+
+
+def _ct2_device(preference: str) -> str:
+    """Like `loading.device_for`, asking CTranslate2 (not torch) whether there is a GPU."""
+    import ctranslate2
+
+    preference = (preference or "auto").lower()
+    if preference == "auto":
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    return preference

@@ -1,0 +1,83 @@
+"""Should a clip become a row, and what should a reviewer be warned about?
+
+Silence and music must not become training rows with invented words ("you", "Thank you for
+watching"), the classic Whisper hallucinations on audio without speech. A clip is left out when:
+
+- `silence`: its loudest 100 ms is under `energy.SILENT_DBFS` (nothing to hear; not decoded);
+- `no_speech`: the model wrote no words (only "[BLANK_AUDIO]", "(music)", "♪" and the like, which
+  the English normaliser removes), or its no-speech probability is at least `NO_SPEECH_P` and it was
+  unsure of the words (mean token probability under `UNSURE_BELOW`) or they look hallucinated
+  (a loop). This is OpenAI's rule (no_speech > 0.6 and avg logprob < -1, which skips a window) with
+  the hallucination signs added.
+
+A kept row's `flags` (`;`-joined, in this order) name what deserves a look:
+`loop` (`hallucination.signs`: a phrase repeated back to back), `compression` (zlib ratio over
+`hallucination.COMPRESSION_RATIO` on 12+ words: Whisper's own "this is a loop" test),
+`no_speech` (no-speech probability >= `NO_SPEECH_P` and a mean token probability under
+`CONFIDENT`: tiny.en gives clean read speech a no-speech probability of 0.6 now and then, so the
+probability alone would flag good rows; in a long recording it is the probability of the whole
+30 s window the clip was decoded in), `too_long` (more than 6 words a
+second: `signs`' too_many_words), `too_short` (fewer than `MIN_WORDS_PER_VOICED_S` words per
+second of voiced audio over at least `SHORT_MIN_VOICED_S`: words are probably missing).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+from whisper_tui.inference import hallucination
+
+FLAG_KINDS = ("loop", "compression", "no_speech", "too_long", "too_short")
+LEFT_OUT_REASONS = ("silence", "no_speech")
+NO_SPEECH_P = 0.6
+UNSURE_BELOW = 0.5
+CONFIDENT = 0.8
+MIN_WORDS_PER_VOICED_S = 0.6
+SHORT_MIN_VOICED_S = 3.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    left_out: str | None  # a LEFT_OUT_REASONS entry, or None: the clip becomes a row
+    flags: tuple[str, ...]
+    confidence: float | None
+
+
+def _words(text: str) -> list[str]:
+    from whisper_tui.inference.metrics import normalize
+
+    return [w for w in normalize(text or "").split() if any(ch.isalnum() for ch in w)]
+
+
+def compression_flag(words: list[str]) -> bool:
+    if len(words) < hallucination.MIN_WORDS_FOR_RATIO:
+        return False
+    raw = " ".join(words).encode("utf-8")
+    return len(raw) / len(zlib.compress(raw)) > hallucination.COMPRESSION_RATIO
+
+
+def judge(text: str, probs: list[float], no_speech: float | None, duration_s: float,
+          voiced_s: float) -> Verdict:
+    """The verdict on a clip the model wrote `text` for (`probs`: its text tokens' probabilities)."""
+    confidence = sum(probs) / len(probs) if probs else None
+    words = _words(text)
+    if not words:
+        return Verdict("no_speech", (), confidence)
+    signs = hallucination.signs(None, text, duration_s)
+    flags = []
+    if "loop" in signs:
+        flags.append("loop")
+    if compression_flag(words):
+        flags.append("compression")
+    unsure = confidence is not None and confidence < UNSURE_BELOW
+    if no_speech is not None and no_speech >= NO_SPEECH_P:
+        if unsure or flags:
+            return Verdict("no_speech", tuple(flags), confidence)
+        if confidence is None or confidence < CONFIDENT:
+            flags.append("no_speech")
+    if "too_many_words" in signs:
+        flags.append("too_long")
+    if voiced_s >= SHORT_MIN_VOICED_S and len(words) < MIN_WORDS_PER_VOICED_S * voiced_s:
+        flags.append("too_short")
+    return Verdict(None, tuple(flags), confidence)
