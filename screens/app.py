@@ -14,12 +14,14 @@ import importlib
 import signal
 from pathlib import Path
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, TextArea
 
+from .field_editing import HELP_CHARACTER, FieldEditing, is_text_field
 from .help_screen import HelpScreen
 from .palette import WhisperCommands
 from .widgets.mode_bar import MAIN_MODES
@@ -49,6 +51,7 @@ class WhisperTuiApp(App):
     COMMANDS = App.COMMANDS | {WhisperCommands}
     BINDINGS = [
         *(_mode_binding(mode, key, label) for mode, key, label in MAIN_MODES),
+        # also in a focused text field the user is not editing (on_event; screens/field_editing.py)
         Binding("question_mark,f1", "help", "Help", id="app.help"),
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
         Binding("escape", "leave_field", "Leave a text field (then number keys switch screens)", show=False, id="app.leave_field"),
@@ -56,6 +59,9 @@ class WhisperTuiApp(App):
 
     status_line: reactive[str] = reactive("")
     """Shown on the right of every screen's mode bar (the dashboard sets it while a run is going)."""
+
+    field_editing: reactive[bool] = reactive(False)
+    """A text field is being edited, so `?` types there (the mode bar then offers f1 and escape)."""
 
     def __init__(self, *, start_mode: str | None = None, dataset: str | Path | None = None,
                  profile: str | None = None) -> None:
@@ -65,6 +71,7 @@ class WhisperTuiApp(App):
         self._start_dataset = dataset
         self._start_profile = profile
         self._quitting = False
+        self._field_editing = FieldEditing()
         for mode in self.MODE_CLASSES:
             self.add_mode(mode, lambda mode=mode: self._build_mode_screen(mode))
 
@@ -108,6 +115,36 @@ class WhisperTuiApp(App):
             screen.open_folder(Path(self._start_dataset))
         if self._start_profile is not None:
             await self.load_profile_into_setup(self._start_profile)
+
+    # -- text fields: typing in them or not --------------------------------------------------------
+    async def on_event(self, event: events.Event) -> None:
+        """Before a key reaches a text field: note that the user edits it, or open the help for `?`.
+
+        A text field consumes printable keys before any binding sees them (Textual drops such keys
+        from the binding chain), so `?` in a field that is only focused is caught here.
+        """
+        if isinstance(event, events.Key | events.Paste) and not event.is_forwarded:
+            if self._field_editing.saw(event, self.focused):
+                self.field_editing = True
+            elif isinstance(event, events.Key) and self._help_key_in_idle_field(event):
+                self.action_help()
+                return
+        await super().on_event(event)
+
+    def _help_key_in_idle_field(self, event: events.Key) -> bool:
+        return (event.character == HELP_CHARACTER and is_text_field(self.focused) and not self.editing_field()
+                and not isinstance(self.screen, ModalScreen))
+
+    def editing_field(self) -> bool:
+        """Is the focused widget a text field the user is editing (see screens/field_editing.py)?"""
+        return self._field_editing.editing(self.focused, self.screen)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self.field_editing = self.editing_field()
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        self._field_editing.left(event.widget)
+        self.field_editing = self.editing_field()
 
     def action_leave_field(self) -> None:
         """Escape in a text field gives the keys back to the screen (number keys, letters)."""

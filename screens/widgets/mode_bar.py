@@ -25,7 +25,8 @@ SHORT_LABELS = {"train": "Train"}  # used when the bar is narrow
 class ModeBar(Widget):
     """`whisper-tui  1 Dataset  2 Train setup  3 Dashboard  4 Transcribe  5 Runs      ● training 40%`.
 
-    With no status to show, the right end says `? help`.
+    With no status to show, the right end says `? help`; while a text field is being edited (where `?`
+    is typed: screens/field_editing.py) it says `f1 help  esc leave field` (`esc done` at 80 columns) instead.
     """
 
     DEFAULT_CSS = """
@@ -38,6 +39,7 @@ class ModeBar(Widget):
     """
 
     status: reactive[str] = reactive("")
+    editing: reactive[bool] = reactive(False)
 
     def __init__(self, mode: str | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -49,9 +51,14 @@ class ModeBar(Widget):
             self.mode = finder(self.screen) if finder else None
         if hasattr(self.app, "status_line"):
             self.watch(self.app, "status_line", self._status_changed)
+        if hasattr(self.app, "field_editing"):
+            self.watch(self.app, "field_editing", self._editing_changed)
 
     def _status_changed(self, value: str) -> None:
         self.status = value
+
+    def _editing_changed(self, value: bool) -> None:
+        self.editing = value
 
     def _tabs(self, short: bool, title: bool) -> Content:
         parts = ["[b] whisper-tui [/b]"] if title else [" "]
@@ -68,6 +75,10 @@ class ModeBar(Widget):
         """What can go at the right end, most informative first."""
         if self.status:
             return [Content.from_markup("[b $warning] $status [/]", status=self.status)]
+        if self.editing:  # `?` would be typed into the field: say which keys still work
+            return [Content.from_markup(f"[@click=app.help][b]f1[/b] help[/]  [@click=app.leave_field][b]esc[/b] "
+                                        f"{leave}[/] ") for leave in ("leave field", "done")] + [
+                    Content.from_markup("[@click=app.help][b]f1[/b] help [/]")]
         # footers may be too narrow to show these keys: keep help and the palette one glance away
         return [Content.from_markup("[@click=app.help][b]?[/b] help[/]  [@click=app.command_palette][b]^p[/b] "
                                     "commands [/]"),
