@@ -55,15 +55,12 @@ def sample_data_dir(n_clips: int = 120) -> Path:
     training clips never have, half of them in two voices training never hears.
     """
     from whisper_tui.config.locations import default_sample_data_dir
-    from whisper_tui.data.sample_data import DEFAULT_CLIPS, is_current_sample_dataset, make_sample_dataset
+    from whisper_tui.data.sample_data import DEFAULT_CLIPS, ensure_sample_dataset
 
     folder = default_sample_data_dir()
     if n_clips != DEFAULT_CLIPS:
         folder = folder.parent / f"sample-data-{n_clips}"
-    if not is_current_sample_dataset(folder):
-        print(f"generating the sample dataset in {folder}", file=sys.stderr)
-        make_sample_dataset(folder, n_clips=n_clips)
-    return folder
+    return ensure_sample_dataset(folder, log=lambda message: print(message, file=sys.stderr), n_clips=n_clips)
 
 
 def heldout_data_dir(n_clips: int = 120) -> Path:

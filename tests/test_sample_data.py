@@ -165,7 +165,7 @@ def test_an_older_sample_set_is_regenerated_and_a_current_one_reused(tmp_path, m
 
     folder = make_sample_dataset(tmp_path / "sample", n_clips=2, seed=0)
     made = []
-    monkeypatch.setattr(sample_data, "make_sample_dataset", lambda out: made.append(out) or out)
+    monkeypatch.setattr(sample_data, "make_sample_dataset", lambda out, **_: made.append(out) or out)
     assert sample_data.ensure_sample_dataset(folder) == folder and made == []
     marker = json.loads((folder / SAMPLE_MARKER).read_text())
     marker["generator_version"] = 1  # made before held-out sentences and voices: its split leaks

@@ -31,44 +31,79 @@ def _fmt_eta(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
+LOG_EVERY_S = 5.0  # without a terminal: one progress line this often (and the last one)
+_TIMES = {True: " [{elapsed}<{remaining}]", False: " [{elapsed}]"}
+
+
 class ProgressBar:
-    """A single-line bar on a TTY; a line every few seconds otherwise (logs, CI)."""
+    """Every command's progress: a tqdm bar on a terminal, a plain line every few seconds otherwise (logs, CI).
 
-    def __init__(self, label: str, total: int, stream=None, width: int = 28):
+    The bar goes to stderr, so stdout keeps only results (`transcribe --json | jq` works while the bar
+    runs). `update(done, extra)` sets the count (not an increment: the engine's callbacks report how
+    far they are) and shows `extra` after it; `remaining=False` leaves tqdm's time-left estimate out
+    for callers that put a better one in `extra` (training's includes its evaluations).
+    """
+
+    def __init__(self, label: str, total: int, stream=None, *, remaining: bool = True):
         self.label = label
-        self.total = max(1, total)
         self.stream = stream or sys.stderr
-        self.width = width
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.remaining = remaining
+        self._total = max(1, total)
         self._last = 0.0
-        self.started = time.perf_counter()
+        self._bar = None  # the tqdm bar, made at the first update so its rate starts from there
 
-    def update(self, done: int, extra: str = "") -> None:
-        now = time.perf_counter()
-        final = done >= self.total
-        if not self.tty and not final and now - self._last < 5:
-            return
-        self._last = now
-        frac = min(1.0, done / self.total)
-        fill = int(frac * self.width)
-        bar = "█" * fill + "░" * (self.width - fill)
-        line = f"{self.label} {bar} {done}/{self.total} {extra}".rstrip()
+    @property
+    def total(self) -> int:
+        return self._total
+
+    @total.setter
+    def total(self, value: int) -> None:
+        self._total = max(1, value)
+        if self._bar is not None:
+            self._bar.total = self._total
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        """The engine's `on_progress(done, total)` callbacks take the bar itself."""
+        self.update(done, total=total)
+
+    def update(self, done: int, extra: str = "", *, total: int | None = None) -> None:
+        if total is not None and total != self._total:
+            self.total = total
         try:
             if self.tty:
-                self.stream.write("\r\x1b[2K" + line + ("\n" if final else ""))
-            else:
-                self.stream.write(line + "\n")
+                self._draw(done, extra)
+                return
+            now = time.perf_counter()
+            if now - self._last < LOG_EVERY_S and done < self._total:
+                return
+            self._last = now
+            self.stream.write(f"{self.label} {done}/{self._total} {extra}".rstrip() + "\n")
             self.stream.flush()
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # the terminal went away: keep working, stop printing
             pass
 
+    def _draw(self, done: int, extra: str) -> None:
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=self._total, initial=done, desc=self.label, file=self.stream, leave=True,
+                             dynamic_ncols=True, bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}"
+                             + _TIMES[self.remaining] + "{postfix}")
+            self._bar.set_postfix_str(extra)
+        else:
+            self._bar.set_postfix_str(extra, refresh=False)
+            self._bar.update(done - self._bar.n)
+        if done >= self._total:  # finished: the next line of output starts below the bar
+            self.close()
+
     def close(self) -> None:
-        if self.tty:
+        if self._bar is not None:
             try:
-                self.stream.write("\n")
-                self.stream.flush()
+                self._bar.close()
             except (OSError, ValueError):
                 pass
+            self._bar = None
 
 
 class TrainingPrinter:
@@ -81,7 +116,7 @@ class TrainingPrinter:
     def __call__(self, event: TrainingEvent) -> None:
         if isinstance(event, StepEvent):
             if self.bar is None:
-                self.bar = ProgressBar("train", event.total_steps)
+                self.bar = ProgressBar("train", event.total_steps, remaining=False)
             self.bar.total = max(1, event.total_steps)
             loss = f"loss {event.loss:.3f}" if event.loss == event.loss else "loss  ..."
             self.bar.update(event.step, f"ep {event.epoch:.2f} {loss} {event.samples_per_second:.1f} samples/s "

@@ -248,9 +248,12 @@ def is_current_sample_dataset(folder: str | os.PathLike) -> bool:
     return marker.get("generator_version") == _GENERATOR_VERSION and (Path(folder) / "metadata.csv").is_file()
 
 
-def ensure_sample_dataset(folder: str | os.PathLike | None = None, log=None) -> Path:
+def ensure_sample_dataset(folder: str | os.PathLike | None = None, log: Callable[[str], None] | None = None, *,
+                          n_clips: int = DEFAULT_CLIPS, on_progress: Callable[[int, int], None] | None = None) -> Path:
     """The sample set at `folder` (default: the app's), generated when missing or made by an older version.
 
+    The one "make the sample data if it is missing" of the CLI, the training job, the Dataset screen
+    and the benchmarks: `log` hears one line when it is (re)generated, `on_progress` as make_sample_dataset.
     A folder of the user's (no sample marker) is never replaced: make_sample_dataset refuses it.
     """
     from whisper_tui.config.locations import default_sample_data_dir
@@ -262,7 +265,7 @@ def ensure_sample_dataset(folder: str | os.PathLike | None = None, log=None) -> 
         old = (folder / SAMPLE_MARKER).exists()
         log(f"{'regenerating the sample dataset (made by an older version)' if old else 'generating the sample dataset'}"
             f" in {folder}")
-    return make_sample_dataset(folder)
+    return make_sample_dataset(folder, n_clips=n_clips, on_progress=on_progress)
 
 
 def word_counts(plan: list[dict]) -> dict[str, int]:

@@ -16,6 +16,7 @@ from whisper_tui.errors import AudioError
 from whisper_tui.labelling.run import CLIPS_DIR, LabelReport, _check_folders, _Labeller
 from whisper_tui.labelling.table import AUTO, Row, format_number, format_source
 from whisper_tui.labelling.verdict import judge
+from whisper_tui.models.window import WHISPER_WINDOW_S
 
 Item = tuple["str | os.PathLike", str, "float | None", "float | None"]
 
@@ -29,7 +30,7 @@ def save_transcripts_as_dataset(out_dir: str | os.PathLike, items: Iterable[Item
     out_dir = Path(out_dir).expanduser().absolute()
     _check_folders(out_dir.parent, out_dir)
     report = LabelReport(out_dir, model="(transcripts)", backend="")
-    job = _Labeller(out_dir.parent, out_dir, report.model, "", report, 30.0, None, None)
+    job = _Labeller(out_dir.parent, out_dir, report.model, "", report, float(WHISPER_WINDOW_S), None, None)
     by_source = {r.source[0]: r for r in job.table.data_rows() if r.source is not None}
     for audio_path, text, confidence, no_speech in items:
         path = Path(audio_path).expanduser().absolute()

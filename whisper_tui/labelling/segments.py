@@ -26,8 +26,9 @@ import numpy as np
 from whisper_tui.data.audio import SAMPLE_RATE
 from whisper_tui.labelling import energy
 from whisper_tui.labelling.decoding import TIMESTAMP_S, Decoded
+from whisper_tui.models.window import WHISPER_WINDOW_S
 
-MAX_CLIP_S = 30.0
+MAX_CLIP_S = float(WHISPER_WINDOW_S)
 MIN_CLIP_S = 1.5
 MIN_PAUSE_S = 0.2
 KEEP_SILENCE_S = 0.25
@@ -103,7 +104,7 @@ def split_window(decoded: Decoded, timestamp_begin: int, eot: int, window_s: flo
     return [s for s in found if s is not None], consumed if consumed >= 1.0 else window_s
 
 
-def decode_long(decoder, wave: np.ndarray, *, window_s: float = 30.0, language: str = "en",
+def decode_long(decoder, wave: np.ndarray, *, window_s: float = float(WHISPER_WINDOW_S), language: str = "en",
                 should_stop: Callable[[], bool] | None = None,
                 on_window: Callable[[float], None] | None = None) -> tuple[list[Segment], int] | None:
     """Every segment the model hears in `wave`, and how many windows were skipped as silent.
