@@ -102,9 +102,9 @@ class DatasetScreen(ReviewMixin, LabelFolderMixin, ImportOfferMixin, Screen):
                 id="dataset.reviewed"),
         Binding("u", "undo", "Undo", tooltip="Undo the last edit or mark (the file goes back as it was)",
                 id="dataset.undo"),
-        Binding("w", "sort_worst", "Worst first", tooltip="Sort: not reviewed, flagged, lowest confidence first",
+        Binding("w", "sort_worst", "Worst", tooltip="Sort: not reviewed, flagged, lowest confidence first",
                 id="dataset.worst"),
-        Binding("a", "cycle_status", "Status filter", tooltip="Show all / not reviewed / reviewed / flagged rows",
+        Binding("a", "cycle_status", "Status", tooltip="Show all / not reviewed / reviewed / flagged rows",
                 id="dataset.status"),
         Binding("slash", "focus_filter", "Filter", key_display="/", id="dataset.filter"),
         Binding("p", "toggle_problems", "Problems", tooltip="Show only rows with problems", id="dataset.problems"),
@@ -317,6 +317,8 @@ class DatasetScreen(ReviewMixin, LabelFolderMixin, ImportOfferMixin, Screen):
             table.add_row(*self._cells(row, self.visible_columns), key=row.key)
         total = len(self.rows)
         table.border_title = f"Clips {len(self.shown)}/{total}" if len(self.shown) != total else f"Clips {total}"
+        if self.sort_column == WORST:
+            table.border_title += " · worst first"
         keys = [row.key for row in self.shown]
         if current in keys:
             table.move_cursor(row=keys.index(current))
@@ -623,11 +625,11 @@ class DatasetScreen(ReviewMixin, LabelFolderMixin, ImportOfferMixin, Screen):
 
     @work(thread=True, exclusive=True, group="sample", exit_on_error=False, description="generate the sample data")
     def _generate(self, folder: Path) -> None:
-        from whisper_tui.data.sample_data import make_sample_dataset
+        from whisper_tui.data.sample_data import ensure_sample_dataset
 
         try:
-            out = make_sample_dataset(folder, n_clips=self.sample_clips,
-                                      on_progress=lambda done, total: self.post_message(SampleDataProgress(done, total)))
+            out = ensure_sample_dataset(folder, n_clips=self.sample_clips,
+                                        on_progress=lambda done, total: self.post_message(SampleDataProgress(done, total)))
         except WhisperTuiError as exc:
             self.post_message(EngineFailed("generate the sample data", exc))
             self.app.call_from_thread(self._stop_progress)
@@ -670,8 +672,11 @@ class DatasetScreen(ReviewMixin, LabelFolderMixin, ImportOfferMixin, Screen):
         self.notify(f"Sorted by {COLUMNS[self.sort_column][0]}", timeout=2)
 
     def action_sort_worst(self) -> None:
+        """Review order (not reviewed, flagged, lowest confidence), starting at the top: the worst row."""
         self._set_sort(WORST, False)
-        self.notify("Sorted worst first: not reviewed, flagged, lowest confidence", timeout=2)
+        table = self.query_one("#ds-table", DataTable)
+        if table.row_count:
+            table.move_cursor(row=0)
 
     def action_cycle_status(self) -> None:
         select = self.query_one("#ds-status", Select)

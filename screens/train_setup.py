@@ -25,6 +25,7 @@ from whisper_tui.errors import ProfileError, WhisperTuiError
 from .messages import SystemStatsRead
 from .notify import error_text, notify_error, notify_worker_failure
 from .widgets.mode_bar import ModeBar
+from .widgets.review_bar import only_reviewed_text
 from .widgets.profile_form import ProfileForm, label_for
 
 FORM_ORIGIN = "form"
@@ -329,11 +330,16 @@ class TrainSetupScreen(Screen):
         self._after_change()
 
     def set_train_dir(self, folder: Path) -> None:
-        """Called when the Dataset screen's folder is chosen for training."""
+        """Called when the Dataset screen's folder is chosen for training.
+
+        The field is shown, not focused: a focused text field with its text selected took the next
+        key (`?` for help, a number to switch screens) as the new folder. Start is the next step.
+        """
         form = self.query_one(ProfileForm)
         form.set_value("data.train_dir", str(folder))
-        self.notify(f"data.train_dir = {folder}")
-        form.editor("data.train_dir").focus()
+        form.editor("data.train_dir").scroll_visible(animate=False)
+        self.query_one("#ts-start", Button).focus()
+        self.notify(f"data.train_dir = {folder} — Enter or ctrl+t starts training")
 
     def _after_change(self) -> None:
         self._show_modified()
@@ -375,6 +381,7 @@ class TrainSetupScreen(Screen):
             text.append(note + "\n", style="yellow")
         text.append_text(self._fit_text(estimate.total_bytes))
         text.append_text(self._cache_text())
+        text.append_text(only_reviewed_text(self.profile))  # data.only_reviewed: how many clips it leaves
         self.query_one("#ts-estimate", Static).update(text)
 
     def _cache_text(self) -> Text:

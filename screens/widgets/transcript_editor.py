@@ -83,7 +83,7 @@ class TranscriptEditor(Vertical):
             diff.append("no change yet (enter or ^s marks it reviewed as it is)", style="dim")
         else:
             diff.append_text(inline_diff(self.old_text, typed))
-            diff.append(f"   {changed} word(s) changed", style="dim")
+            diff.append(f"\n{changed} word(s) changed", style="dim")
         self.query_one("#te-diff", Static).update(diff)
 
     @on(Input.Changed, "#te-input")

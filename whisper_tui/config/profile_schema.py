@@ -26,16 +26,14 @@ from typing import Any
 import tomli_w
 
 from whisper_tui.errors import ProfileError
+from whisper_tui.models.parts import WHISPER_LINEAR_LAYERS
+from whisper_tui.models.window import WHISPER_WINDOW_S
 
 # LoRA/QLoRA runs at or below this learning rate (a full-fine-tune rate) are raised to
 # LORA_RAISED_LEARNING_RATE: the seed tool's rule (`if lr <= 1e-5: lr = 1e-3` in its train.py).
 LORA_TINY_LEARNING_RATE = 1e-5
 LORA_RAISED_LEARNING_RATE = 1e-3
-# The linear layers inside Whisper's attention and feed-forward blocks; the trainer turns these
-# names into a peft target regex, so anything else would silently match nothing.
-WHISPER_LINEAR_LAYERS = ("q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2")
 WHISPER_MAX_TARGET_TOKENS = 448  # decoder positions in every Whisper size
-WHISPER_MAX_CLIP_SECONDS = 30.0  # the encoder sees 30 s windows; longer clips are cut
 RUN_MODEL_FOLDERS = ("final", "best", "merged")  # where a run folder keeps loadable models
 WHISPER_MEL_BINS = 80  # log-mel bins of tiny (large-v3 has 128; wider masks are cut to the model's bins)
 
@@ -86,10 +84,10 @@ class ModelSettings:
     task: str = setting("transcribe", Rule("str", "transcribe, or translate to English",
                                            choices=("transcribe", "translate")))
     window_s: int = setting(0, Rule(
-        "int", "encoder window in seconds, 0 = the model's own (30 for OpenAI's); 10 runs clips under 10 s "
+        "int", f"encoder window in seconds, 0 = the model's own ({WHISPER_WINDOW_S} for OpenAI's); 10 runs clips under 10 s "
         "~3x faster (longer clips are skipped in training); -1 = auto: the shortest of 10/15/20 s that holds "
         "every training and test clip, else the model's own",
-        low=-1, high=WHISPER_MAX_CLIP_SECONDS))
+        low=-1, high=WHISPER_WINDOW_S))
 
 
 @dataclass(frozen=True)
@@ -103,13 +101,17 @@ class DataSettings:
     split_by: str = setting("auto", Rule(
         "str", "what a test clip shares with no training clip: text (its sentence), a metadata column "
         "such as speaker, both as text+speaker, or clip; auto = the split column if there is one, else text"))
-    max_duration_s: float = setting(WHISPER_MAX_CLIP_SECONDS, Rule(
-        "float", "skip clips longer than this (Whisper sees at most 30 s)", low=0, low_open=True,
-        high=WHISPER_MAX_CLIP_SECONDS))
+    max_duration_s: float = setting(float(WHISPER_WINDOW_S), Rule(
+        "float", f"skip clips longer than this (Whisper sees at most {WHISPER_WINDOW_S} s)", low=0, low_open=True,
+        high=WHISPER_WINDOW_S))
     min_duration_s: float = setting(0.1, Rule("float", "skip clips shorter than this", low=0))
     max_bad_fraction: float = setting(0.05, Rule(
         "float", "a clip that cannot be decoded during training is skipped and named in the log; the run stops when "
         "more than this share of the clips are bad", low=0, high=1))
+    only_reviewed: str = setting("auto", Rule(
+        "str", "train only on rows whose status is reviewed (set in the Dataset screen); auto = yes when "
+        "metadata.csv has a status column (a `whisper-tui label` dataset), true/false to decide yourself",
+        choices=("auto", "true", "false")))
     keep_set: bool = setting(True, Rule(
         "bool", "also measure general speech (bundled jfk.flac + everyday sentences + keep_dir) before training "
         "and at every evaluation"))
@@ -408,6 +410,8 @@ def _coerce(value: Any, rule: Rule, key: str, ctx: Context) -> Any:
             raise bad
         return value
     if rule.kind == "str":
+        if isinstance(value, bool) and rule.choices == ("auto", "true", "false"):
+            value = str(value).lower()  # a TOML true/false for an auto/true/false key (data.only_reviewed)
         if not isinstance(value, str):
             raise bad
         if rule.choices:

@@ -379,3 +379,32 @@ def only_reviewed_summary(clips, setting) -> str:
         return ""
     kept = sum(1 for c in clips if c.column(STATUS_COLUMN).strip().lower() == REVIEWED)
     return f"only reviewed: {kept} of {len(clips)} clips"
+
+
+_NOTE_CACHE: dict[tuple, str] = {}
+
+
+def only_reviewed_note(train_dir: str | os.PathLike, setting) -> str:
+    """only_reviewed_summary for a folder's metadata.csv rows (reads no audio; cached while the file is unchanged).
+
+    For the Train setup summary, which is redrawn on every form change. "" when the folder has no
+    readable metadata.csv or the filter is off.
+    """
+    from whisper_tui.data.dataset import METADATA_FILE, read_metadata
+
+    if not str(train_dir).strip():
+        return ""
+    path = Path(train_dir).expanduser() / METADATA_FILE
+    try:
+        stat = path.stat()
+    except OSError:
+        return ""
+    key = (str(path), stat.st_mtime_ns, stat.st_size, str(setting))
+    if key not in _NOTE_CACHE:
+        try:
+            clips, _problems = read_metadata(path.parent)
+        except DatasetError:
+            clips = []
+        _NOTE_CACHE.clear()  # one folder at a time is shown
+        _NOTE_CACHE[key] = only_reviewed_summary(clips, setting)
+    return _NOTE_CACHE[key]
