@@ -47,10 +47,6 @@ def default_max_gb() -> float:
     return float(FinetuningSettings().encoder_cache_max_gb)
 
 
-def encoder_layer_count(model) -> int:
-    return len(encoder_of(model).layers)
-
-
 def cache_is_valid(profile, n_encoder_layers: int) -> tuple[bool, str]:
     """Whether the cache may be used, and why not (shown in the log)."""
     ft = profile.finetuning

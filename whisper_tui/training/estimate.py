@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from whisper_tui.models.parts import WHISPER_LINEAR_LAYERS
 from whisper_tui.models.window import WHISPER_WINDOW_POSITIONS
 
-GIB = 1024**3
 RUNTIME_OVERHEAD_BYTES = 512 * 1024**2  # CUDA context / torch allocator slack / Python process
 NF4_BYTES_PER_PARAM = 0.5 + 4 / 64  # 4-bit weight + one fp32 absmax per 64-value block
 ACTIVATIONS_PER_TOKEN_PER_HIDDEN = 16  # stored values per token×hidden in one layer (no dropout masks)

@@ -23,6 +23,7 @@ from whisper_tui.storage.atomic import atomic_write_text
 from whisper_tui.errors import RunFolderError
 from whisper_tui.system.processes import pid_alive, process_start_ticks, process_start_time, same_process
 
+LOCK_FILE = ".lock"  # held with flock while a run trains into the folder
 CHECKPOINT_MARK = "whisper_tui_complete"
 
 
@@ -64,7 +65,7 @@ def stale_lock_reason(run_dir: Path, status: dict) -> str:
     """Why a folder whose run.json says "running" is not really running ("" when it may well be): no
     lock file, or a holder that has ended (or whose pid is now another program's). Another host's run
     cannot be checked from here, so it counts as running. For the Runs list (runs.py)."""
-    lock_file = Path(run_dir) / ".lock"
+    lock_file = Path(run_dir) / LOCK_FILE
     if not lock_file.exists():
         return "the training process stopped without finishing (no .lock file)"
     holder = read_lock(lock_file)
@@ -155,7 +156,7 @@ class RunFolder:
         self.status_file = self.path / "run.json"
         self.metrics_file = self.path / "metrics.jsonl"
         self.log_file = self.path / "train.log"
-        self.lock_file = self.path / ".lock"
+        self.lock_file = self.path / LOCK_FILE
         self._io = threading.Lock()
         self._status: dict = {}
         self._lock_fd: int | None = None

@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 RUN_JSON = "run.json"
 METRICS_FILE = "metrics.jsonl"
-LOCK_FILE = ".lock"
 RUN_FOLDERS_FILE = "run-folders.txt"  # in locations.data_dir(): the output.dir folders runs were started in
 # Files/folders whose presence makes a folder a run folder even when run.json is missing.
 _RUN_MARKERS = (RUN_JSON, METRICS_FILE, "profile.toml", "train.log", "checkpoints")

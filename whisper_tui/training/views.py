@@ -214,10 +214,6 @@ class ViewPlan:
             self.skipped += settings.views - len(fits)
             self.available.append([0, *fits])
 
-    @property
-    def total_views(self) -> int:
-        return sum(len(a) - 1 for a in self.available)
-
     def describe_skipped(self) -> str:
         return (f"augmentation: {self.skipped} of {self.settings.views * len(self.keys)} views skipped: slowed down, "
                 f"they last longer than the {self.window / self.sr:g} s encoder window (speech is never cut)")
