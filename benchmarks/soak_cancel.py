@@ -244,7 +244,7 @@ class Attempt:
 
             def on_prediction_step(self, args, state, control, **kwargs):
                 # runs after the job's own callback, which stops an evaluation when a cancel is set
-                base = bool(getattr(attempt.job, "_evaluating_base", False))
+                base = attempt.job.evaluating_base
                 if self.evaluation != (base, state.global_step):
                     self.evaluation, self.batch = (base, state.global_step), 0
                 self.batch += 1
@@ -264,11 +264,11 @@ class Attempt:
             self.cancelled_at = time.perf_counter()
             self.cancel_phase = where
             self.cancel_phase_name = self.phase  # the phase the request landed in (what a timer hit)
-            self.cancel_step = getattr(self.job, "_current_step", None)
+            self.cancel_step = self.job.control.step
             self.job.cancel()
 
     def _hook_trainer(self) -> None:
-        trainer = getattr(self.job, "_hf_trainer", None)
+        trainer = self.job.trainer
         if trainer is None or self.hooked:
             return
         self.hooked = True
@@ -279,7 +279,7 @@ class Attempt:
 
         def prediction_step(*a, **kw):
             # every evaluation batch passes here; one that starts after the cancel request counts as work after it
-            attempt.phase = "base-eval" if getattr(attempt.job, "_evaluating_base", False) else "eval"
+            attempt.phase = "base-eval" if attempt.job.evaluating_base else "eval"
             if attempt.cancelled_at is not None:
                 attempt.eval_batches_after += 1
             return predict(*a, **kw)

@@ -24,3 +24,26 @@ def tiny_job_profile(model: Path, data: Path, **settings):
             "model.window_s": 0, "training.budget_s": 0, "data.keep_set": False, "finetuning.freeze_encoder": True,
             "finetuning.frozen_encoder_layers": 0, "finetuning.lora.target_modules": ["q_proj", "v_proj"]}
     return apply_overrides(load_profile("cpu-quick"), {**base, **settings})
+
+
+def prepared_datasets(profile, run_dir: Path):
+    """The training and test datasets a run of `profile` would train on (data_prep + trainer_setup, no Trainer).
+
+    Returns (setup, model, processor, train_ds, eval_ds, cached_top_from, logged): `logged` holds the run's
+    log lines; the run folder is never acquired. Call `setup.control.run_cleanups()` to remove the caches'
+    temporary files as the run would.
+    """
+    from whisper_tui.training.data_prep import DataPrep
+    from whisper_tui.training.events import LogEvent
+    from whisper_tui.training.model_setup import build_trainable_model, choose_precision
+    from whisper_tui.training.run_control import RunControl
+    from whisper_tui.training.run_folder import RunFolder
+    from whisper_tui.training.trainer_setup import TrainerSetup
+
+    logged: list[str] = []
+    control = RunControl(RunFolder(run_dir), [lambda e: logged.append(e.message) if isinstance(e, LogEvent) else None])
+    train_clips, test_clips = DataPrep(profile, control.log).load()
+    model, processor, k = build_trainable_model(profile, "cpu", choose_precision(profile, "cpu"))
+    setup = TrainerSetup(profile, control, started=0.0)
+    train_ds, eval_ds, cached = setup.datasets(model, processor, train_clips, test_clips, [], k, "cpu")
+    return setup, model, processor, train_ds, eval_ds, cached, logged

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import build_tiny_whisper
 from helpers_audio import write_tone_dataset
-from helpers_jobs import SHORT_RUN, tiny_job_profile
+from helpers_jobs import SHORT_RUN, prepared_datasets, tiny_job_profile
 from whisper_tui.errors import ProfileError
 from whisper_tui.config.profile import apply_overrides, load_profile, read_profile_file
 from whisper_tui.training import events as ev
@@ -177,17 +177,16 @@ def make_profile(assets, **overrides):
 
 
 def test_only_training_batches_are_masked(assets, tmp_path):
-    from whisper_tui.training.model_setup import build_trainable_model, choose_precision
+    from transformers import TrainerCallback
+
+    from whisper_tui.training.model_setup import choose_precision
 
     profile = make_profile(assets)
-    job = TrainingJob(profile, tmp_path / "run", evaluate_base=False)
-    job.log = lambda message, level="info": None  # no run folder is acquired here
-    train_clips, test_clips = job._load_data()
-    model, processor, k = build_trainable_model(profile, "cpu", choose_precision(profile, "cpu"))
-    train_ds, eval_ds, cached = job._datasets(model, processor, train_clips, test_clips, k, "cpu")
+    setup, model, processor, train_ds, eval_ds, cached, _logged = prepared_datasets(profile, tmp_path / "run")
     assert isinstance(train_ds.dataset, SpecAugmentDataset) and cached is None  # inside SkipBadClips
     assert not isinstance(eval_ds.dataset, SpecAugmentDataset)
-    trainer = job._trainer(model, processor, train_ds, eval_ds, 1e-3, choose_precision(profile, "cpu"), "cpu", None)
+    trainer = setup.trainer(model, processor, train_ds, eval_ds, 1e-3, choose_precision(profile, "cpu"), "cpu", None,
+                            TrainerCallback())
 
     plain = train_ds.base
     by_labels = {tuple(label[1:]): i for i, label in enumerate(plain.labels)}  # the collator drops <|sot|>
@@ -199,7 +198,7 @@ def test_only_training_batches_are_masked(assets, tmp_path):
             changed = row != plain[i]["input_features"]
             assert changed[:, :n].any() and not changed[:, n:].any()
             seen += 1
-    assert seen == len(train_clips)
+    assert seen == len(plain)
     eval_rows = np.concatenate([b["input_features"].numpy() for b in trainer.get_eval_dataloader()])
     assert (eval_rows == np.stack([eval_ds[i]["input_features"] for i in range(len(eval_ds))])).all()
 

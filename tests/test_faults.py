@@ -180,14 +180,14 @@ def test_out_of_memory_fails_the_run_with_advice_and_keeps_the_process(assets, t
 def test_disk_full_while_saving_is_reported_and_the_best_model_is_kept(assets, tmp_path, monkeypatch):
     from whisper_tui.training.job import TrainingJob as Job
 
-    original = Job._save_model
+    original = Job.save_model
 
     def save(self, target, *, reason, step):
         if reason == "final":
             raise OSError(errno.ENOSPC, "No space left on device", str(target))
         return original(self, target, reason=reason, step=step)
 
-    monkeypatch.setattr(Job, "_save_model", save)
+    monkeypatch.setattr(Job, "save_model", save)
     result = Job(tiny_profile(assets), tmp_path / "run", evaluate_base=False).run()
     assert isinstance(result, ev.RunFailed) and result.error_type == "DiskFull"
     assert "disk full" in result.reason and "previous checkpoint was kept" in result.hint

@@ -148,6 +148,16 @@ def test_summary_wording():
     assert keep_summary(None, 0.2) is None and keep_summary(0.2, None) is None
 
 
+def _restored(run_dir, tolerance: float):
+    """The figures a resumed run starts from (TrainingJob._restore_progress)."""
+    from whisper_tui.training.runs import read_metrics_report
+    from whisper_tui.training.scores import RunScores
+
+    scores = RunScores(tolerance)
+    scores.restore(read_metrics_report(run_dir).records)
+    return scores
+
+
 def _profile(tmp_path, **settings):
     from whisper_tui.config.profile import apply_overrides, load_profile
 
@@ -168,13 +178,12 @@ def test_resume_restores_the_best_under_the_rule(tmp_path):
         {"type": "eval", "step": 20, "wer": 0.2, "base": False, "keep_wer": 0.40},  # over the tolerance
         {"type": "eval", "step": 30, "wer": 0.45, "base": False, "keep_wer": 0.17},
     ])
-    job = TrainingJob(_profile(tmp_path), run_dir)
-    job._restore_progress()
-    assert (job.base_wer, job.base_keep_wer) == (0.8, 0.15)
-    assert (job.best_step, job.best_wer, job.best_keep_wer) == (30, 0.45, 0.17)
+    scores = _restored(run_dir, 2.0)
+    assert (scores.base_wer, scores.base_keep_wer) == (0.8, 0.15)
+    assert (scores.best_step, scores.best_wer, scores.best_keep_wer) == (30, 0.45, 0.17)
+    assert scores.evaluated_steps == {0, 10, 20, 30}  # a resumed run does not evaluate these again
 
-    loose = TrainingJob(_profile(tmp_path, **{"training.keep_tolerance": 30.0}), run_dir)
-    loose._restore_progress()
+    loose = _restored(run_dir, 30.0)
     assert (loose.best_step, loose.best_wer) == (20, 0.2)
 
 
@@ -185,9 +194,8 @@ def test_resume_of_a_run_without_keep_figures_reads_the_keep_base_record(tmp_pat
         {"type": "eval", "step": 10, "wer": 0.5, "base": False},
         {"type": "keep_base", "step": 0, "keep_wer": 0.2, "keep_cer": 0.1},
     ])
-    job = TrainingJob(_profile(tmp_path), run_dir)
-    job._restore_progress()
-    assert (job.best_step, job.base_keep_wer, job.best_tracker.base_keep_wer) == (10, 0.2, 0.2)
+    scores = _restored(run_dir, 2.0)
+    assert (scores.best_step, scores.base_keep_wer, scores.tracker.base_keep_wer) == (10, 0.2, 0.2)
 
 
 # -- a real (tiny) run ----------------------------------------------------------------------------
@@ -244,11 +252,12 @@ def test_keep_set_off_leaves_no_keep_figures(tiny_assets, tmp_path):
 
 
 def test_clips_longer_than_the_window_are_skipped_with_one_line(tmp_path):
-    job = TrainingJob(_profile(tmp_path), tmp_path / "run")
+    from whisper_tui.training.data_prep import DataPrep
+
     lines = []
-    job.log = lambda message, level="info": lines.append(message)
+    prep = DataPrep(_profile(tmp_path), lambda message, level="info": lines.append(message))
     processor = SimpleNamespace(feature_extractor=SimpleNamespace(chunk_length=10))
     short = SimpleNamespace(path=keep_set.jfk_clip().path.parent / "missing.wav", file_name="missing.wav")
-    fit = job._keep_clips_that_fit([keep_set.jfk_clip(), short], processor)
+    fit = prep.keep_clips_that_fit([keep_set.jfk_clip(), short], processor, keep_tolerance=2.0)
     assert fit == []
     assert sum("skipped 1 clip(s) longer than the 10 s encoder window" in m and "jfk.flac" in m for m in lines) == 1

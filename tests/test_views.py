@@ -11,7 +11,7 @@ import pytest
 
 from conftest import build_tiny_whisper
 from helpers_audio import write_tone_dataset
-from helpers_jobs import SHORT_RUN, tiny_job_profile
+from helpers_jobs import SHORT_RUN, prepared_datasets, tiny_job_profile
 from whisper_tui.errors import ProfileError
 from whisper_tui.config.profile import apply_overrides, load_profile, read_profile_file
 from whisper_tui.training import events as ev
@@ -133,16 +133,9 @@ def assets(tmp_path_factory):
 
 
 def datasets(profile, tmp_path, name):
-    from whisper_tui.training.model_setup import build_trainable_model, choose_precision
-
-    job = TrainingJob(profile, tmp_path / name, evaluate_base=False)
-    logged: list[str] = []
-    job.log = lambda message, level="info": logged.append(message)  # no run folder is acquired here
-    train_clips, test_clips = job._load_data()
-    model, processor, k = build_trainable_model(profile, "cpu", choose_precision(profile, "cpu"))
-    train_ds, eval_ds, _cached = job._datasets(model, processor, train_clips, test_clips, k, "cpu")
+    setup, _model, _processor, train_ds, eval_ds, _cached, logged = prepared_datasets(profile, tmp_path / name)
     train_ds, eval_ds = train_ds.dataset, eval_ds.dataset  # inside the SkipBadClips wrappers
-    job._run_cleanups()  # removes the cross-attention cache: items here carry encoder states only
+    setup.control.run_cleanups()  # removes the cross-attention cache: items here carry encoder states only
     if hasattr(train_ds, "cross_kv"):
         train_ds.cross_kv = None
     return train_ds, eval_ds, logged

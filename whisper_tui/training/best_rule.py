@@ -14,7 +14,7 @@ The rule (README: "Keep what Whisper knew"):
   warns. The first evaluation within tolerance then replaces it, whatever its domain WER.
 
 `BestTracker` applies the rule as evaluations arrive; replaying metrics.jsonl through it on
-resume (`TrainingJob._restore_progress`) gives the same best as the original run.
+resume (`scores.RunScores.restore`) gives the same best as the original run.
 """
 
 from __future__ import annotations

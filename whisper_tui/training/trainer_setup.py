@@ -1,0 +1,311 @@
+"""Trainer construction: the run's datasets, its caches and views, and the Hugging Face Trainer around them.
+
+Stage two of `TrainingJob`, once the clips are chosen (data_prep.py) and the model is loaded: feature
+datasets for training, test and keep set; the frozen encoder layers' cache (encoder_cache.py), the
+augmentation views (views.py) and the decoder's cross-attention cache (cross_kv.py) when they apply;
+then the training arguments, metrics and callbacks of the `WhisperTrainer`. Temporary files and patches
+are handed to the run's `RunControl` to undo when the run ends; cache builds stop at a cancel.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from whisper_tui.models.parts import base_of, encoder_of
+from whisper_tui.training.data_prep import decoder_prefix, label_positions
+from whisper_tui.training.run_control import RunControl
+
+
+def steps_per_epoch(training, n_train: int) -> int:
+    """Optimizer steps in one epoch of `n_train` clips (all torchrun ranks together)."""
+    world = max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    return max(1, -(-n_train // (training.per_device_train_batch_size * training.gradient_accumulation_steps * world)))
+
+
+def estimate_steps(training, n_train: int) -> int:
+    """The run's total steps when the Trainer has not said (training.max_steps, else epochs x steps per epoch)."""
+    if training.max_steps and training.max_steps > 0:
+        return training.max_steps
+    return int(steps_per_epoch(training, n_train) * training.num_train_epochs)
+
+
+def make_compute_metrics(tokenizer):
+    """The Trainer's compute_metrics: WER, CER and clips with a hallucination sign (logged as eval_hallucinations)."""
+
+    def compute_metrics(pred):
+        import numpy as np
+
+        from whisper_tui.inference.hallucination import flagged
+        from whisper_tui.inference.metrics import error_rates
+
+        preds = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
+        labels = np.where(pred.label_ids == -100, tokenizer.pad_token_id, pred.label_ids)
+        preds = np.where(preds == -100, tokenizer.pad_token_id, preds)
+        hyps = tokenizer.batch_decode(preds, skip_special_tokens=True)
+        refs = tokenizer.batch_decode(labels, skip_special_tokens=True)
+        wer, cer = error_rates(refs, hyps)
+        return {"wer": wer, "cer": cer, "hallucinations": flagged(refs, hyps)}
+
+    return compute_metrics
+
+
+def training_arguments(training, output_dir: Path, *, evaluates: bool, lr: float, precision, device: str,
+                       generation_length: int):
+    """Seq2SeqTrainingArguments from the profile's [training] section. The Trainer saves a checkpoint at every
+    evaluation (steps) or epoch, never reports or prints on its own: our events do the talking."""
+    from transformers import Seq2SeqTrainingArguments
+
+    tr = training
+    eval_strategy = tr.eval_strategy if evaluates else "no"
+    save_strategy = "steps" if eval_strategy == "steps" else "epoch"
+    return Seq2SeqTrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=tr.num_train_epochs,
+        max_steps=tr.max_steps if tr.max_steps and tr.max_steps > 0 else -1,
+        learning_rate=lr,
+        per_device_train_batch_size=tr.per_device_train_batch_size,
+        per_device_eval_batch_size=tr.per_device_eval_batch_size,
+        gradient_accumulation_steps=tr.gradient_accumulation_steps,
+        warmup_steps=tr.warmup_steps,
+        weight_decay=tr.weight_decay,
+        lr_scheduler_type=tr.lr_scheduler_type,
+        eval_strategy=eval_strategy,
+        eval_steps=tr.eval_steps if eval_strategy == "steps" else None,
+        save_strategy=save_strategy,
+        save_steps=tr.eval_steps if save_strategy == "steps" else None,
+        save_total_limit=tr.save_total_limit,
+        logging_steps=tr.logging_steps,
+        seed=tr.seed,
+        fp16=precision.trainer_fp16,
+        bf16=precision.trainer_bf16,
+        use_cpu=device == "cpu",
+        predict_with_generate=True,
+        generation_max_length=generation_length,
+        generation_num_beams=1,
+        remove_unused_columns=False,
+        label_names=["labels"],
+        report_to=[],
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+        save_only_model=False,
+        log_level="error",  # the Trainer resets transformers' verbosity from these; our events do the talking
+        log_level_replica="error",
+        ddp_find_unused_parameters=False,
+    )
+
+
+class TrainerSetup:
+    """Builds one run's datasets and Trainer, and keeps what the run needs of them afterwards:
+    `bad` (clips that failed to decode), `keep_ds` (the keep set as an evaluation set), `budget`
+    (the time-budget / early-stopping callback) and `fast_cross` (the cross-attention patch)."""
+
+    def __init__(self, profile, control: RunControl, *, started: float):
+        self.profile = profile
+        self.control = control
+        self.started = started  # when the run began: the time budget counts from here
+        self.bad = None  # speech_dataset.BadClips: clips that failed to decode during this run
+        self.keep_ds = None  # the keep set, evaluated after the test set (TrainingJob.evaluate_keep)
+        self.budget = None  # budget.BudgetCallback when training.budget_s or early_stopping_patience is set
+        self.fast_cross = None  # cross_kv.FastCrossAttention while the cross-attention cache is in use
+
+    def log(self, message: str, level: str = "info") -> None:
+        self.control.log(message, level)
+
+    # -- datasets and caches -------------------------------------------------------------------
+    def datasets(self, model, processor, train_clips, test_clips, keep_clips, k_frozen, device):
+        """(training set, test set or None, first encoder layer the model still runs or None): behind the
+        encoder cache when it is valid for this profile, else features computed from the audio."""
+        from whisper_tui.training.estimate import encoder_cache_file_bytes
+        from whisper_tui.training.encoder_cache import EncoderCache, cache_is_valid
+        from whisper_tui.training.speech_dataset import BadClips, CachedEncoderDataset, FeatureDataset, SkipBadClips
+
+        profile = self.profile
+        prefix = decoder_prefix(profile, model, processor)
+        max_len = label_positions(model)
+        bad = BadClips(len(train_clips) + len(test_clips), profile.data.max_bad_fraction, self.log)
+        self.bad = bad
+        train_ds = FeatureDataset(train_clips, processor, prefix, max_len, bad)
+        eval_ds = FeatureDataset(test_clips, processor, prefix, max_len, bad) if test_clips else None
+        keep_ds = FeatureDataset(keep_clips, processor, prefix, max_len, bad) \
+            if eval_ds is not None and keep_clips else None  # the keep set: a second eval set (evaluate_keep)
+        self.keep_ds = SkipBadClips(keep_ds, bad) if keep_ds is not None else None
+        n_layers = len(encoder_of(model).layers)
+        ok, why = cache_is_valid(profile, n_layers)
+        if not ok:
+            if profile.finetuning.encoder_cache:
+                self.log(f"encoder cache off: {why}")
+            return (SkipBadClips(self._augmented(train_ds), bad),
+                    SkipBadClips(eval_ds, bad) if eval_ds is not None else None, None)
+        keep_list = list(keep_clips) if keep_ds is not None else []
+        clips_all = FeatureDataset(list(train_clips) + list(test_clips) + keep_list, processor, prefix, max_len,
+                                   bad)
+        enc_cfg = encoder_of(model).config
+        size = encoder_cache_file_bytes(len(clips_all), enc_cfg.max_source_positions, enc_cfg.d_model)
+        self.log(f"caching the output of {k_frozen} frozen encoder layer(s) for {len(clips_all)} clips "
+                 f"(~{size / 2**20:,.0f} MiB on disk; limit finetuning.encoder_cache_max_gb)")
+        cache = EncoderCache.build(model, clips_all, k_frozen, device=device,
+                                   batch_size=profile.training.per_device_eval_batch_size,
+                                   on_progress=self.control.cancel_point,
+                                   max_gb=profile.finetuning.encoder_cache_max_gb,
+                                   reserve_clips=len(train_clips) * profile.training.augment_views)
+        for old in cache.evicted:
+            self.log(f"encoder cache: removed {old.kind} cache {old.name} (least recently used) to make room")
+        self.control.add_cleanup(cache.close)  # lets `whisper-tui cache prune` and eviction have it once the run ends
+        self.log("encoder cache reused from an earlier run" if cache.reused
+                 else f"encoder cache built in {cache.build_seconds:.1f}s ({cache.path})")
+        if cache.is_full and profile.finetuning.gradient_checkpointing:
+            self._skip_checkpointing(model)
+        cached_train = self._views(CachedEncoderDataset(train_ds, cache), model, k_frozen, device)
+        if cache.is_full:
+            cached_train.cross_kv = self._cross_kv(model, cached_train, cache)
+        cached_eval = CachedEncoderDataset(eval_ds, cache) if eval_ds is not None else None
+        if keep_ds is not None:
+            self.keep_ds = SkipBadClips(CachedEncoderDataset(keep_ds, cache), bad)
+        views_cache = getattr(cached_train, "view_cache", None)
+        if views_cache is not None and hasattr(views_cache, "close"):
+            self.control.add_cleanup(views_cache.close)
+        if len(bad):  # the caches hold silence for the bad clips: never reuse them in a later run
+            self._forget_caches(cache, views_cache)
+        return (SkipBadClips(cached_train, bad), SkipBadClips(cached_eval, bad) if cached_eval is not None else None,
+                (None if cache.is_full else k_frozen))
+
+    def _forget_caches(self, *caches) -> None:
+        """Remove these encoder caches when the run ends (they stay usable until then)."""
+        paths = [Path(c.path) for c in caches if c is not None and getattr(c, "path", None)]
+
+        def remove() -> None:
+            for path in paths:
+                path.unlink(missing_ok=True)
+                path.with_suffix(".json").unlink(missing_ok=True)
+
+        self.control.add_cleanup(remove)
+
+    def _augmented(self, train_ds):
+        """The training split with SpecAugment when the profile asks for it (never the eval split)."""
+        from whisper_tui.training.augment import SpecAugmentDataset, augmented_training_set
+
+        train_ds = augmented_training_set(self.profile, self._views(train_ds))
+        if isinstance(train_ds, SpecAugmentDataset):
+            self.log(f"SpecAugment on the training clips: {train_ds.augment.settings.describe()} "
+                     f"(seed {self.profile.training.seed}; test clips are not masked)")
+        return train_ds
+
+    def _views(self, train_ds, model=None, k: int = 0, device: str = "cpu"):
+        """The training split with the profile's perturbed views (`views.py`; cached when `train_ds` is)."""
+        from whisper_tui.training.views import with_views
+
+        return with_views(self.profile, train_ds, model=model, k=k, device=device, log=self.log,
+                          batch_size=self.profile.training.per_device_eval_batch_size,
+                          on_progress=self.control.cancel_point)
+
+    def _skip_checkpointing(self, model) -> None:
+        """With the whole encoder cached, only the decoder runs: its activations (tokens x 384 per layer)
+        are tiny, so recomputing them in the backward pass would cost time and save nothing."""
+        base = base_of(model)
+        if getattr(base, "is_activation_checkpointing", False):
+            base.activation_checkpointing_disable()
+            if hasattr(base, "disable_input_require_grads"):
+                base.disable_input_require_grads()
+            self.log("gradient checkpointing off: with the encoder cached, the decoder's activations are small")
+
+    def _cross_kv(self, model, train_ds, cache):
+        """The decoder's frozen cross-attention keys/values of the training clips, when valid and affordable."""
+        import shutil
+
+        from whisper_tui.training.cross_kv import CrossKVCache, FastCrossAttention, cross_kv_is_valid, estimated_bytes
+        from whisper_tui.config.locations import cache_dir
+
+        ok, why = cross_kv_is_valid(model)
+        if not ok:
+            self.log(f"cross-attention cache off: {why}")
+            return None
+        need = estimated_bytes(model, train_ds.n_rows)  # one per clip, or per clip view (views.py)
+        root = cache_dir() / "cross-kv"
+        root.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(root).free
+        if need > free // 2:
+            self.log(f"cross-attention cache off: it needs {need / 1e9:.1f} GB and {root} has {free / 1e9:.1f} GB free",
+                     "warning")
+            return None
+        kv = CrossKVCache.build(model, train_ds.hidden_of_row, train_ds.n_rows,
+                                batch_size=self.profile.training.per_device_eval_batch_size, root=root,
+                                on_progress=self.control.cancel_point)
+        self.control.add_cleanup(kv.close)
+        self.fast_cross = FastCrossAttention(model)
+        self.control.add_cleanup(self.fast_cross.remove)
+        views = f" ({train_ds.n_rows} with their views)" if train_ds.n_rows != len(train_ds) else ""
+        self.log(f"cross-attention keys/values of {len(train_ds)} clips{views} computed in {kv.build_seconds:.1f}s "
+                 f"({need / 1e6:.0f} MB, removed after the run)")
+        return kv
+
+    # -- the Trainer ---------------------------------------------------------------------------
+    def trainer(self, model, processor, train_ds, eval_ds, lr, precision, device, cached_top_from, run_callback):
+        """The WhisperTrainer of this run; `run_callback` (callbacks.JobCallback) reports to the run."""
+        from transformers import PrinterCallback
+
+        from whisper_tui.training.callbacks import DatasetEpochCallback, ThreadTuningCallback
+        from whisper_tui.training.collator import WhisperCollator
+        from whisper_tui.training.threads import tuning_enabled
+        from whisper_tui.training.trainer import WhisperTrainer
+
+        base = base_of(model)
+        args = training_arguments(self.profile.training, self.control.folder.checkpoints,
+                                  evaluates=eval_ds is not None, lr=lr, precision=precision, device=device,
+                                  generation_length=self._generation_length(base, eval_ds))
+        compute_metrics = make_compute_metrics(processor.tokenizer)
+        collator = WhisperCollator(base.config.decoder_start_token_id, dtype=None)
+        callbacks = [run_callback]
+        if hasattr(train_ds, "set_epoch"):  # SpecAugment masks, augmentation views: drawn per epoch
+            callbacks.append(DatasetEpochCallback(train_ds))
+        self.budget = self._budget_callback(len(train_ds), eval_ds is not None)
+        if self.budget is not None:
+            callbacks.append(self.budget)
+        if device == "cpu":
+            import torch
+
+            threads_before = torch.get_num_threads()
+            self.control.add_cleanup(lambda: torch.set_num_threads(threads_before))
+            if tuning_enabled(device):
+                callbacks.append(ThreadTuningCallback(self.log))
+            elif os.environ.get("WHISPER_TUI_THREADS", "").isdigit():
+                torch.set_num_threads(max(1, int(os.environ["WHISPER_TUI_THREADS"])))
+        trainer = WhisperTrainer(
+            model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, data_collator=collator,
+            processing_class=processor.feature_extractor, compute_metrics=compute_metrics if eval_ds else None,
+            callbacks=callbacks, cached_top_from=cached_top_from, fast_cross=self.fast_cross)
+        # Our events replace the Trainer's own printing (raw dicts on stdout would garble a progress bar).
+        trainer.remove_callback(PrinterCallback)
+        return trainer
+
+    def _generation_length(self, base, eval_ds) -> int:
+        """Evaluation generates up to the longest reference (test and keep set) plus a margin, so no reference
+        is out of reach; at least training.generation_max_length, at most the decoder's positions."""
+        tr = self.profile.training
+        limit = int(base.config.max_target_positions)
+        longest = max((n for ds in (eval_ds, self.keep_ds) if ds is not None for n in ds.lengths()), default=0)
+        need = longest + max(8, longest // 4)
+        length = min(limit, max(tr.generation_max_length, need))
+        if length > tr.generation_max_length:
+            self.log(f"evaluation generates up to {length} tokens: the longest reference is {longest} "
+                     f"(training.generation_max_length is {tr.generation_max_length})")
+        return length
+
+    def _budget_callback(self, n_train: int, evaluates: bool):
+        """training.budget_s / early_stopping_patience as a Trainer callback (None when neither is set)."""
+        from whisper_tui.training.budget import BudgetCallback, format_duration
+
+        tr = self.profile.training
+        patience = tr.early_stopping_patience if evaluates and tr.eval_strategy != "no" else 0
+        if tr.budget_s <= 0 and patience <= 0:
+            return None
+        per_epoch = steps_per_epoch(tr, n_train)
+        max_epochs = tr.num_train_epochs
+        if tr.max_steps and tr.max_steps > 0:
+            max_epochs = max(1, min(max_epochs, tr.max_steps // per_epoch))
+        if tr.budget_s > 0:
+            self.log(f"time budget {format_duration(tr.budget_s)} for the whole run, at most {max_epochs} epoch(s) "
+                     "(training.num_train_epochs)")
+        return BudgetCallback(budget_s=tr.budget_s, started=self.started, steps_per_epoch=per_epoch,
+                              max_epochs=max_epochs, warmup=tr.warmup_steps, patience=patience,
+                              log=lambda message, level="info": self.log(message, level))
