@@ -139,8 +139,21 @@ def label_length(text: str, tokenizer, prefix: Sequence[int]) -> int:
     return len(prefix) + len(tokenizer(" " + text.strip(), add_special_tokens=False).input_ids) + 1
 
 
-class FeatureDataset:
-    """Examples with log-mel features computed on access (cheap next to an encoder forward)."""
+class FeaturesOnAccess:
+    """Examples whose log-mel features are computed from `self.wave(i)` when asked (cheap next to an encoder
+    forward): FeatureDataset's clips as read, views.ViewFeatureDataset's perturbed versions of them.
+    Needs `processor`, `labels` and `wave(i)`."""
+
+    def features(self, i: int) -> np.ndarray:
+        fe = self.processor.feature_extractor
+        return fe(self.wave(i), sampling_rate=fe.sampling_rate, return_tensors="np").input_features[0]
+
+    def __getitem__(self, i: int) -> dict:
+        return {"input_features": self.features(i), "labels": self.labels[i]}
+
+
+class FeatureDataset(FeaturesOnAccess):
+    """Examples with log-mel features computed on access from the clips on disk."""
 
     def __init__(self, clips, processor, prefix: Sequence[int], max_label_length: int = 448,
                  bad: BadClips | None = None):
@@ -168,13 +181,6 @@ class FeatureDataset:
                 raise
             self.bad.record(clip, getattr(exc, "message", None) or str(exc) or type(exc).__name__)
             return np.zeros(_PLACEHOLDER_SAMPLES, np.float32)
-
-    def features(self, i: int) -> np.ndarray:
-        fe = self.processor.feature_extractor
-        return fe(self.wave(i), sampling_rate=fe.sampling_rate, return_tensors="np").input_features[0]
-
-    def __getitem__(self, i: int) -> dict:
-        return {"input_features": self.features(i), "labels": self.labels[i]}
 
     def lengths(self) -> list[int]:
         return [len(x) for x in self.labels]

@@ -34,6 +34,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from whisper_tui.training.speech_dataset import FeaturesOnAccess
+
 VIEWS_VERSION = 1  # part of the cache key: bump when a perturbation changes
 GAIN_DB = 6.0
 RT60_S = (0.1, 0.4)
@@ -312,7 +314,7 @@ class CachedViewDataset(_EpochViews):
         return self.base.lengths()
 
 
-class ViewFeatureDataset(_EpochViews):
+class ViewFeatureDataset(_EpochViews, FeaturesOnAccess):
     """Views without the encoder cache (it is off, e.g. under SpecAugment): perturbed on access, same views."""
 
     def __init__(self, base, plan: ViewPlan):
@@ -334,13 +336,6 @@ class ViewFeatureDataset(_EpochViews):
         if self._last is None or self._last[0] != (i, v):
             self._last = ((i, v), make_view(self.base.wave(i), self.plan.settings, self.plan.keys[i], v, self.plan.sr))
         return self._last[1]
-
-    def features(self, i: int) -> np.ndarray:
-        fe = self.processor.feature_extractor
-        return fe(self.wave(i), sampling_rate=fe.sampling_rate, return_tensors="np").input_features[0]
-
-    def __getitem__(self, i: int) -> dict:
-        return {"input_features": self.features(i), "labels": self.labels[i]}
 
     def lengths(self) -> list[int]:
         return self.base.lengths()

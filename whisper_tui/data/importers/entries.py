@@ -133,17 +133,8 @@ class SegmentAudio:
 
 
 @dataclass(frozen=True)
-class MovedAudio:
+class MovedAudio(FileAudio):
     """A clip a helper already wrote into the import's scratch folder (the aligner's cuts): moved, not copied."""
-
-    path: Path
-
-    @property
-    def suffix(self) -> str:
-        return self.path.suffix.lower()
-
-    def exists(self) -> bool:
-        return self.path.is_file()
 
     def place(self, dest: Path, *, link: bool = False) -> str:
         os.replace(self.path, dest)
