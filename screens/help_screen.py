@@ -28,6 +28,8 @@ FORM_KEYS: tuple[tuple[str, str], ...] = (
     ("enter", "apply a field / press a button"),
     ("space", "toggle a switch or checkbox"),
     ("up / down", "move in tables and lists"),
+    ("? in a text field", "help, until you type there; then a question mark (f1 is help everywhere)"),
+    ("escape", "leave a text field: number keys switch screens again"),
 )
 
 

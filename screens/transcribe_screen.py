@@ -66,7 +66,7 @@ class TranscribeScreen(Screen):
     BINDINGS = [
         Binding("ctrl+t", "toggle_compare", "Compare", tooltip="Compare with tiny.en side by side (on/off)",
                 id="transcribe.compare"),
-        Binding("ctrl+r", "rerun", "Again", tooltip="Transcribe the same audio again", id="transcribe.rerun"),
+        Binding("ctrl+r", "rerun", "Again", tooltip="Transcribe the audio filled in (again)", id="transcribe.rerun"),
         Binding("escape", "stop_or_leave", "Stop", show=False,
                 tooltip="Stop transcribing after the current batch, or leave the text field", id="transcribe.stop"),
         Binding("y", "copy_text", "Copy", tooltip="Copy the selected clip's transcript", id="transcribe.copy"),
@@ -146,11 +146,12 @@ class TranscribeScreen(Screen):
     def select_model(self, path, audio: str | None = None, compare: bool = False) -> None:
         """Choose `path` (a model folder, run output or hub id) as the model to transcribe with.
 
-        Coming from a finished run, `audio` pre-fills the run's data folder and `compare` turns on the
-        base-vs-tuned view, so the next Enter shows what the fine-tune changed.
+        Coming from a finished run, `audio` pre-fills the run's data folder (unless the user typed one)
+        and `compare` turns on the base-vs-tuned view, and the comparison starts at once: opening the
+        console from a run is asking to see what the fine-tune changed.
         """
         if self.is_mounted:
-            if audio and not self.query_one("#tx-audio", Input).value.strip():
+            if audio and not self._audio_value():
                 self.query_one("#tx-audio", Input).value = str(audio)
             if compare and not is_bundled(str(path)):
                 self.query_one("#tx-compare", Switch).value = True
@@ -166,11 +167,19 @@ class TranscribeScreen(Screen):
         elif all(v != value for _, v in self._extra_models):
             self._extra_models.append((f"{value} (hub)", value))
         self.model_value = value
-        if self.is_mounted:
-            self.refresh_models()
-            self._set_status(Text.assemble("Model: ", (short_model_name(value), "bold"),
-                                           " — type an audio file or folder and press Enter."))
-            self.query_one("#tx-audio", Input).focus()  # the next thing to do
+        if not self.is_mounted:
+            return
+        self.refresh_models()
+        if audio and self._audio_value():
+            self.transcribe(self._audio_value())
+            self.query_one(ResultsTable).focus()  # results stream in there; number keys switch screens
+            return
+        self._set_status(Text.assemble("Model: ", (short_model_name(value), "bold"),
+                                       " — type an audio file or folder and press Enter."))
+        self.query_one("#tx-audio", Input).focus()  # the next thing to do
+
+    def _audio_value(self) -> str:
+        return self.query_one("#tx-audio", Input).value.strip()
 
     @on(Select.Changed, "#tx-model")
     def _model_chosen(self, event: Select.Changed) -> None:
@@ -227,7 +236,7 @@ class TranscribeScreen(Screen):
                 return
             self.post_message(TranscribeStatus(job, loading_text(value, backend)))
             transcribers[role] = self._transcribers.get(value, backend, keep=self.base_model)
-        self.post_message(TranscribeLoaded(job, {role: engine_label(t, backend) for role, t in transcribers.items()}))
+        self.post_message(TranscribeLoaded(job, {role: engine_label(t) for role, t in transcribers.items()}))
         batch = max(t.batch_size for t in transcribers.values())
         for start in range(0, len(files), batch):
             chunk = files[start:start + batch]
@@ -279,7 +288,7 @@ class TranscribeScreen(Screen):
         done = "Stopped" if message.stopped else "Done"
         engines = " and ".join(dict.fromkeys(self._engines.values()))
         on = f" with {engines}" if engines else ""
-        self._set_status(f"{done}: {count} file{'s' * (count != 1)}{on}. Enter on the audio path runs again.")
+        self._set_status(f"{done}: {count} file{'s' * (count != 1)}{on}. ctrl+r runs again.")
         self.refresh_bindings()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -381,7 +390,7 @@ class TranscribeScreen(Screen):
     # -- actions -------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "rerun":  # while running it restarts (the new worker replaces the old one)
-            return True if self._target is not None else None
+            return True if self._rerun_target() is not None else None
         if action == "copy_text":
             return True if self.query_one(ResultsTable).clip_rows else None
         return True
@@ -397,9 +406,18 @@ class TranscribeScreen(Screen):
         if self._target is not None and self.query_one(ResultsTable).compare != wanted:
             self.transcribe(self._target)
 
+    def _rerun_target(self) -> str | Path | None:
+        """What ctrl+r transcribes: the audio filled in (typed, or from a run), else the last audio run."""
+        return self._audio_value() or self._target
+
+    @on(Input.Changed, "#tx-audio")
+    def _audio_typed(self) -> None:
+        self.refresh_bindings()  # ctrl+r (Again) runs whatever is filled in
+
     def action_rerun(self) -> None:
-        if self._target is not None:
-            self.transcribe(self._target)
+        target = self._rerun_target()
+        if target is not None:
+            self.transcribe(target)
 
     def action_stop_or_leave(self) -> None:
         if self._busy:

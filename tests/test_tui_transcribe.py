@@ -278,6 +278,60 @@ async def test_from_a_finished_run_the_console_is_ready_to_compare_on_its_data(t
         assert app.tx.query_one("#tx-audio", Input).value == "/mine"
 
 
+async def test_opened_from_a_run_with_its_data_the_comparison_starts(tmp_path, tiny_whisper_dir):
+    """Issue 15: `t` on the Dashboard (or Runs) filled in the run's model and data and then waited for Enter."""
+    from conftest import build_tiny_whisper
+
+    tuned = build_tiny_whisper(tmp_path / "tuned", seed=1)
+    audio = write_clips(tmp_path / "data", [("a.wav", 1.0), ("b.wav", 0.6)], {"a.wav": "hello", "b.wav": "world"})
+    app = TxApp(base_model=str(tiny_whisper_dir))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        app.tx.select_model(tuned, audio=str(audio), compare=True)  # what the app's open_transcribe does
+        await wait_for_workers(pilot, app)
+
+        table = app.tx.query_one(ResultsTable)
+        assert table.row_count == 2, status_text(app)  # before the fix: 0, "type an audio file or folder..."
+        assert table.compare
+        for row in table.clip_rows:
+            assert set(row.results) == {"base", "model"} and all(r.ok for r in row.results.values())
+        assert "Done: 2 files" in status_text(app)
+        assert not isinstance(app.focused, Input)  # number keys switch screens while results come in
+
+
+async def test_ctrl_r_transcribes_whatever_audio_is_filled_in(tmp_path, tiny_whisper_dir):
+    first = write_clips(tmp_path / "first", [("a.wav", 0.5)])
+    second = write_clips(tmp_path / "second", [("x.wav", 0.5), ("y.wav", 0.4)])
+    app = TxApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        app.tx.select_model(tiny_whisper_dir)  # no audio: the console waits for it
+        await pilot.pause()
+        table = app.tx.query_one(ResultsTable)
+        assert table.row_count == 0
+        audio_field = app.tx.query_one("#tx-audio", Input)
+        assert app.focused is audio_field
+
+        audio_field.value = str(first)  # filled in, Enter not pressed
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await wait_for_workers(pilot, app)
+        assert [row.path.name for row in table.clip_rows] == ["a.wav"]  # before the fix: nothing ran
+
+        audio_field.value = str(second)
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await wait_for_workers(pilot, app)
+        assert [row.path.name for row in table.clip_rows] == ["x.wav", "y.wav"]
+
+        audio_field.value = ""  # nothing filled in: the last audio again
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await wait_for_workers(pilot, app)
+        assert [row.path.name for row in table.clip_rows] == ["x.wav", "y.wav"]
+        assert "Done: 2 files" in status_text(app)
+
+
 # -- backend: CTranslate2 int8 or torch --------------------------------------------------------------
 def summary_lines(app: TxApp) -> list[str]:
     return str(app.tx.query_one("#tx-summary", Static).content).splitlines()
