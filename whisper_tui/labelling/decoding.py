@@ -8,7 +8,8 @@ of labelling them with invented words). Two backends give the same `Decoded`:
 - "ct2" (CTranslate2, the bundled tiny.en as it ships): greedy `generate` with
   `return_no_speech_prob` and `return_logits_vocab`; a token's probability is the softmax of the
   logits CTranslate2 returns for the step that chose it.
-- "torch" (transformers, any model the resolver takes): greedy `generate`, then one teacher-forced
+- "torch" (transformers, any model the resolver takes): greedy decoding (GenerationMixin's loop with
+  transformers' Whisper timestamp rules), then one teacher-forced
   decoder pass over prompt + tokens, whose logits give every token's probability and, at the
   start-of-transcript position, the no-speech probability (OpenAI's definition).
 
@@ -18,6 +19,7 @@ Timestamp tokens are kept in `Decoded.tokens` (ids >= `timestamp_begin`); text t
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -25,6 +27,7 @@ import numpy as np
 
 from whisper_tui.data.audio import SAMPLE_RATE
 from whisper_tui.errors import WhisperTuiError
+from whisper_tui.models.parts import encoder_of
 
 BACKENDS = ("ct2", "torch")
 TOKENS_PER_SECOND = 10  # generous: fast speech is about 4-5 tokens a second (as transcribe.py)
@@ -65,11 +68,18 @@ class CT2Decoder:
         from whisper_tui.inference.transcribe import CT2Whisper
 
         self._cw = CT2Whisper(model, device=device)
-        tok = self._cw.processor.tokenizer
-        self.tokenizer = tok
         self.eot = self._cw._eot
         self.timestamp_begin = self._cw._no_ts + 1
         self.multilingual = self._cw.multilingual
+        # CT2Whisper's numpy log-mel and tokenizers-only tokenizer keep torch and transformers out;
+        # an older CT2Whisper has only the transformers processor
+        tokens = getattr(self._cw, "tokens", None)
+        self._decode_ids = tokens.decode if tokens is not None else (
+            lambda ids: self._cw.processor.tokenizer.decode(ids, skip_special_tokens=True))
+        features = getattr(self._cw, "features", None)
+        self._features = features if features is not None else (
+            lambda waves: self._cw.processor.feature_extractor(waves, sampling_rate=SAMPLE_RATE,
+                                                               return_tensors="np").input_features)
 
     def decode(self, wave: np.ndarray, timestamps: bool, language: str = "en") -> Decoded:
         import ctranslate2
@@ -77,7 +87,7 @@ class CT2Decoder:
         from whisper_tui.inference.transcribe import LoopGuard
 
         cw = self._cw
-        features = cw.processor.feature_extractor([wave], sampling_rate=SAMPLE_RATE, return_tensors="np").input_features
+        features = self._features([wave])
         storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(features, dtype=np.float32))
         prompt = cw._prompt(language)
         if timestamps:
@@ -94,7 +104,7 @@ class CT2Decoder:
         return Decoded(ids[:len(probs)], probs, float(result.no_speech_prob))
 
     def text(self, ids: list[int]) -> str:
-        return self.tokenizer.decode([t for t in ids if t < self.eot], skip_special_tokens=True).strip()
+        return self._decode_ids([t for t in ids if t < self.eot]).strip()
 
 
 class TorchDecoder:
@@ -125,7 +135,8 @@ class TorchDecoder:
 
     def decode(self, wave: np.ndarray, timestamps: bool, language: str = "en") -> Decoded:
         import torch
-        from transformers.generation import LogitsProcessorList
+        from transformers import GenerationMixin
+        from transformers.generation import LogitsProcessorList, WhisperTimeStampLogitsProcessor
 
         from whisper_tui.inference.transcribe import LoopGuard
 
@@ -134,19 +145,22 @@ class TorchDecoder:
         dtype = next(model.parameters()).dtype
         input_features = features.input_features.to(model.device, dtype)
         budget = math.ceil(len(wave) / SAMPLE_RATE * TOKENS_PER_SECOND) + TOKEN_ALLOWANCE
-        kwargs: dict = {"max_new_tokens": min(440, 2 * budget if timestamps else budget),
-                        "return_timestamps": timestamps,
-                        "logits_processor": LogitsProcessorList([LoopGuard(self.eot)])}
-        if self.multilingual:
-            kwargs.update(language=language, task="transcribe")
+        prompt = self._prompt(language, timestamps)
+        processors = [LoopGuard(self.eot)]
+        if timestamps:
+            processors.insert(0, WhisperTimeStampLogitsProcessor(model.generation_config, begin_index=len(prompt)))
         with torch.inference_mode():
             encoded = model.get_encoder()(input_features)
-            sequences = model.generate(encoder_outputs=encoded, **kwargs)
-            if isinstance(sequences, dict):
-                sequences = sequences["sequences"]
-            prompt = self._prompt(language, timestamps)
-            ids = [int(t) for t in sequences[0].tolist()]
-            ids = [t for t in ids if t < self.eot or t >= self.timestamp_begin]  # prompt and end tokens out
+            prompt_ids = torch.tensor([prompt], device=model.device)
+            # GenerationMixin's plain greedy loop, not Whisper's generate: that one re-runs the
+            # long-form pipeline and hands back its own post-processed sequence
+            sequences = GenerationMixin.generate(
+                model, encoder_outputs=encoded, decoder_input_ids=prompt_ids, do_sample=False, num_beams=1,
+                max_new_tokens=min(440, 2 * budget if timestamps else budget), eos_token_id=self.eot,
+                logits_processor=LogitsProcessorList(processors))
+            ids = [int(t) for t in sequences[0, len(prompt):].tolist()]
+            if self.eot in ids:
+                ids = ids[:ids.index(self.eot)]
             decoder_ids = torch.tensor([prompt + ids], device=model.device)
             logits = model(encoder_outputs=encoded, decoder_input_ids=decoder_ids).logits[0].float()
             logprobs = torch.log_softmax(logits, dim=-1)
@@ -168,8 +182,13 @@ def _no_speech_id(tokenizer) -> int | None:
 
 
 def make_decoder(model: str, backend: str | None = None, device: str = "auto"):
-    """A CT2Decoder or TorchDecoder for `model` (anything `resolve_model` takes)."""
-    backend = backend or default_backend()
+    """A CT2Decoder or TorchDecoder for `model` (anything `resolve_model` takes). The last one made
+    is kept, so labelling the same folder again (a relabel, the app's next run) skips the loading."""
+    return _cached_decoder(str(model), backend or default_backend(), device)
+
+
+@functools.lru_cache(maxsize=1)
+def _cached_decoder(model: str, backend: str, device: str):
     if backend not in BACKENDS:
         raise WhisperTuiError(f"unknown labelling backend '{backend}'", f"use one of: {', '.join(BACKENDS)}",
                               where="--backend")

@@ -33,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from whisper_tui.data.audio import AUDIO_EXTENSIONS, SAMPLE_RATE, audio_info, load_audio
+from whisper_tui.data.audio import AUDIO_EXTENSIONS, SAMPLE_RATE, audio_info
+from whisper_tui.data.sinc_resample import load_audio  # numpy resampling: no torch on the ct2 path
 from whisper_tui.data.dataset import METADATA_FILE
 from whisper_tui.errors import AudioError, DatasetError, WhisperTuiError
 from whisper_tui.labelling import energy
