@@ -132,13 +132,15 @@ async def test_r_marks_reviewed_and_moves_to_the_next_unreviewed(tmp_path):
         after = metadata_lines(folder)
         assert after[2].endswith(b",repetition,reviewed\n")
         assert [line for i, line in enumerate(after) if i != 2] == [line for i, line in enumerate(before) if i != 2]
-        await pilot.press("w")  # worst first is now e, d, a, then the reviewed b, c; the cursor stays on d
+        await pilot.press("w")  # worst first is now e, d, a, then the reviewed b, c; the cursor starts at the top
         await pilot.pause()
-        assert shown_files(screen) == ["e.wav", "d.wav", "a.wav", "b.wav", "c.wav"] and current_file(screen) == "d.wav"
+        assert shown_files(screen) == ["e.wav", "d.wav", "a.wav", "b.wav", "c.wav"] and current_file(screen) == "e.wav"
+        await move_to(pilot, screen, "d.wav")
         await pilot.press("r")
         await pilot.pause()
         assert [r.file_name for r in screen.rows if r.reviewed] == ["b.wav", "c.wav", "d.wav"]
         assert current_file(screen) == "a.wav"  # the next one not reviewed in the order shown
+        assert shown_files(screen) == ["e.wav", "a.wav", "b.wav", "d.wav", "c.wav"]  # d sank among the reviewed
         await pilot.press("u", "u")
         await pilot.pause()
         assert metadata_lines(folder) == before
