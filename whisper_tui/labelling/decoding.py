@@ -150,7 +150,7 @@ class TorchDecoder:
         if timestamps:
             processors.insert(0, WhisperTimeStampLogitsProcessor(model.generation_config, begin_index=len(prompt)))
         with torch.inference_mode():
-            encoded = model.get_encoder()(input_features)
+            encoded = encoder_of(model)(input_features)
             prompt_ids = torch.tensor([prompt], device=model.device)
             # GenerationMixin's plain greedy loop, not Whisper's generate: that one re-runs the
             # long-form pipeline and hands back its own post-processed sequence
