@@ -108,6 +108,35 @@ def test_cancel_during_an_evaluation_in_training_saves_that_step_and_resume_fini
     assert (tmp_path / "run" / "final").is_dir()
 
 
+def test_a_cancel_during_the_evaluation_a_resume_redoes_keeps_that_evaluation_for_the_next_resume(
+        assets, tmp_path, monkeypatch):
+    """Found by soak_cancel: the resumed session's first act, evaluating the step whose evaluation the last
+    cancel cut short, was cut short too; the Trainer then trained one more step and checkpointed it, so that
+    step's evaluation was never made. Now the session stops before training anything."""
+    first = TrainingJob(profile_for(assets), tmp_path / "run", evaluate_base=False)
+    count_predictions(monkeypatch, lambda trainer, n: first.cancel() if trainer.state.global_step > 0 else None)
+    cut = first.run()
+    assert isinstance(cut, ev.RunCancelled), cut
+    step = cut.step
+
+    again = TrainingJob(profile_for(assets), resume_from=tmp_path / "run", evaluate_base=False)
+    seen = []
+    again.add_listener(seen.append)
+    again.add_listener(lambda e: again.cancel() if isinstance(e, ev.LogEvent)
+                       and e.message.startswith(f"evaluating step {step} first") else None)
+    result = again.run()
+    assert_cleanly_cancelled(again, result, tmp_path / "run")
+    assert result.checkpoint_dir == cut.checkpoint_dir  # the resume point, evaluated first next time
+    assert not any(isinstance(e, (ev.StepEvent, ev.EvalEvent, ev.CheckpointSaved)) for e in seen)
+    assert not (tmp_path / "run" / "checkpoints" / f"checkpoint-{step + 1}").exists()
+
+    final = TrainingJob(profile_for(assets), resume_from=tmp_path / "run", evaluate_base=False).run()
+    assert isinstance(final, ev.RunFinished), final
+    evals = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+             if '"eval"' in line]
+    assert step in [r["step"] for r in evals]
+
+
 def test_cancel_before_training_of_a_resumed_run_names_the_checkpoint_it_resumed_from(assets, tmp_path):
     profile = profile_for(assets, **{"training.eval_strategy": "no"})
     first = TrainingJob(profile, tmp_path / "run", evaluate_base=False)

@@ -320,6 +320,10 @@ class TrainingJob:
             self.control.log(f"evaluating step {step} first: the cancel that ended the last session cut its "
                              "evaluation short")
             self.trainer.evaluate()
+            # Cut short again: stop before any step. The Trainer would train one and checkpoint that, and the
+            # evaluation of `step` would be lost for good; raised out of trainer.train, the run ends cancelled
+            # on the checkpoint it resumed from, which a resume evaluates first again.
+            self.control.check_cancel()
 
     def evaluate_keep(self) -> tuple[float, float] | None:
         """(WER, CER) of the model as it is now on the keep set; None without one. Runs on every rank."""
