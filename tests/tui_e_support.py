@@ -152,8 +152,8 @@ def write_fake_run(root: Path, name: str, *, status="finished", started="2025-03
 class CannedTranscriber:
     """Stands in for whisper_tui.inference.transcribe.Transcriber in snapshots: fixed texts, fixed timings.
 
-    `model_name` follows the real one ("... (CTranslate2 int8)" on the ct2 backend), which is what
-    the console reads the backend's name from.
+    `model_name` and `backend_info` follow the real ones ("... (CTranslate2 int8)" on the ct2 backend);
+    the console shows `backend_info.label`.
     """
 
     batch_size = 2
@@ -163,6 +163,9 @@ class CannedTranscriber:
         self.texts = texts
         self.backend = backend
         self.model_name = f"{model} (CTranslate2 int8)" if backend == "ct2" else str(model)
+        from whisper_tui.inference.backends import backend_info
+
+        self.backend_info = backend_info(backend, "int8" if backend == "ct2" else "float32", "cpu")
 
     def transcribe_files(self, paths, on_result=None):
         import soundfile as sf

@@ -7,20 +7,20 @@ understand, a hub model not downloaded yet): such a failure becomes a `ModelErro
 model and says to switch the backend to torch, so the screen shows it instead of a traceback.
 When the model itself is broken (an adapter whose base is gone) torch would fail too, and the
 message says what to fix instead.
+
+Whether CTranslate2 can run, and what a loaded model runs on, are the engine's answers
+(`whisper_tui.inference.backends`); this module only words them for the screen.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import re
 
 from whisper_tui.errors import ModelError, WhisperTuiError
+from whisper_tui.inference.backends import CT2, TORCH, ct2_available, ct2_installed
 
 log = logging.getLogger("whisper_tui.ui")
 
-CT2 = "ct2"
-TORCH = "torch"
 BACKEND_CHOICES = [("CTranslate2 int8", CT2), ("torch", TORCH)]
 BACKEND_LABELS = {value: label for label, value in BACKEND_CHOICES}
 BACKEND_KEY = "ctrl+o"  # the screen's binding that switches backends, named in hints
@@ -28,30 +28,22 @@ BACKEND_KEY = "ctrl+o"  # the screen's binding that switches backends, named in 
 
 def initial_backend() -> str:
     """ct2 when the package is installed; cheap (no import), so the screen can compose with it."""
-    return CT2 if importlib.util.find_spec("ctranslate2") is not None else TORCH
+    return CT2 if ct2_installed() else TORCH
 
 
 def ct2_problem() -> str | None:
     """Why CTranslate2 cannot run here, or None. Imports it (~0.1 s), so call it from a worker."""
-    try:
-        import ctranslate2  # noqa: F401
-    except Exception as exc:  # a broken install raises more than ImportError (missing shared libraries)
-        return f"{type(exc).__name__}: {exc}"
-    return None
+    return ct2_available()
 
 
 def other_backend(backend: str) -> str:
     return TORCH if backend == CT2 else CT2
 
 
-def engine_label(transcriber, backend: str) -> str:
+def engine_label(transcriber, _backend: str | None = None) -> str:
     """What the results say the model ran on: "CTranslate2 int8" (the compute type the model really
-    got, from the Transcriber's model_name) or "torch"."""
-    name = str(getattr(transcriber, "model_name", ""))
-    found = re.search(r"\((CTranslate2 [^)]+)\)\s*$", name)
-    if found:
-        return found.group(1)
-    return BACKEND_LABELS.get(getattr(transcriber, "backend", backend), backend)
+    got) or "torch", as the Transcriber reports it. (`_backend` is unused: older callers pass it.)"""
+    return transcriber.backend_info.label
 
 
 def ct2_load_error(model_label: str, error: BaseException, torch_may_work: bool = True) -> ModelError:

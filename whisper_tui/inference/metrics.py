@@ -4,6 +4,10 @@ Scores use transformers' `EnglishTextNormalizer` (what OpenAI's and HF's evaluat
 "Dr. Smith's 3 pills" and "doctor smith's three pills" don't count as errors. The British→American
 spelling map (`normalizer.json`) is not shipped in the transformers wheel and we can't download it,
 so we pass an empty map on purpose.
+
+The normaliser's file needs only the standard library and `regex`, but importing it the usual way
+runs transformers' package __init__ (seconds); the CTranslate2 evaluation never needs transformers
+otherwise, so the file is loaded on its own, with the ordinary import as the fallback.
 """
 
 from __future__ import annotations
@@ -11,12 +15,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+_NORMALIZER_FILE = ("models", "whisper", "english_normalizer.py")
+
 
 @lru_cache(maxsize=1)
 def _normalizer():
+    return _normalizer_class()({})
+
+
+def _normalizer_class():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    if "transformers" not in sys.modules:
+        package = importlib.util.find_spec("transformers")  # finds, does not import
+        if package is not None and package.origin:
+            path = Path(package.origin).parent.joinpath(*_NORMALIZER_FILE)
+            spec = importlib.util.spec_from_file_location("whisper_tui._english_normalizer", path)
+            if spec is not None and spec.loader is not None and path.is_file():
+                module = importlib.util.module_from_spec(spec)
+                try:
+                    spec.loader.exec_module(module)
+                    return module.EnglishTextNormalizer
+                except (ImportError, AttributeError):  # the file grew package imports: use the package
+                    pass
     from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
 
-    return EnglishTextNormalizer({})
+    return EnglishTextNormalizer
 
 
 def normalize(text: str) -> str:

@@ -18,7 +18,13 @@ Two backends run the same pipeline (chunking, length-sorted batches, token budge
 faster-whisper; int8 on CPU by default). A CTranslate2 export folder is used as is; any other model
 is exported once into the cache (`export.export_ct2`). On short clips on a 2-core CPU the ct2
 backend batched across files is the fastest path (benchmarks/bench_transcribe.py). The loop guard
-is a transformers logits processor; under ct2 the token budget alone ends a loop.
+is a transformers logits processor; under ct2 the token budget ends a loop and the guard's `cut`
+trims it after the fact.
+
+The ct2 path imports neither torch nor transformers when the model already is a CTranslate2 folder
+(the bundled tiny.en is one): audio is resampled in numpy (`data.sinc_resample`), features come from
+`log_mel`, tokens from `ct2_tokenizer`, the device from `backends`. Those imports took seconds of a
+one-file transcription that CTranslate2 itself finishes in about one.
 """
 
 from __future__ import annotations
@@ -32,16 +38,19 @@ from pathlib import Path
 
 import numpy as np
 
+from whisper_tui.data import sinc_resample
 from whisper_tui.data.audio import AUDIO_EXTENSIONS, SAMPLE_RATE, load_audio
 from whisper_tui.errors import AudioError, WhisperTuiError
-from whisper_tui.models.window import POSITIONS_PER_SECOND, WHISPER_WINDOW_S, processor_window_s, saved_window_s
+from whisper_tui.inference.backends import BACKENDS, CT2, BackendInfo, backend_info, check_backend, ct2_device
+from whisper_tui.models.window import WHISPER_WINDOW_S, processor_window_s, saved_window_s
 
 MAX_CHUNK_S = float(WHISPER_WINDOW_S)
 CUT_SEARCH_S = 5.0  # look this far back from each 30 s mark for the quietest place to cut
 _MIN_SAMPLES = SAMPLE_RATE // 100  # under 10 ms there is nothing to hear
 _TOKENS_PER_SECOND = 10  # generous: fast speech is about 4-5 tokens/s
 _TOKEN_ALLOWANCE = 20
-BACKENDS = ("torch", "ct2")
+__all__ = ["BACKENDS", "BackendInfo", "CT2Whisper", "LoopGuard", "Transcriber", "Transcription", "ct2_folder_for",
+           "list_audio_files", "plan_chunks", "throughput"]
 
 
 @dataclass(frozen=True)
@@ -191,33 +200,31 @@ class Transcriber:
     """Load a model once, then transcribe many waves or files in batches.
 
     `model` is anything `whisper_tui.models.loading.load_model` accepts, or an already loaded
-    `(model, processor)` pair (left on its device).
+    `(model, processor)` pair (left on its device). `backend_info` says what it runs on.
     """
 
     def __init__(self, model, device: str = "auto", batch_size: int = 8, num_beams: int = 1,
                  max_new_tokens: int | None = None, language: str | None = None, dtype=None,
                  backend: str = "torch", compute_type: str | None = None) -> None:
-        from whisper_tui.models.loading import ModelRef, device_for, load_model
-
         if batch_size < 1 or num_beams < 1:
             raise WhisperTuiError(f"batch_size and num_beams must be at least 1 (got {batch_size}, {num_beams})",
                                   "use 1 or more", where="batch_size" if batch_size < 1 else "num_beams")
-        if backend not in BACKENDS:
-            raise WhisperTuiError(f"unknown transcription backend '{backend}'", f"use one of: {', '.join(BACKENDS)}",
-                                  where="backend")
+        check_backend(backend)
         self.backend = backend
         self.batch_size = batch_size
         self.num_beams = num_beams
         self.max_new_tokens = max_new_tokens
-        if backend == "ct2":
-            self._init_ct2(model, device_for(device), compute_type, language)
+        if backend == CT2:
+            self._init_ct2(model, ct2_device(device), compute_type, language)
             return
+        from whisper_tui.models.loading import ModelRef, device_for, load_model
+
         if isinstance(model, tuple):
-            self.model, self.processor = model
+            self.model, self._processor = model
             self.model_name = getattr(getattr(self.model, "config", None), "name_or_path", "") or "in-memory model"
         else:
             ref = model if isinstance(model, ModelRef) else None
-            self.model, self.processor = load_model(model, device=device_for(device), dtype=dtype)
+            self.model, self._processor = load_model(model, device=device_for(device), dtype=dtype)
             self.model_name = ref.describe() if ref else str(model or "tiny.en")
         gen = self.model.generation_config
         self.multilingual = bool(getattr(gen, "is_multilingual", False))
@@ -236,22 +243,36 @@ class Transcriber:
                                   "pass the model's folder (or use backend torch)", where="backend")
         self._ct2 = CT2Whisper(model, device=device, compute_type=compute_type)
         self.model = None
-        self.processor = self._ct2.processor
         self.model_name = f"{model or 'tiny.en'} (CTranslate2 {self._ct2.compute_type})"
         self.multilingual = self._ct2.multilingual
         self.language = language or "en"
         self._max_target = 448
 
     @property
+    def processor(self):
+        """The transformers processor (under ct2 built on first use: the ct2 path itself never needs it)."""
+        return self._ct2.processor if self.backend == CT2 else self._processor
+
+    @property
     def window_s(self) -> float:
         """Seconds per piece: 30, or shorter for a short-window fine-tune (its saved feature extractor says)."""
+        if self.backend == CT2:
+            return self._ct2.window_s
         return processor_window_s(self.processor)
 
     @property
     def device(self):
-        if self.backend == "ct2":
+        if self.backend == CT2:
             return self._ct2.device
         return self._conv.device
+
+    @property
+    def backend_info(self) -> BackendInfo:
+        """What this transcriber runs on, for front-ends to show ("CTranslate2 int8" on cpu, "torch" on cuda)."""
+        if self.backend == CT2:
+            return backend_info(CT2, self._ct2.compute_type, self._ct2.device)
+        dtype = str(self._conv.dtype).removeprefix("torch.")
+        return backend_info(self.backend, dtype, self._conv.device.type)
 
     # --- waves ---
 
@@ -279,9 +300,6 @@ class Transcriber:
         return [" ".join(parts) for parts in joined]
 
     def _generate(self, waves: list[np.ndarray]) -> list[str]:
-        import torch
-        from transformers.generation import LogitsProcessorList
-
         longest_s = max(len(w) for w in waves) / SAMPLE_RATE
         budget = self.max_new_tokens or math.ceil(longest_s * _TOKENS_PER_SECOND) + _TOKEN_ALLOWANCE
         # A total length rather than max_new_tokens: the generation config already sets max_length,
@@ -289,8 +307,11 @@ class Transcriber:
         # + task on multilingual models) + <|notimestamps|>.
         prompt = 4 if self.multilingual else 2
         max_length = max(prompt + 1, min(budget + prompt, self._max_target))
-        if self.backend == "ct2":
+        if self.backend == CT2:
             return self._ct2.generate(waves, max_length, self.num_beams, self.language)
+        import torch
+        from transformers.generation import LogitsProcessorList
+
         features = self.processor.feature_extractor(waves, sampling_rate=SAMPLE_RATE, return_tensors="pt")
         input_features = features.input_features.to(self.device, self._conv.dtype)
         kwargs: dict = {"max_length": max_length, "num_beams": self.num_beams,
@@ -323,6 +344,8 @@ class Transcriber:
         its files in proportion to their length (the only fair per-file figure when they run together).
         """
         paths = [Path(p) for p in paths]
+        # the ct2 path resamples in numpy (same kernel as torchaudio's, see data/sinc_resample.py): no torch import
+        read = sinc_resample.load_audio if self.backend == CT2 else load_audio
         results: list[Transcription | None] = [None] * len(paths)
         for begin in range(0, len(paths), self.batch_size):
             group = range(begin, min(begin + self.batch_size, len(paths)))
@@ -330,7 +353,7 @@ class Transcriber:
             for i in group:
                 started = time.perf_counter()
                 try:
-                    wave = load_audio(paths[i])
+                    wave = read(paths[i])
                 except WhisperTuiError as exc:
                     results[i] = Transcription(paths[i], "", 0.0, time.perf_counter() - started, str(exc))
                     continue
@@ -350,16 +373,22 @@ class Transcriber:
 
 
 class CT2Whisper:
-    """A CTranslate2 Whisper with the processor that feeds it; exports non-CT2 models into the cache once."""
+    """A CTranslate2 Whisper with its tokenizer and features; exports non-CT2 models into the cache once.
+
+    `tokens` (ct2_tokenizer.WhisperTokens) and `features` (log_mel.LogMel) need neither torch nor
+    transformers. `processor` is a transformers WhisperProcessor for callers that still want one,
+    built on first use only.
+    """
 
     def __init__(self, model, device: str = "cpu", compute_type: str | None = None) -> None:
         import ctranslate2
 
-        from whisper_tui.models.convert import build_processor
-
+        from whisper_tui.inference.ct2_tokenizer import WhisperTokens
+        from whisper_tui.inference.log_mel import LogMel
         from whisper_tui.training.threads import ThreadTuner, thread_candidates, tuning_enabled
 
         folder = ct2_folder_for(model)
+        self.folder = folder
         self.device = device
         self.compute_type = compute_type or ("int8" if device == "cpu" else "int8_float16")
         cuda = device.startswith("cuda")
@@ -378,25 +407,36 @@ class CT2Whisper:
                              "re-export the model (whisper-tui export MODEL OUT)", where=str(folder)) from exc
         self.model = self.models[threads[0]]
         self.multilingual = bool(self.model.is_multilingual)
-        self.processor = build_processor(folder, n_mels=int(self.model.n_mels or 80),
-                                         max_source_positions=saved_window_s(folder) * POSITIONS_PER_SECOND)
-        tok = self.processor.tokenizer
-        self._sot = tok.convert_tokens_to_ids("<|startoftranscript|>")
-        self._no_ts = tok.convert_tokens_to_ids("<|notimestamps|>")
-        self._task = tok.convert_tokens_to_ids("<|transcribe|>")
-        self._eot = tok.convert_tokens_to_ids("<|endoftext|>")
+        self.n_mels = int(self.model.n_mels or 80)
+        self.features = LogMel(self.n_mels, chunk_length=saved_window_s(folder))
+        self.tokens = WhisperTokens.from_folder(folder, self.multilingual)
+        self._processor = None
+        # the names older callers use (labelling, importers.align)
+        self._sot, self._no_ts, self._task, self._eot = (self.tokens.sot, self.tokens.no_timestamps,
+                                                         self.tokens.transcribe, self.tokens.eot)
+
+    @property
+    def window_s(self) -> float:
+        return float(self.features.chunk_length)
+
+    @property
+    def processor(self):
+        """transformers' WhisperProcessor for this folder (imports transformers; the ct2 path does not use it)."""
+        if self._processor is None:
+            from whisper_tui.models.convert import build_processor
+            from whisper_tui.models.window import POSITIONS_PER_SECOND
+
+            self._processor = build_processor(self.folder, n_mels=self.n_mels,
+                                              max_source_positions=saved_window_s(self.folder) * POSITIONS_PER_SECOND)
+        return self._processor
 
     def _prompt(self, language: str) -> list[int]:
-        if not self.multilingual:
-            return [self._sot, self._no_ts]
-        lang = self.processor.tokenizer.convert_tokens_to_ids(f"<|{(language or 'en').lower()}|>")
-        return [self._sot, lang, self._task, self._no_ts]
+        return self.tokens.prompt(language or "en")
 
     def generate(self, waves: list[np.ndarray], max_length: int, num_beams: int, language: str) -> list[str]:
         import ctranslate2
 
-        fe = self.processor.feature_extractor
-        features = fe(waves, sampling_rate=SAMPLE_RATE, return_tensors="np").input_features
+        features = self.features(waves)
         storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(features, dtype=np.float32))
         # transformers' Whisper generate gives `max_length` new tokens; CTranslate2 gives max_length // 2
         # (OpenAI's sample_len = n_text_ctx // 2 convention), so ask for twice as many, within 448.
@@ -407,23 +447,31 @@ class CT2Whisper:
                 max_length=min(448, 2 * max_length), suppress_blank=True, suppress_tokens=[-1])
         finally:
             self.tuner.after()
-        tok = self.processor.tokenizer
         guard = LoopGuard(self._eot)
-        # text tokens sit below <|endoftext|>; timestamps and other specials are dropped before decoding
-        texts = []
-        for r in results:
-            ids = [t for t in guard.cut(r.sequences_ids[0]) if t < self._eot]
-            texts.append(tok.decode(ids, skip_special_tokens=True).strip())
-        return texts
+        # text tokens sit below <|endoftext|>; timestamps and other specials are dropped by decode
+        return [self.tokens.decode(guard.cut(r.sequences_ids[0])).strip() for r in results]
 
 
 def _ct2_threads() -> int:
-    try:
-        import torch
+    """torch's default CPU thread count (physical cores, or OMP_NUM_THREADS) without importing torch."""
+    import sys
 
-        return max(1, torch.get_num_threads())
+    if "torch" in sys.modules:  # a training process may have set its own count
+        return max(1, sys.modules["torch"].get_num_threads())
+    pinned = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if pinned.isdigit() and int(pinned) > 0:
+        return int(pinned)
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count() or 1
+    try:
+        import psutil
+
+        physical = psutil.cpu_count(logical=False) or usable
     except ImportError:
-        return max(1, os.cpu_count() or 1)
+        physical = usable
+    return max(1, min(usable, physical))
 
 
 def ct2_folder_for(model) -> Path:
