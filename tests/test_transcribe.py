@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from conftest import JFK_TEXT
-from whisper_tui.errors import AudioError
+from whisper_tui.errors import AudioError, WhisperTuiError
 from whisper_tui.inference.metrics import error_rates, normalize
 from whisper_tui.inference.transcribe import LoopGuard, Transcriber, list_audio_files, plan_chunks, throughput
 
@@ -159,3 +159,14 @@ def test_bundled_tiny_en_transcribes_real_and_synthetic_speech(jfk_path):
     wer, _ = error_rates(EVERYDAY_SENTENCES, texts)
     assert wer <= 0.2, list(zip(EVERYDAY_SENTENCES, texts))
     assert time.perf_counter() - started < 120
+
+
+def test_each_backend_reports_what_it_runs_on(tiny_transcriber, tiny_ct2_dir):
+    info = tiny_transcriber.backend_info
+    assert (info.name, info.compute_type, info.device, info.label) == ("torch", "float32", "cpu", "torch")
+    ct2 = Transcriber(str(tiny_ct2_dir), device="cpu", backend="ct2", max_new_tokens=4)
+    assert ct2.backend_info.label == "CTranslate2 int8" and ct2.backend_info.device == "cpu"
+    assert ct2.window_s == 30.0
+    assert ct2.processor.feature_extractor.chunk_length == 30  # transformers' processor, built only when asked for
+    with pytest.raises(WhisperTuiError, match="unknown transcription backend"):
+        Transcriber(str(tiny_ct2_dir), backend="onnx")
