@@ -72,6 +72,9 @@ class TranscribeScreen(Screen):
         Binding("y", "copy_text", "Copy", tooltip="Copy the selected clip's transcript", id="transcribe.copy"),
         Binding("ctrl+l", "focus_audio", "Audio", tooltip="Type an audio file or folder",
                 id="transcribe.audio"),
+        Binding("ctrl+s", "save_dataset", "Save",  # short: the 80-column footer is full
+                tooltip="Save as dataset: the transcripts and their audio, rows marked auto to review",
+                id="transcribe.save_dataset"),
         Binding(BACKEND_KEY, "toggle_backend", "Backend",
                 tooltip="Switch the backend: CTranslate2 int8 (faster on CPU) or torch", id="transcribe.backend"),
     ]
@@ -93,6 +96,7 @@ class TranscribeScreen(Screen):
         self._target: Path | None = None
         self._labels: dict[str, str] = {}
         self._references: dict[Path, str] = {}
+        self.last_saved_dataset = None  # the engine's LabelReport of the last "Save as dataset"
 
     # -- layout --------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -295,6 +299,9 @@ class TranscribeScreen(Screen):
         if event.worker.group == "ct2-check":
             self._ct2_checked(event)
             return
+        if event.worker.group == "save-dataset":
+            self._dataset_saved(event)
+            return
         if event.worker.group != "transcribe":
             return
         if notify_worker_failure(self, event):
@@ -393,6 +400,10 @@ class TranscribeScreen(Screen):
             return True if self._rerun_target() is not None else None
         if action == "copy_text":
             return True if self.query_one(ResultsTable).clip_rows else None
+        if action == "save_dataset":  # shown once there are results; dimmed while a run still fills the table
+            if not self.query_one(ResultsTable).clip_rows:
+                return False
+            return None if self._busy else True
         return True
 
     def action_toggle_compare(self) -> None:
@@ -435,6 +446,64 @@ class TranscribeScreen(Screen):
         if result is not None and result.ok:
             self.app.copy_to_clipboard(result.text)
             self.notify(f"Copied the transcript of {row.path.name}")
+
+    # -- results -> a labelled dataset ---------------------------------------------------------------
+    def dataset_items(self) -> list[tuple[Path, str, float | None, float | None]]:
+        """(audio, text, confidence, no_speech) of every clip the chosen model transcribed (the tuned side
+        in compare mode), as `whisper_tui.labelling.save_transcripts_as_dataset` takes them."""
+        items = []
+        for row in self.query_one(ResultsTable).clip_rows:
+            result = row.results.get(MODEL)
+            if result is not None and result.ok:
+                items.append((row.path, result.text, getattr(result, "confidence", None),
+                              getattr(result, "no_speech", None)))
+        return items
+
+    def _dataset_suggestion(self) -> Path:
+        target = (self._target or Path.cwd()).expanduser().absolute()
+        name = target.name if target.is_dir() else target.stem
+        return target.parent / f"{name}-labelled"
+
+    def action_save_dataset(self) -> None:
+        items = self.dataset_items()
+        if not items:
+            self.notify("No transcript to save: transcribe some audio first.", severity="warning")
+            return
+        from .widgets.folder_prompt import FolderPrompt
+
+        def chosen(folder: Path | None) -> None:
+            if folder is not None:
+                self._set_status(f"Saving {len(items)} clip{'s' * (len(items) != 1)} as a dataset in {folder}…")
+                self._save_dataset(folder, items)
+
+        note = (f"{len(items)} clip{'s' * (len(items) != 1)} and the transcripts of "
+                f"{short_model_name(self.model_value)}, marked auto (review them on the Dataset screen). "
+                "A new or empty folder, or one saved here before (reviewed rows are kept).")
+        self.app.push_screen(FolderPrompt("Save as dataset: folder", self._dataset_suggestion(), note), chosen)
+
+    @work(thread=True, exclusive=True, group="save-dataset", exit_on_error=False, description="save as dataset")
+    def _save_dataset(self, folder: Path, items: list):
+        from whisper_tui.labelling import save_transcripts_as_dataset
+
+        return save_transcripts_as_dataset(folder, items)
+
+    def _dataset_saved(self, event: Worker.StateChanged) -> None:
+        if notify_worker_failure(self, event):
+            error = event.worker.error
+            self._set_status(Text(f"Not saved: {getattr(error, 'message', None) or error}", style="red"))
+            self._show_failure(error)
+            return
+        if event.state != WorkerState.SUCCESS:
+            return
+        report = event.worker.result
+        self.last_saved_dataset = report
+        skipped = sum(report.left_out.values()) + len(report.failed)
+        extra = f"; {skipped} left out (no speech or unreadable)" if skipped else ""
+        kept = f"; {report.kept_reviewed} reviewed row(s) kept" if report.kept_reviewed else ""
+        self._set_status(Text.assemble("Saved ", (f"{report.written + report.relabelled}", "bold"),
+                                       f" clip(s) as a dataset in {report.out_dir}{kept}{extra}. "
+                                       "Open it on the Dataset screen (1) to review."))
+        self.notify(f"Saved as a dataset: {report.out_dir}")
 
     def action_focus_audio(self) -> None:
         self.query_one("#tx-audio", Input).focus()

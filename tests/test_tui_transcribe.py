@@ -332,6 +332,60 @@ async def test_ctrl_r_transcribes_whatever_audio_is_filled_in(tmp_path, tiny_whi
         assert "Done: 2 files" in status_text(app)
 
 
+async def test_results_for_a_folder_are_saved_as_a_labelled_dataset(tmp_path):
+    import csv
+
+    from screens.widgets.folder_prompt import FolderPrompt
+
+    audio = write_clips(tmp_path / "audio", [("a.wav", 1.0), ("b.wav", 0.6), ("c.wav", 0.5)])
+    texts = {"a.wav": "hello there", "b.wav": "general kenobi", "c.wav": ""}  # c: nothing heard
+    app = TxApp(transcriber_factory=canned(texts, {}))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.tx.check_action("save_dataset", ()) is False  # nothing to save yet: not offered
+        await run_folder(pilot, app, audio)
+        assert app.tx.check_action("save_dataset", ()) is True
+
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        prompt = app.screen
+        assert isinstance(prompt, FolderPrompt)
+        field = prompt.query_one(Input)
+        assert field.value == str(tmp_path / "audio-labelled")  # beside the audio, named after it
+        field.value = str(tmp_path / "mine")
+        await pilot.press("enter")
+        await wait_for_workers(pilot, app)
+
+        assert app.screen is app.tx
+        out = tmp_path / "mine"
+        with open(out / "metadata.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert [row["transcription"] for row in rows] == ["hello there", "general kenobi"]
+        assert {row["status"] for row in rows} == {"auto"}
+        for row in rows:
+            assert (out / row["file_name"]).is_file()
+        report = app.tx.last_saved_dataset
+        assert report.written == 2 and report.left_out == {"no_speech": 1}
+        assert "Saved 2 clip(s) as a dataset in" in status_text(app) and "1 left out" in status_text(app)
+
+        await pilot.press("ctrl+s")  # escape leaves the prompt without saving
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.tx
+
+        other = tmp_path / "notes"  # a folder of someone else's files: the engine refuses, the console says why
+        other.mkdir()
+        (other / "todo.txt").write_text("mine\n")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        app.screen.query_one(Input).value = str(other)
+        await pilot.press("enter")
+        await wait_for_workers(pilot, app)
+        assert "Not saved" in status_text(app) and str(other) in detail_text(app)
+        assert sorted(p.name for p in other.iterdir()) == ["todo.txt"]
+
+
 # -- backend: CTranslate2 int8 or torch --------------------------------------------------------------
 def summary_lines(app: TxApp) -> list[str]:
     return str(app.tx.query_one("#tx-summary", Static).content).splitlines()
