@@ -393,19 +393,15 @@ class CT2Whisper:
         self.compute_type = compute_type or ("int8" if device == "cpu" else "int8_float16")
         cuda = device.startswith("cuda")
         # CTranslate2 fixes its threads per model instance, so thread tuning keeps one instance per
-        # candidate (tiny in int8: ~40 MB each) and runs each batch on the tuner's current pick.
+        # candidate (tiny in int8: ~40 MB each) and runs each batch on the tuner's current pick. The
+        # others load when the tuner first switches to them, before its clock starts (each load is
+        # ~0.5 s, and a one-batch run needs only the first).
+        self._load = lambda n: ctranslate2.models.Whisper(str(folder), device="cuda" if cuda else "cpu",
+                                                          compute_type=self.compute_type, intra_threads=n)
+        self.models: dict[int, object] = {}
         threads = thread_candidates(_ct2_threads()) if tuning_enabled(device) else [_ct2_threads()]
-        self.tuner = ThreadTuner(threads, probe_steps=1, hold_steps=8, apply=lambda _n: None)
-        try:
-            self.models = {n: ctranslate2.models.Whisper(str(folder), device="cuda" if cuda else "cpu",
-                                                         compute_type=self.compute_type, intra_threads=n)
-                           for n in threads}
-        except (RuntimeError, ValueError) as exc:
-            from whisper_tui.errors import ModelError
-
-            raise ModelError(f"CTranslate2 cannot load {folder}: {exc}",
-                             "re-export the model (whisper-tui export MODEL OUT)", where=str(folder)) from exc
-        self.model = self.models[threads[0]]
+        self.tuner = ThreadTuner(threads, probe_steps=1, hold_steps=8, apply=self.model_for)
+        self.model = self.model_for(threads[0])
         self.multilingual = bool(self.model.is_multilingual)
         self.n_mels = int(self.model.n_mels or 80)
         self.features = LogMel(self.n_mels, chunk_length=saved_window_s(folder))
@@ -414,6 +410,18 @@ class CT2Whisper:
         # the names older callers use (labelling, importers.align)
         self._sot, self._no_ts, self._task, self._eot = (self.tokens.sot, self.tokens.no_timestamps,
                                                          self.tokens.transcribe, self.tokens.eot)
+
+    def model_for(self, threads: int):
+        """The instance running on `threads` intra-op threads, loaded on first use."""
+        if threads not in self.models:
+            try:
+                self.models[threads] = self._load(threads)
+            except (RuntimeError, ValueError) as exc:
+                from whisper_tui.errors import ModelError
+
+                raise ModelError(f"CTranslate2 cannot load {self.folder}: {exc}",
+                                 "re-export the model (whisper-tui export MODEL OUT)", where=str(self.folder)) from exc
+        return self.models[threads]
 
     @property
     def window_s(self) -> float:
@@ -442,7 +450,7 @@ class CT2Whisper:
         # (OpenAI's sample_len = n_text_ctx // 2 convention), so ask for twice as many, within 448.
         self.tuner.before()
         try:
-            results = self.models[self.tuner.current].generate(
+            results = self.model_for(self.tuner.current).generate(
                 storage, [self._prompt(language)] * len(waves), beam_size=num_beams,
                 max_length=min(448, 2 * max_length), suppress_blank=True, suppress_tokens=[-1])
         finally:
