@@ -149,9 +149,14 @@ def _data_dir(arg) -> Path:
 
     if arg:
         return Path(arg).expanduser()
-    from whisper_tui.data.sample_data import ensure_sample_dataset
+    from whisper_tui.data.sample_data import DEFAULT_CLIPS, ensure_sample_dataset
 
-    return ensure_sample_dataset(default_sample_data_dir(), log=lambda message: say(message, err=True))
+    bar = ProgressBar("sample data", DEFAULT_CLIPS)  # drawn only if it has to be made
+    try:
+        return ensure_sample_dataset(default_sample_data_dir(), log=lambda message: say(message, err=True),
+                                     on_progress=bar)
+    finally:
+        bar.close()
 
 
 def evaluate_on(model_name: str, data_dir: Path, test_split: float, seed: int, batch_size: int = 8,
@@ -174,14 +179,18 @@ def evaluate_on(model_name: str, data_dir: Path, test_split: float, seed: int, b
     bar = ProgressBar(label, len(test))
     if groups is None:  # "known voices" / "new voices" when the data names its speakers
         groups = data_report.split.test_groups() or None
-    report = evaluate_model(transcriber, test, batch_size=batch_size, on_progress=lambda done, total: bar.update(done),
-                            groups=groups)
+    try:
+        report = evaluate_model(transcriber, test, batch_size=batch_size, on_progress=bar, groups=groups)
+    finally:
+        bar.close()
     if keep:  # general speech with the same model (loaded once)
         from whisper_tui.inference.evaluate import keep_summary
 
         keep_bar = ProgressBar("general speech", len(keep))
-        keep_report = evaluate_model(transcriber, keep, batch_size=batch_size,
-                                     on_progress=lambda done, total: keep_bar.update(done))
+        try:
+            keep_report = evaluate_model(transcriber, keep, batch_size=batch_size, on_progress=keep_bar)
+        finally:
+            keep_bar.close()
         report.keep = keep_summary(keep_report, keep_dir)
     return report
 
@@ -254,7 +263,10 @@ def cmd_transcribe(args) -> int:
             done["n"] += 1
             bar.update(done["n"])
 
-        results[name] = transcriber.transcribe_files(files, on_result=on_result)
+        try:
+            results[name] = transcriber.transcribe_files(files, on_result=on_result)
+        finally:
+            bar.close()
     failures = 0
     for i, path in enumerate(files):
         rows = [results[m][i] for m in models]
@@ -308,10 +320,55 @@ def cmd_import(args) -> int:
     return run_import(args)
 
 
+def cmd_label(args) -> int:
+    """Ctrl+C stops at the next window (files done are kept; the same command continues). Exit 2 when a
+    file could not be read (the others are labelled), 130 when stopped."""
+    import math
+
+    from whisper_tui.labelling import label_folder
+
+    quiet_libraries()
+    stop = threading.Event()
+    bar = {"bar": None}
+
+    def on_progress(p) -> None:
+        if bar["bar"] is None:
+            bar["bar"] = ProgressBar("label", max(1, math.ceil(p.total_s)))
+        bar["bar"].update(int(p.done_s), f"s of audio · file {min(p.files_done + 1, p.files_total)}/{p.files_total}")
+
+    def on_sigint(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        say("\nstopping: files done so far are kept, the one in progress is labelled next time "
+            "(Ctrl+C again to stop at once)", err=True)
+        stop.set()
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        report = label_folder(args.audio_dir, args.out, model=args.model, backend=args.backend,
+                              on_progress=on_progress, should_stop=stop.is_set,
+                              log=lambda m: say(m, err=True))
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        if bar["bar"] is not None:
+            bar["bar"].close()
+    say(report.summary())
+    if report.stopped:
+        return EXIT_CANCELLED
+    return EXIT_USER if report.failed else EXIT_OK
+
+
 def cmd_sample_data(args) -> int:
     from whisper_tui.data.sample_data import make_sample_dataset
 
-    out = make_sample_dataset(Path(args.out).expanduser(), n_clips=args.clips, seed=args.seed)
+    bar = ProgressBar("sample data", args.clips)
+    try:
+        out = make_sample_dataset(Path(args.out).expanduser(), n_clips=args.clips, seed=args.seed, on_progress=bar)
+    finally:
+        bar.close()
     say(f"sample dataset written: {out} ({args.clips} clips; metadata.csv's split and speaker columns hold out "
         "sentences and voices for testing)")
     return EXIT_OK

@@ -1,7 +1,8 @@
-"""`whisper-tui` command line: the TUI with no arguments on a terminal, headless subcommands otherwise.
+"""`whisper-tui` command line: the headless subcommands (the `whisper-tui` script opens the app first: screens.launch).
 
-Exit codes: 0 success, 1 unexpected error (a bug: traceback in the log), 2 a problem the user can
-fix (bad data, profile, model; one line says what and how), 3 training failed, 130 cancelled.
+Exit codes (`whisper_tui.exit_codes`): 0 success, 1 unexpected error (a bug: traceback in the log),
+2 a problem the user can fix (bad data, profile, model; one line says what and how), 3 training failed,
+130 cancelled.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import sys
 
 from whisper_tui.cli.console import say
 from whisper_tui.errors import WhisperTuiError
-
-EXIT_OK, EXIT_BUG, EXIT_USER, EXIT_TRAINING, EXIT_CANCELLED = 0, 1, 2, 3, 130
+from whisper_tui.exit_codes import EXIT_CANCELLED, EXIT_OK, EXIT_USER
+from whisper_tui.models.window import WHISPER_WINDOW_S
 
 
 def _bool_flag(parser, name: str, dest: str, help_text: str) -> None:
@@ -111,12 +112,20 @@ def build_parser() -> argparse.ArgumentParser:
                     help="hard-link audio files instead of copying them (no extra space; the clip and the "
                          "source are then one file)")
     im.add_argument("--force", action="store_true", help="replace an earlier whisper-tui import in OUT")
-    im.add_argument("--max-seconds", type=float, default=30.0, metavar="S",
-                    help="subtitles: merged cues make segments of at most S seconds (at most 30)")
+    im.add_argument("--max-seconds", type=float, default=float(WHISPER_WINDOW_S), metavar="S",
+                    help=f"subtitles: merged cues make segments of at most S seconds (at most {WHISPER_WINDOW_S})")
     im.add_argument("--max-gap", type=float, default=1.5, metavar="S",
                     help="subtitles: a pause of S seconds or more between cues starts a new segment")
     im.add_argument("--text-column", default=None, metavar="NAME", help="Hugging Face tables: the transcript column")
     im.add_argument("--model", default=None, help="transcript: the model that aligns the text (default tiny.en)")
+
+    lb = sub.add_parser("label", help="transcribe a folder of recordings into a dataset to review (clips + "
+                                      "metadata.csv with status auto); run again to relabel rows still auto")
+    lb.add_argument("audio_dir", help="folder of recordings (wav/flac/ogg/mp3, any length; sub-folders too)")
+    lb.add_argument("out", help="dataset folder to write (new, empty, or an earlier label output to update)")
+    lb.add_argument("--model", default="tiny.en", help="tiny.en (bundled), a run folder, or a model folder")
+    lb.add_argument("--backend", choices=["ct2", "torch"], default=None,
+                    help="ct2 = CTranslate2 (default when installed), torch = transformers")
 
     s = sub.add_parser("sample-data", help="synthesise the offline sample dataset (eSpeak NG)")
     s.add_argument("out")
@@ -147,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _no_command_reason(command: str | None) -> str:
+    if command is None and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return "no command given and no terminal to open the app in"
+    return ("no command given: the engine's command line runs subcommands; the app opens with `whisper-tui` "
+            "(no arguments, on a terminal) or `whisper-tui tui`")
+
+
 def main(argv: list[str] | None = None) -> int:
     # OpenMP threads that spin while waiting made torch ~8x slower whenever anything else shared the
     # CPU (the TUI's own thread, a second job, another program): waiting threads should sleep.
@@ -155,12 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None or args.command == "tui":
-        if args.command == "tui" or (sys.stdin.isatty() and sys.stdout.isatty()):
-            from screens.app import run_app
-
-            return run_app() or 0
+        # Opening the app is the launcher's choice (screens.launch, the `whisper-tui` script): the
+        # engine knows no UI. Reaching here means no subcommand to run.
         parser.print_help(sys.stderr)
-        say("\nerror: no command given and no terminal to open the app in", err=True)
+        say(f"\nerror: {_no_command_reason(args.command)}", err=True)
         return EXIT_USER
     from whisper_tui.cli import commands
 

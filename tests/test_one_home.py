@@ -1,0 +1,155 @@
+"""Facts the engine keeps in one place: a second copy, typed again somewhere, fails here.
+
+Each test walks the engine's source (AST, not imports: nothing heavy is loaded) and names the
+file and line of the copy, so the fix is to import the one definition instead.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ENGINE = Path(__file__).resolve().parents[1] / "whisper_tui"
+
+
+def _modules():
+    for path in sorted(ENGINE.rglob("*.py")):
+        yield path.relative_to(ENGINE.parent).as_posix(), ast.parse(path.read_text(encoding="utf-8"))
+
+
+def _where(rel: str, node: ast.AST) -> str:
+    return f"{rel}:{node.lineno}"
+
+
+WINDOW_HOME = "whisper_tui/models/window.py"
+WINDOW_NUMBERS = {30, 1500, 3000, 480000}  # seconds, encoder positions, mel frames, samples at 16 kHz
+
+
+def test_whisper_window_is_defined_once():
+    """30 s / 1500 positions / 3000 frames / 480000 samples appear as numbers only in models/window.py."""
+    copies = []
+    for rel, tree in _modules():
+        if rel == WINDOW_HOME:
+            continue
+        lines = (ENGINE.parent / rel).read_text(encoding="utf-8").splitlines()
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Constant) and type(node.value) in (int, float) and node.value in WINDOW_NUMBERS
+                    and "snr" not in lines[node.lineno - 1]):  # a signal-to-noise ratio of 30 dB is no window
+                copies.append(_where(rel, node))
+    assert not copies, f"Whisper's window typed again (import it from {WINDOW_HOME}): {copies}"
+
+
+def _assigned_names(tree: ast.Module) -> list[tuple[str, ast.AST]]:
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                for leaf in ast.walk(target):
+                    if isinstance(leaf, ast.Name):
+                        out.append((leaf.id, node))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            out.append((node.target.id, node))
+    return out
+
+
+@pytest.mark.parametrize(("prefix", "home"), [("EXIT_", "whisper_tui/exit_codes.py")])
+def test_named_constants_have_one_home(prefix, home):
+    copies = [_where(rel, node) for rel, tree in _modules() if rel != home
+              for name, node in _assigned_names(tree) if name.startswith(prefix)]
+    assert not copies, f"{prefix}* assigned outside {home}: {copies}"
+
+
+def test_error_exit_codes_come_from_exit_codes():
+    """`exit_code = 2` in an error class would be a third copy of the CLI's exit codes."""
+    literal = [_where(rel, node) for rel, tree in _modules() for name, node in _assigned_names(tree)
+               if name == "exit_code" and isinstance(node.value, ast.Constant)]
+    assert not literal, f"exit codes typed as numbers (use whisper_tui.exit_codes): {literal}"
+
+
+def test_whisper_linear_layer_names_are_listed_once():
+    layers = {"q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"}
+    copies = []
+    for rel, tree in _modules():
+        if rel == "whisper_tui/models/parts.py":
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+                strings = {e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+                if strings >= layers:
+                    copies.append(_where(rel, node))
+    assert not copies, f"Whisper's linear layers listed again (use models.parts.WHISPER_LINEAR_LAYERS): {copies}"
+
+
+def test_model_parts_are_reached_through_one_helper():
+    """A peft model's base and a model's encoder/decoder are found by models/parts.py only."""
+    copies = []
+    for rel, tree in _modules():
+        if rel == "whisper_tui/models/parts.py":
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in {"get_base_model", "get_encoder", "get_decoder"}:
+                copies.append(f"{_where(rel, node)} .{node.attr}")
+            if (isinstance(node, ast.Attribute) and node.attr in {"encoder", "decoder"}
+                    and isinstance(node.value, ast.Attribute) and node.value.attr == "model"):
+                copies.append(f"{_where(rel, node)} .model.{node.attr}")
+    assert not copies, f"reach model parts with models.parts.base_of/encoder_of/decoder_of: {copies}"
+
+
+def test_parts_reach_through_a_peft_wrapper():
+    from whisper_tui.models.parts import base_of, decoder_of, encoder_of
+
+    class Inner:
+        encoder, decoder = object(), object()
+
+    class Whisper:
+        model = Inner()
+
+    class Peft:
+        def __init__(self, base):
+            self.base = base
+
+        def get_base_model(self):
+            return self.base
+
+    plain = Whisper()
+    for model in (plain, Peft(plain)):
+        assert base_of(model) is plain
+        assert encoder_of(model) is Inner.encoder and decoder_of(model) is Inner.decoder
+    assert encoder_of(Inner()) is Inner.encoder  # a bare WhisperModel has no .model
+
+
+def test_a_clip_result_builds_on_clip_errors():
+    """evaluate.ClipResult adds to metrics.ClipErrors instead of declaring its fields again."""
+    import dataclasses
+
+    from whisper_tui.inference.evaluate import ClipResult
+    from whisper_tui.inference.metrics import ClipErrors
+
+    assert issubclass(ClipResult, ClipErrors)
+    own = ClipResult.__dataclass_fields__.keys() - ClipErrors.__dataclass_fields__.keys()
+    assert own == {"file_name", "duration_s", "error", "signs"}
+    result = ClipResult("a b", "a c", 0.5, 1, 0, 0, 2, file_name="x.wav")
+    assert result.errors == 1 and dataclasses.asdict(result)["file_name"] == "x.wav"
+    assert ClipResult.unreadable("y.wav", "a b", "cannot read").error == "cannot read"
+
+
+def test_the_sample_data_is_made_when_missing_in_one_place():
+    """Callers ask sample_data.ensure_sample_dataset; only it and `whisper-tui sample-data` (an explicit
+    new folder) call make_sample_dataset."""
+    root = ENGINE.parent
+    allowed = {("whisper_tui/data/sample_data.py", "ensure_sample_dataset"), ("whisper_tui/cli/commands.py", "cmd_sample_data")}
+    callers = []
+    for folder in ("whisper_tui", "screens", "benchmarks"):
+        for path in sorted((root / folder).rglob("*.py")):
+            rel = path.relative_to(root).as_posix()
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for func in ast.walk(tree):
+                if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    continue
+                for node in ast.walk(func):
+                    if (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None))
+                            == "make_sample_dataset" and (rel, func.name) not in allowed):
+                        callers.append(f"{rel}:{node.lineno} ({func.name})")
+    assert not callers, f"use sample_data.ensure_sample_dataset: {sorted(set(callers))}"
