@@ -165,8 +165,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in names:
         values = samples[name]
+        heavy = extra[name].get("heavy_imported")  # whole commands do not report it: printed as "-"
         rows.append({"measurement": name, "median_s": statistics.median(values), "min_s": min(values),
-                     "heavy": ",".join(extra[name].get("heavy_imported", [])) or "none"})
+                     "heavy": None if heavy is None else ",".join(heavy) or "none"})
     print(format_table(rows, [("measurement", "measurement", ""), ("median_s", "median s", ".3f"),
                               ("min_s", "min s", ".3f"), ("heavy", "heavy modules loaded", "")]))
     targets = target_rows({r["measurement"]: r["median_s"] for r in rows})
