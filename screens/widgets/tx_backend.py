@@ -40,9 +40,9 @@ def other_backend(backend: str) -> str:
     return TORCH if backend == CT2 else CT2
 
 
-def engine_label(transcriber, _backend: str | None = None) -> str:
+def engine_label(transcriber) -> str:
     """What the results say the model ran on: "CTranslate2 int8" (the compute type the model really
-    got) or "torch", as the Transcriber reports it. (`_backend` is unused: older callers pass it.)"""
+    got) or "torch", as the Transcriber reports it."""
     return transcriber.backend_info.label
 
 
