@@ -156,7 +156,7 @@ class TorchDecoder:
             # long-form pipeline and hands back its own post-processed sequence
             sequences = GenerationMixin.generate(
                 model, encoder_outputs=encoded, decoder_input_ids=prompt_ids, do_sample=False, num_beams=1,
-                max_new_tokens=min(440, 2 * budget if timestamps else budget), eos_token_id=self.eot,
+                max_length=len(prompt) + min(440, 2 * budget if timestamps else budget), eos_token_id=self.eot,
                 logits_processor=LogitsProcessorList(processors))
             ids = [int(t) for t in sequences[0, len(prompt):].tolist()]
             if self.eot in ids:
