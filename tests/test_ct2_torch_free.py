@@ -72,6 +72,24 @@ def test_ct2_export_transcription_and_evaluation_import_neither(tiny_ct2_dir, tm
     assert out == {"n": 2, "label": "CTranslate2 float32", "device": "cpu", "heavy": []}
 
 
+def test_cli_evaluate_with_ct2_imports_neither(tmp_path):
+    from helpers_audio import write_tone_dataset
+
+    data = write_tone_dataset(tmp_path / "data", n=3)
+    report = tmp_path / "report.json"
+    out = run_fresh(f"""
+        import contextlib, io, json, sys
+        from whisper_tui.cli.main import main
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = main(["evaluate", "--data", {str(data)!r}, "--test-split", "1.0", "--backend", "ct2", "--no-keep",
+                         "--rows", "0", "--report", {str(report)!r}])
+        print(json.dumps({{"code": code, "heavy": {HEAVY_LOADED}}}))
+    """)
+    assert out == {"code": 0, "heavy": []}
+    saved = json.loads(report.read_text())
+    assert saved["n_clips"] == 3 and "CTranslate2 int8" in saved["model"]
+
+
 def test_quieting_libraries_waits_for_transformers_to_be_imported():
     out = run_fresh("""
         import json, sys

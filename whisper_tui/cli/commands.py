@@ -161,7 +161,7 @@ def _data_dir(arg) -> Path:
 
 def evaluate_on(model_name: str, data_dir: Path, test_split: float, seed: int, batch_size: int = 8,
                 label: str = "evaluate", split_by: str = "auto", *, groups: dict[str, str] | None = None,
-                keep: list | None = None, keep_dir: str | None = None):
+                keep: list | None = None, keep_dir: str | None = None, backend: str = "torch"):
     """The test split's report; `groups` (file_name -> label; default: known / new voices when metadata.csv has
     a speaker column) adds per-subset scores, `keep` (the keep
     set's clips, from `keep_set_for`) adds general speech measured with the same model as `report.keep`."""
@@ -175,7 +175,7 @@ def evaluate_on(model_name: str, data_dir: Path, test_split: float, seed: int, b
     say(f"test set: {data_report.split.describe_test()} ({data_report.split.how})", err=True)
     for note in data_report.split.notes:
         say(f"warning: {note}", err=True)
-    transcriber = Transcriber(model_name, batch_size=batch_size)
+    transcriber = Transcriber(model_name, batch_size=batch_size, backend=backend)
     bar = ProgressBar(label, len(test))
     if groups is None:  # "known voices" / "new voices" when the data names its speakers
         groups = data_report.split.test_groups() or None
@@ -218,7 +218,8 @@ def cmd_evaluate(args) -> int:
                               "drop --no-keep to measure general speech on the keep set, or drop --keep-dir")
     keep = None if args.no_keep else keep_set_for(args.keep_dir)
     report = evaluate_on(args.model, data_dir, args.test_split, args.seed, args.batch_size,
-                         split_by=args.split_by, keep=keep, keep_dir=args.keep_dir)
+                         split_by=args.split_by, keep=keep, keep_dir=args.keep_dir,
+                         backend=getattr(args, "backend", "torch"))
     rows = None if args.rows < 0 else args.rows
     if rows != 0:
         say(report.format_table(max_rows=rows))

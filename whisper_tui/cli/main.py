@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what test clips share with no training clip: text, a metadata column (speaker), "
                         "text+speaker, clip; auto = the split column if any, else text (data.split_by)")
     e.add_argument("--batch-size", type=int, default=8)
+    e.add_argument("--backend", choices=["torch", "ct2"], default="torch",
+                   help="torch (any model) or ct2 (CTranslate2 int8, faster on CPU; scores can differ slightly)")
     e.add_argument("--report", default=None, help="where to save the JSON report (default: beside the data)")
     e.add_argument("--rows", type=int, default=20, help="per-clip rows to print (0 = none, -1 = all)")
     e.add_argument("--keep-dir", default=None, metavar="DIR",
