@@ -276,3 +276,32 @@ def test_ct2_labelling_imports_neither_torch_nor_transformers(recordings, tmp_pa
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_verdict_leaves_out_no_speech_and_flags_hallucinations():
+    from whisper_tui.labelling.verdict import judge
+
+    assert judge("[BLANK_AUDIO]", [0.9], 0.1, 3.0, 2.0).left_out == "no_speech"
+    assert judge(" you", [0.4], 0.85, 5.0, 0.0).left_out == "no_speech"  # unsure and probably no speech
+    kept = judge("Good morning to you.", [0.95] * 5, 0.7, 2.0, 1.5)
+    assert kept.left_out is None and kept.flags == () and kept.confidence == pytest.approx(0.95)
+    assert "no_speech" in judge("Good morning to you.", [0.7] * 5, 0.7, 2.0, 1.5).flags
+    loop = judge("thank you " * 12, [0.9] * 24, 0.1, 10.0, 8.0)
+    assert loop.left_out is None and {"loop", "compression"} <= set(loop.flags)
+    assert "too_long" in judge("cats dogs birds fish cows pigs hens ducks goats sheep", [0.9] * 10, 0.1, 1.0, 1.0).flags
+    assert "too_short" in judge("hello", [0.9], 0.1, 10.0, 9.0).flags
+
+
+def test_split_window_follows_whisper_seek_rule():
+    from whisper_tui.labelling.decoding import Decoded
+    from whisper_tui.labelling.segments import split_window
+
+    tb, eot = 1000, 900  # timestamp_begin, end of text (text tokens below it)
+    ts = lambda s: tb + int(round(s / 0.02))  # noqa: E731
+    closed = [ts(0.0), 1, 2, ts(2.0), ts(2.5), 3, 4, ts(5.0), ts(6.0), 5]  # the last segment runs on
+    segs, consumed = split_window(Decoded(closed, [0.9] * len(closed), 0.1), tb, eot, 30.0, 60.0)
+    assert [(s.start, s.end, s.ids) for s in segs] == [(60.0, 62.0, [1, 2]), (62.5, 65.0, [3, 4])]
+    assert consumed == pytest.approx(5.0)  # the next window starts after the last closed segment
+    ending = [ts(0.0), 1, ts(3.0), ts(3.5), 2, ts(7.0)]  # single timestamp ending: the window is done
+    segs, consumed = split_window(Decoded(ending, [0.9] * len(ending), 0.1), tb, eot, 30.0, 0.0)
+    assert [(s.start, s.end) for s in segs] == [(0.0, 3.0), (3.5, 7.0)] and consumed == 30.0

@@ -71,15 +71,9 @@ class CT2Decoder:
         self.eot = self._cw._eot
         self.timestamp_begin = self._cw._no_ts + 1
         self.multilingual = self._cw.multilingual
-        # CT2Whisper's numpy log-mel and tokenizers-only tokenizer keep torch and transformers out;
-        # an older CT2Whisper has only the transformers processor
-        tokens = getattr(self._cw, "tokens", None)
-        self._decode_ids = tokens.decode if tokens is not None else (
-            lambda ids: self._cw.processor.tokenizer.decode(ids, skip_special_tokens=True))
-        features = getattr(self._cw, "features", None)
-        self._features = features if features is not None else (
-            lambda waves: self._cw.processor.feature_extractor(waves, sampling_rate=SAMPLE_RATE,
-                                                               return_tensors="np").input_features)
+        # CT2Whisper's numpy log-mel (`features`) and tokenizers-only tokenizer (`tokens`): no torch, no transformers
+        self._features = self._cw.features
+        self._decode_ids = self._cw.tokens.decode
 
     def decode(self, wave: np.ndarray, timestamps: bool, language: str = "en") -> Decoded:
         import ctranslate2

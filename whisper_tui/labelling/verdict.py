@@ -4,15 +4,15 @@ Silence and music must not become training rows with invented words ("you", "Tha
 watching"), the classic Whisper hallucinations on audio without speech. A clip is left out when:
 
 - `silence`: its loudest 100 ms is under `energy.SILENT_DBFS` (nothing to hear; not decoded);
-- `no_speech`: the model wrote no words (only "[BLANK_AUDIO]", "(music)", "♪" and the like:
-  `plain_words` drops them), or its no-speech probability is at least `NO_SPEECH_P` and it was
+- `no_speech`: the model wrote no words (only "[BLANK_AUDIO]", "(music)", "♪" and the like, which
+  Whisper's English normaliser removes), or its no-speech probability is at least `NO_SPEECH_P` and it was
   unsure of the words (mean token probability under `UNSURE_BELOW`) or they look hallucinated
   (a loop). This is OpenAI's rule (no_speech > 0.6 and avg logprob < -1, which skips a window) with
   the hallucination signs added.
 
 A kept row's `flags` (`;`-joined, in this order) name what deserves a look:
-`loop` (`hallucination.signs`' test: a phrase repeated back to back, or a text that compresses
-too well), `compression` (zlib ratio over
+`loop` (`hallucination.signs`: a phrase repeated back to back, or a text that compresses like
+one), `compression` (zlib ratio over
 `hallucination.COMPRESSION_RATIO` on 12+ words: Whisper's own "this is a loop" test),
 `no_speech` (no-speech probability >= `NO_SPEECH_P` and a mean token probability under
 `CONFIDENT`: tiny.en gives clean read speech a no-speech probability of 0.6 now and then, so the
@@ -24,8 +24,6 @@ second of voiced audio over at least `SHORT_MIN_VOICED_S`: words are probably mi
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import zlib
 from dataclasses import dataclass
 
@@ -47,18 +45,11 @@ class Verdict:
     confidence: float | None
 
 
-_BRACKETED = re.compile(r"[<\[(][^>\])]*[>\])]")  # "[BLANK_AUDIO]", "(music)": sounds, not words
-_NOT_WORD = re.compile(r"[^\w']+")
+def words_of(text: str) -> list[str]:
+    """Words after Whisper's English normaliser (`metrics.normalize`: "[BLANK_AUDIO]", "(music)" and "♪" go)."""
+    from whisper_tui.inference.metrics import normalize
 
-
-def plain_words(text: str) -> list[str]:
-    """Lower-case words, bracketed sound notes and punctuation dropped.
-
-    A light version of Whisper's English normaliser (`metrics.normalize`, which needs transformers):
-    enough to count words and find repeats, and it keeps the ct2 path free of torch and transformers.
-    """
-    text = _BRACKETED.sub(" ", unicodedata.normalize("NFKC", text or "")).lower()
-    return [w.strip("'") for w in _NOT_WORD.sub(" ", text).split() if any(ch.isalnum() for ch in w)]
+    return [w for w in normalize(text or "").split() if any(ch.isalnum() for ch in w)]
 
 
 def compression_flag(words: list[str]) -> bool:
@@ -72,11 +63,12 @@ def judge(text: str, probs: list[float], no_speech: float | None, duration_s: fl
           voiced_s: float) -> Verdict:
     """The verdict on a clip the model wrote `text` for (`probs`: its text tokens' probabilities)."""
     confidence = sum(probs) / len(probs) if probs else None
-    words = plain_words(text)
+    words = words_of(text)
     if not words:
         return Verdict("no_speech", (), confidence)
+    signs = hallucination.signs(None, text, duration_s)
     flags = []
-    if hallucination._is_loop(words, None):  # what signs(None, text) finds, on words split here
+    if "loop" in signs:
         flags.append("loop")
     if compression_flag(words):
         flags.append("compression")
@@ -86,8 +78,8 @@ def judge(text: str, probs: list[float], no_speech: float | None, duration_s: fl
             return Verdict("no_speech", tuple(flags), confidence)
         if confidence is None or confidence < CONFIDENT:
             flags.append("no_speech")
-    if duration_s > 0 and len(words) > hallucination.MAX_WORDS_PER_SECOND * duration_s + hallucination.WPS_SLACK:
-        flags.append("too_long")  # signs()' too_many_words
+    if "too_many_words" in signs:
+        flags.append("too_long")
     if voiced_s >= SHORT_MIN_VOICED_S and len(words) < MIN_WORDS_PER_VOICED_S * voiced_s:
         flags.append("too_short")
     return Verdict(None, tuple(flags), confidence)
