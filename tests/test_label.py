@@ -8,7 +8,6 @@ of CPU); the relabel and resume tests work on copies of that output.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 import sys

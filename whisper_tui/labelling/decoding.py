@@ -26,10 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from whisper_tui.data.audio import SAMPLE_RATE
-from whisper_tui.errors import WhisperTuiError
 from whisper_tui.models.parts import encoder_of
 
-BACKENDS = ("ct2", "torch")
 TOKENS_PER_SECOND = 10  # generous: fast speech is about 4-5 tokens a second (as transcribe.py)
 TOKEN_ALLOWANCE = 20
 TIMESTAMP_S = 0.02  # one timestamp token step
@@ -45,12 +43,10 @@ class Decoded:
 
 
 def default_backend() -> str:
-    """ct2 when CTranslate2 is installed (faster on CPU, and the bundled model's own format), else torch."""
-    try:
-        import ctranslate2  # noqa: F401
-    except ImportError:
-        return "torch"
-    return "ct2"
+    """ct2 when CTranslate2 can run here (faster on CPU, and the bundled model's own format), else torch."""
+    from whisper_tui.inference.backends import CT2, TORCH, ct2_available
+
+    return CT2 if ct2_available() is None else TORCH
 
 
 def _softmax_at(logits: np.ndarray, index: int) -> float:
@@ -183,21 +179,13 @@ def make_decoder(model: str, backend: str | None = None, device: str = "auto"):
 
 @functools.lru_cache(maxsize=1)
 def _cached_decoder(model: str, backend: str, device: str):
-    if backend not in BACKENDS:
-        raise WhisperTuiError(f"unknown labelling backend '{backend}'", f"use one of: {', '.join(BACKENDS)}",
-                              where="--backend")
+    from whisper_tui.inference.backends import check_backend
+
+    check_backend(backend)
     if backend == "ct2":
-        return CT2Decoder(model, _ct2_device(device))
+        from whisper_tui.inference.backends import ct2_device
+
+        return CT2Decoder(model, ct2_device(device))
     from whisper_tui.models.loading import device_for
 
     return TorchDecoder(model, device_for(device))
-
-
-def _ct2_device(preference: str) -> str:
-    """Like `loading.device_for`, asking CTranslate2 (not torch) whether there is a GPU."""
-    import ctranslate2
-
-    preference = (preference or "auto").lower()
-    if preference == "auto":
-        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-    return preference

@@ -40,7 +40,6 @@ import numpy as np
 
 from whisper_tui.data.audio import AUDIO_EXTENSIONS, SAMPLE_RATE, audio_info
 from whisper_tui.data.sinc_resample import load_audio  # numpy resampling: no torch on the ct2 path
-from whisper_tui.data.dataset import METADATA_FILE
 from whisper_tui.errors import AudioError, DatasetError, WhisperTuiError
 from whisper_tui.labelling import energy
 from whisper_tui.labelling.segments import MAX_CLIP_S, PlannedClip, decode_long, plan_clips
@@ -365,7 +364,7 @@ def label_folder(audio_dir: str | os.PathLike, out_dir: str | os.PathLike, *, mo
     _check_folders(audio_dir, out_dir)
     if not 2.0 <= max_s <= MAX_CLIP_S:
         raise WhisperTuiError(f"clips of at most {max_s:g} s: must be between 2 and {MAX_CLIP_S:g} s",
-                              "use the default of 30 s", where="max_s")
+                              f"use the default of {MAX_CLIP_S:g} s", where="max_s")
     files = list_recordings(audio_dir, skip=out_dir.resolve())
     if not files:
         raise AudioError(f"no audio files in {audio_dir}",
