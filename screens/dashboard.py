@@ -41,6 +41,7 @@ from .widgets.dash_gauges import SystemGauges
 from .widgets.dash_messages import TrainingEventMessage, TrainingSteps, message_for
 from .widgets.dash_state import RunState
 from .widgets.dash_summary import summary_text
+from .widgets.log_panel import LogPanel
 from .widgets.mode_bar import ModeBar
 from .widgets.run_format import fmt_duration, fmt_lr, fmt_number, fmt_rate
 
@@ -173,7 +174,7 @@ class DashboardScreen(Screen):
                                       markers=True, legend=False, id="dash-wer")
                 with Horizontal(id="dash-bottom"):
                     yield DataTable(id="dash-evals", cursor_type="row", zebra_stripes=True)
-                    yield RichLog(id="dash-log", wrap=True, markup=False, max_lines=2000, min_width=20)
+                    yield LogPanel(id="dash-log", wrap=True, markup=False, max_lines=2000, min_width=20)
                 yield SystemGauges(self._stats_source, id="dash-gauges")
         yield Footer()
 

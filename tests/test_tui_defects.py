@@ -6,6 +6,8 @@
 2. `t` on the Dashboard opened the Transcribe console with the run's model and data filled in, and
    nothing ran, not even ctrl+r (Again): tests/test_tui_transcribe.py
    (test_opened_from_a_run_with_its_data_the_comparison_starts, test_ctrl_r_transcribes_whatever_audio_is_filled_in).
+3. Found by benchmarks/bench_keypress.py: the Dashboard's log pulled a reader who scrolled up back to
+   the end at every new line, and `end` waited for an idle screen (up to 3.6 s during a run).
 """
 
 from __future__ import annotations
@@ -103,3 +105,37 @@ async def test_question_mark_is_typed_in_a_dialogs_text_field():
         await pilot.press("question_mark")
         await pilot.pause()
         assert app.screen is prompt and name.value.endswith("?")
+
+
+# -- the Dashboard's log while a run writes to it (bench_keypress) ---------------------------------------
+
+async def test_log_panel_keeps_the_readers_place_and_end_follows_again():
+    from textual.app import App
+
+    from screens.widgets.log_panel import LogPanel
+
+    class LogApp(App):
+        def compose(self):
+            yield LogPanel(id="log")
+
+    app = LogApp()
+    app.animation_level = "none"  # scrolls jump: the test checks where they end, not how they move
+    async with app.run_test(size=(40, 8)) as pilot:
+        log = app.query_one(LogPanel)
+        for n in range(30):
+            log.write(f"line {n}")
+        await pilot.pause()
+        assert log.scroll_y == log.max_scroll_y > 0  # following the end
+        log.focus()
+        await pilot.press("home")
+        await pilot.pause()
+        assert log.scroll_y == 0
+        log.write("a new line")  # a training step: the reader stays where they are (RichLog jumped to the end)
+        await pilot.pause()
+        assert log.scroll_y == 0
+        await pilot.press("end")
+        await pilot.pause()
+        assert log.scroll_y == log.max_scroll_y
+        log.write("another line")  # at the end again: new lines are followed
+        await pilot.pause()
+        assert log.scroll_y == log.max_scroll_y
