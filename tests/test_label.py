@@ -73,7 +73,18 @@ def recordings(tmp_path_factory) -> Path:
     sf.write(root / "silence.wav", np.zeros(4 * SAMPLE_RATE, np.float32), SAMPLE_RATE, subtype="PCM_16")
     noise = (0.05 * rng.standard_normal(6 * SAMPLE_RATE)).astype(np.float32)
     sf.write(root / "noise.wav", noise, SAMPLE_RATE, subtype="PCM_16")
+    sf.write(root / "music.wav", _music(40), SAMPLE_RATE, subtype="PCM_16")
     return root
+
+
+def _music(seconds: int) -> np.ndarray:
+    """A plucked tune (a note a second, three partials): no words in it."""
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    notes = [261.6, 329.6, 392.0, 523.3, 392.0, 329.6, 293.7, 349.2]
+    bars = [np.exp(-3 * t) * (np.sin(2 * np.pi * f * t) + 0.5 * np.sin(4 * np.pi * f * t)
+                              + 0.3 * np.sin(3 * np.pi * f * t)) for f in notes]
+    wave = np.concatenate([bars[k % len(bars)] for k in range(seconds)])
+    return (0.2 * wave / np.abs(wave).max()).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -132,16 +143,16 @@ def test_columns_short_files_whole_and_report(labelled, recordings):
     import json
 
     saved = json.loads((out / "label.json").read_text())["last_run"]
-    assert saved["segments_written"] == report.written and saved["files"] == 5
-    assert seen[-1].files_done == seen[-1].files_total == 5 and seen[-1].done_s == pytest.approx(seen[-1].total_s)
+    assert saved["segments_written"] == report.written and saved["files"] == 6
+    assert seen[-1].files_done == seen[-1].files_total == 6 and seen[-1].done_s == pytest.approx(seen[-1].total_s)
 
 
-def test_silence_and_noise_give_no_rows_and_are_counted(labelled):
+def test_silence_noise_and_music_give_no_rows_and_are_counted(labelled):
     out, report, _ = labelled
     sources = {parse_source(r["source"])[0] for r in _rows(out)}
-    assert "silence.wav" not in sources and "noise.wav" not in sources
+    assert not sources & {"silence.wav", "noise.wav", "music.wav"}
     assert report.left_out.get("silence", 0) >= 1
-    assert report.left_out.get("no_speech", 0) >= 1
+    assert report.left_out.get("no_speech", 0) >= 3  # noise, and the two windows of the tune
 
 
 def _mark(out: Path) -> tuple[bytes, bytes, str]:
@@ -282,6 +293,7 @@ def test_verdict_leaves_out_no_speech_and_flags_hallucinations():
 
     assert judge("[BLANK_AUDIO]", [0.9], 0.1, 3.0, 2.0).left_out == "no_speech"
     assert judge(" you", [0.4], 0.85, 5.0, 0.0).left_out == "no_speech"  # unsure and probably no speech
+    assert judge("Thank you.", [0.8] * 3, 0.85, 10.0, 9.0).left_out == "no_speech"  # too few words for the sound
     kept = judge("Good morning to you.", [0.95] * 5, 0.7, 2.0, 1.5)
     assert kept.left_out is None and kept.flags == () and kept.confidence == pytest.approx(0.95)
     assert "no_speech" in judge("Good morning to you.", [0.7] * 5, 0.7, 2.0, 1.5).flags

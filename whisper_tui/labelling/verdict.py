@@ -7,7 +7,8 @@ watching"), the classic Whisper hallucinations on audio without speech. A clip i
 - `no_speech`: the model wrote no words (only "[BLANK_AUDIO]", "(music)", "♪" and the like, which
   Whisper's English normaliser removes), or its no-speech probability is at least `NO_SPEECH_P` and it was
   unsure of the words (mean token probability under `UNSURE_BELOW`) or they look hallucinated
-  (a loop). This is OpenAI's rule (no_speech > 0.6 and avg logprob < -1, which skips a window) with
+  (a loop, or far too few words for the voiced audio: tiny.en wrote "Thank you." with a no-speech
+  probability of 0.85 and a confidence of 0.52 for 10 s of synthetic music). This is OpenAI's rule (no_speech > 0.6 and avg logprob < -1, which skips a window) with
   the hallucination signs added.
 
 A kept row's `flags` (`;`-joined, in this order) name what deserves a look:
@@ -32,7 +33,7 @@ from whisper_tui.inference import hallucination
 FLAG_KINDS = ("loop", "compression", "no_speech", "too_long", "too_short")
 LEFT_OUT_REASONS = ("silence", "no_speech")
 NO_SPEECH_P = 0.6
-UNSURE_BELOW = 0.5
+UNSURE_BELOW = 0.6
 CONFIDENT = 0.8
 MIN_WORDS_PER_VOICED_S = 0.6
 SHORT_MIN_VOICED_S = 3.0
@@ -72,14 +73,15 @@ def judge(text: str, probs: list[float], no_speech: float | None, duration_s: fl
         flags.append("loop")
     if compression_flag(words):
         flags.append("compression")
+    too_short = voiced_s >= SHORT_MIN_VOICED_S and len(words) < MIN_WORDS_PER_VOICED_S * voiced_s
     unsure = confidence is not None and confidence < UNSURE_BELOW
     if no_speech is not None and no_speech >= NO_SPEECH_P:
-        if unsure or flags:
+        if unsure or flags or too_short:  # "Thank you." over 10 s of music
             return Verdict("no_speech", tuple(flags), confidence)
         if confidence is None or confidence < CONFIDENT:
             flags.append("no_speech")
     if "too_many_words" in signs:
         flags.append("too_long")
-    if voiced_s >= SHORT_MIN_VOICED_S and len(words) < MIN_WORDS_PER_VOICED_S * voiced_s:
+    if too_short:
         flags.append("too_short")
     return Verdict(None, tuple(flags), confidence)
