@@ -26,7 +26,6 @@ from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Progress
 from textual.worker import Worker, get_current_worker
 
 from whisper_tui.errors import WhisperTuiError
-from whisper_tui.data.sample_data import DEFAULT_CLIPS
 
 from .dataset_import import ImportOfferMixin, import_offer
 from .dataset_label import LabelFolderMixin
@@ -85,7 +84,7 @@ class ReportScreen(ModalScreen[None]):
 
 class DatasetScreen(ReviewMixin, LabelFolderMixin, ImportOfferMixin, Screen):
     AUTO_FOCUS = "#ds-table"  # not the folder field: a first key press should act, not type
-    sample_clips = DEFAULT_CLIPS  # size of the generated sample set (tests make a small one)
+    sample_clips: int | None = None  # size of the generated sample set: None = the engine's (tests make a small one)
     HELP = ("Open a dataset folder (audio + metadata.csv) to check it before training. Red rows are not "
             "used for training, yellow rows have warnings.")
 
@@ -148,7 +147,7 @@ class DatasetScreen(ReviewMixin, LabelFolderMixin, ImportOfferMixin, Screen):
         yield ReviewBar(id="ds-review")
         with Horizontal(id="ds-progress-row", classes="bar"):
             yield Static("Generating the sample dataset", id="ds-progress-label")
-            yield ProgressBar(total=self.sample_clips, id="ds-progress", show_eta=False)
+            yield ProgressBar(total=None, id="ds-progress", show_eta=False)  # sized when generation starts
             yield Button("Cancel (x)", id="ds-progress-cancel", compact=True)
         with Horizontal(id="ds-main"):
             table = DataTable(id="ds-table", cursor_type="row", zebra_stripes=True)
@@ -604,8 +603,16 @@ class DatasetScreen(ReviewMixin, LabelFolderMixin, ImportOfferMixin, Screen):
 
         self.app.push_screen(ConfirmModal(
             "Generate the sample dataset?",
-            f"It is synthesised offline with eSpeak NG ({self.sample_clips} short clips of drug and software "
+            f"It is synthesised offline with eSpeak NG ({self._sample_clip_count()} short clips of drug and software "
             f"names, about a minute on 2 cores) into {folder}.", yes_label="Generate"), answered)
+
+    def _sample_clip_count(self) -> int:
+        """The engine's default is read when needed: importing sample_data at first paint loaded numpy (~0.2 s)."""
+        if self.sample_clips is not None:
+            return self.sample_clips
+        from whisper_tui.data.sample_data import DEFAULT_CLIPS
+
+        return DEFAULT_CLIPS
 
     def action_generate_sample(self) -> None:
         if self._generating:
@@ -616,7 +623,7 @@ class DatasetScreen(ReviewMixin, LabelFolderMixin, ImportOfferMixin, Screen):
         row = self.query_one("#ds-progress-row")
         row.display = True
         bar = self.query_one("#ds-progress", ProgressBar)
-        bar.update(total=self.sample_clips, progress=0)
+        bar.update(total=self._sample_clip_count(), progress=0)
         self.query_one("#ds-progress-label", Static).update(f"Generating sample data in {folder}")
         self._generate(folder)
 
@@ -628,7 +635,7 @@ class DatasetScreen(ReviewMixin, LabelFolderMixin, ImportOfferMixin, Screen):
         from whisper_tui.data.sample_data import ensure_sample_dataset
 
         try:
-            out = ensure_sample_dataset(folder, n_clips=self.sample_clips,
+            out = ensure_sample_dataset(folder, n_clips=self._sample_clip_count(),
                                         on_progress=lambda done, total: self.post_message(SampleDataProgress(done, total)))
         except WhisperTuiError as exc:
             self.post_message(EngineFailed("generate the sample data", exc))

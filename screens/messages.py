@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from textual.message import Message
 
 from whisper_tui.errors import WhisperTuiError
 from whisper_tui.system.sysmon import SystemStats
+
+if TYPE_CHECKING:  # annotations only: numpy is not loaded for the first paint
+    import numpy as np
 
 
 @dataclass

@@ -46,3 +46,34 @@ def test_an_engine_import_of_the_ui_inside_a_function_breaks_the_contract(tmp_pa
     assert result.returncode != 0, result.stdout
     assert "The engine never imports the UI (screens, Textual, Rich) BROKEN" in result.stdout
     assert "whisper_tui.errors -> screens.app" in result.stdout
+
+
+FIRST_PAINT = """
+import asyncio, json, sys
+from screens.app import WhisperTuiApp
+
+async def main():
+    app = WhisperTuiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        print(json.dumps({"screen": type(app.screen).__name__,
+                          "loaded": sorted(m for m in ("numpy", "soundfile", "torch") if m in sys.modules)}))
+
+asyncio.run(main())
+"""
+
+
+def test_the_first_paint_loads_no_numpy(tmp_path):
+    """The empty Dataset screen needs no numpy (~0.2 s of a 1 s first paint, benchmarks/RESULTS.md): it loads
+    with the first clip (waveforms, audio), and annotations name it only under TYPE_CHECKING."""
+    import json
+
+    env = dict(os.environ)
+    for name in ("CONFIG", "DATA", "CACHE"):
+        (tmp_path / name.lower()).mkdir()
+        env[f"WHISPER_TUI_{name}_DIR"] = str(tmp_path / name.lower())
+    result = subprocess.run([sys.executable, "-c", FIRST_PAINT], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout.strip().splitlines()[-1])
+    assert shown == {"screen": "DatasetScreen", "loaded": []}

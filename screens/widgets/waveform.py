@@ -7,10 +7,14 @@ glance. The drawing is a pure function (`braille_waveform`) so it is tested with
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
+
+if TYPE_CHECKING:  # numpy loads with the first clip drawn, not with the app's first paint
+    import numpy as np
 
 BRAILLE_BASE = 0x2800
 # bit for the dot at (x, y) inside a cell, x in 0..1, y in 0..3 (top to bottom)
@@ -20,6 +24,8 @@ CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped
 
 def column_peaks(wave: np.ndarray, columns: int) -> np.ndarray:
     """Peak |amplitude| of `columns` equal slices of `wave` (empty slices read 0)."""
+    import numpy as np
+
     if columns <= 0:
         return np.zeros(0, dtype=np.float32)
     wave = np.abs(np.asarray(wave, dtype=np.float32).ravel())
@@ -43,6 +49,8 @@ def braille_waveform(wave: np.ndarray, width: int, height: int, *, normalise: bo
     scale (|x| = 1) does. Every column with any sound gets at least its centre dots, so a quiet
     passage is distinguishable from digital silence (blank).
     """
+    import numpy as np
+
     if width <= 0 or height <= 0:
         return []
     rows = height * 4
@@ -82,6 +90,8 @@ class Waveform(Widget):
         self._clipped = False
 
     def set_wave(self, wave: np.ndarray) -> None:
+        import numpy as np
+
         self._wave = np.asarray(wave, dtype=np.float32)
         self._clipped = bool(self._wave.size and np.abs(self._wave).max() >= CLIP_LEVEL)
         self.message = ""
