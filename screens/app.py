@@ -21,10 +21,10 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, TextArea
 
-from .field_editing import HELP_CHARACTER, FieldEditing, is_text_field
-from .help_screen import HelpScreen
-from .palette import WhisperCommands
-from .widgets.mode_bar import MAIN_MODES
+from screens.field_editing import HELP_CHARACTER, FieldEditing, is_text_field
+from screens.help_screen import HelpScreen
+from screens.palette import WhisperCommands
+from screens.widgets.mode_bar import MAIN_MODES
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 CANCEL_WAIT_SECONDS = 120.0  # how long quitting waits for a cancelled run to save its checkpoint
@@ -210,7 +210,7 @@ class WhisperTuiApp(App):
 
     async def action_quit(self) -> None:
         """Quit; first ask when a run would be cancelled or profile edits would be lost."""
-        from .widgets.dash_confirm import ConfirmModal
+        from screens.modals.confirm import ConfirmModal
 
         if self._quitting or isinstance(self.screen, ConfirmModal):
             return  # a question is already open

@@ -34,16 +34,16 @@ from whisper_tui.training.events import (
     TrainingEvent,
 )
 
-from .console_link import open_in_console
-from .widgets.charts import MetricChart, Series
-from .widgets.dash_confirm import ConfirmModal
-from .widgets.dash_gauges import SystemGauges
-from .widgets.dash_messages import TrainingEventMessage, TrainingSteps, message_for
-from .widgets.dash_state import RunState
-from .widgets.dash_summary import summary_text
-from .widgets.log_panel import LogPanel
-from .widgets.mode_bar import ModeBar
-from .widgets.run_format import fmt_duration, fmt_lr, fmt_number, fmt_rate
+from screens.console_link import open_in_console
+from screens.widgets.charts import MetricChart, Series
+from screens.modals.confirm import ConfirmModal
+from screens.widgets.gauges import SystemGauges
+from screens.messages.dashboard import TrainingEventMessage, TrainingSteps, message_for
+from screens.presenters.dashboard_state import RunState
+from screens.presenters.dashboard_summary import summary_text
+from screens.widgets.log_panel import LogPanel
+from screens.widgets.mode_bar import ModeBar
+from screens.presenters.run_format import fmt_duration, fmt_lr, fmt_number, fmt_rate
 
 REDRAW_SECONDS = 1 / 3
 LOG_STYLES = {"warning": "yellow", "error": "bold red"}

@@ -21,7 +21,7 @@ from textual.widgets import Button, ProgressBar, Static
 
 from whisper_tui.errors import WhisperTuiError
 
-from .messages import EngineFailed
+from screens.messages import EngineFailed
 
 PROGRESS_EVERY_S = 0.2  # the worker updates the bar at most this often (a Common Voice list has 10^6 rows)
 
@@ -96,7 +96,7 @@ class ImportOfferMixin:
             self.notify("Open a folder that is not a dataset yet (Common Voice, NeMo, subtitles, ...) first.",
                         severity="warning")
             return
-        from .widgets.dash_confirm import ConfirmModal
+        from screens.modals.confirm import ConfirmModal
 
         replaces = " It replaces the earlier import of this source there." if offer.replaces else ""
         body = (f"{offer.source} looks like {offer.label}. whisper-tui writes a dataset folder to {offer.out} "

@@ -17,8 +17,8 @@ from textual.widgets import Button, Input, ProgressBar, Static
 
 from whisper_tui.errors import WhisperTuiError
 
-from .messages import EngineFailed, LabelFinished, LabelProgressed
-from .widgets.label_folder_modal import LabelFolderModal
+from screens.messages import EngineFailed, LabelFinished, LabelProgressed
+from screens.modals.label_folder import LabelFolderModal
 
 LABEL_ACTION = "label the folder"
 

@@ -16,11 +16,11 @@ from textual.widgets import DataTable
 
 from whisper_tui.errors import WhisperTuiError
 
-from .dataset_rows import ClipRow
-from .messages import ReviewSheetRead
-from .notify import notify_error
-from .widgets.review_bar import ReviewBar
-from .widgets.transcript_editor import TranscriptEditor
+from screens.presenters.dataset_rows import ClipRow
+from screens.messages import ReviewSheetRead
+from screens.notify import notify_error
+from screens.widgets.review_bar import ReviewBar
+from screens.widgets.transcript_editor import TranscriptEditor
 
 
 class ReviewMixin:

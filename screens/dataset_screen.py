@@ -27,21 +27,21 @@ from textual.worker import Worker, get_current_worker
 
 from whisper_tui.errors import WhisperTuiError
 
-from .dataset_import import ImportOfferMixin, import_offer
-from .dataset_label import LabelFolderMixin
-from .dataset_review import ReviewMixin
-from .dataset_rows import (COLUMNS, ERROR, REVIEW_COLUMNS, SORT_CYCLE, STATUS_FILTERS, WARNING, WORST, ClipRow,
+from screens.dataset_import import ImportOfferMixin, import_offer
+from screens.dataset_label import LabelFolderMixin
+from screens.dataset_review import ReviewMixin
+from screens.presenters.dataset_rows import (COLUMNS, ERROR, REVIEW_COLUMNS, SORT_CYCLE, STATUS_FILTERS, WARNING, WORST, ClipRow,
                            filter_rows, folder_problems, format_clock, histogram_bin_seconds, review_columns,
                            rows_from_report, sort_rows)
-from .messages import (DatasetValidated, EngineFailed, ReviewSheetRead, SampleDataProgress, SampleDataReady,
+from screens.messages import (DatasetValidated, EngineFailed, ReviewSheetRead, SampleDataProgress, SampleDataReady,
                        WaveformLoaded)
-from .notify import error_text, notify_error, notify_worker_failure
-from .widgets.folder_picker import FolderPicker
-from .widgets.mode_bar import ModeBar
-from .widgets.path_suggester import PathSuggester
-from .widgets.review_bar import ReviewBar
-from .widgets.transcript_editor import TranscriptEditor
-from .widgets.waveform import Waveform
+from screens.notify import error_text, notify_error, notify_worker_failure
+from screens.modals.folder_picker import FolderPicker
+from screens.widgets.mode_bar import ModeBar
+from screens.widgets.path_suggester import PathSuggester
+from screens.widgets.review_bar import ReviewBar
+from screens.widgets.transcript_editor import TranscriptEditor
+from screens.widgets.waveform import Waveform
 
 ROW_STYLES = {ERROR: "red", WARNING: "yellow", "": ""}
 STATUS_LABELS = {"": "All rows", "auto": "Not reviewed", "reviewed": "Reviewed", "flagged": "Flagged"}
@@ -595,7 +595,7 @@ class DatasetScreen(ReviewMixin, LabelFolderMixin, ImportOfferMixin, Screen):
         if is_current_sample_dataset(folder):
             self.open_folder(folder)
             return
-        from .widgets.dash_confirm import ConfirmModal
+        from screens.modals.confirm import ConfirmModal
 
         def answered(yes: bool | None) -> None:
             if yes:

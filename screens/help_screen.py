@@ -17,7 +17,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-from .widgets.mode_bar import MAIN_MODES
+from screens.widgets.mode_bar import MAIN_MODES
 
 # Keys that Textual's widgets handle themselves: listed so keyboard users know they exist.
 EVERYWHERE_EXTRA: tuple[tuple[str, str], ...] = (

@@ -12,7 +12,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from .widgets.mode_bar import MAIN_MODES
+from screens.widgets.mode_bar import MAIN_MODES
 
 
 class WhisperCommands(Provider):

@@ -20,13 +20,13 @@ from textual.widgets import ContentSwitcher, DataTable, Footer, Label, Static
 
 from whisper_tui.training.runs import MetricsReport, RunSummary, list_runs, metric_series, read_metrics_report, runs_roots
 
-from .console_link import open_in_console
-from .widgets.charts import MetricChart, Series
-from .widgets.mode_bar import ModeBar
-from .widgets.run_format import MISSING, fmt_duration, fmt_rate, fmt_when
-from .widgets.runs_compare import compare_rows
-from .widgets.runs_info import run_info_text, status_text
-from .widgets.runs_stats import keep_curve, run_stats, wer_curve
+from screens.console_link import open_in_console
+from screens.widgets.charts import MetricChart, Series
+from screens.widgets.mode_bar import ModeBar
+from screens.presenters.run_format import MISSING, fmt_duration, fmt_rate, fmt_when
+from screens.presenters.runs_compare import compare_rows
+from screens.presenters.runs_info import run_info_text, status_text
+from screens.presenters.runs_stats import keep_curve, run_stats, wer_curve
 
 RESUMABLE = ("cancelled", "interrupted", "failed")
 MARK = "●"

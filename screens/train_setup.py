@@ -22,11 +22,11 @@ from textual.worker import Worker
 
 from whisper_tui.errors import ProfileError, WhisperTuiError
 
-from .messages import SystemStatsRead
-from .notify import error_text, notify_error, notify_worker_failure
-from .widgets.mode_bar import ModeBar
-from .widgets.review_bar import only_reviewed_text
-from .widgets.profile_form import ProfileForm, label_for
+from screens.messages import SystemStatsRead
+from screens.notify import error_text, notify_error, notify_worker_failure
+from screens.widgets.mode_bar import ModeBar
+from screens.widgets.review_bar import only_reviewed_text
+from screens.widgets.profile_form import ProfileForm, label_for
 
 FORM_ORIGIN = "form"
 MAX_ERROR_PASSES = 64  # one per field at most: each pass removes one invalid field
@@ -222,7 +222,7 @@ class TrainSetupScreen(Screen):
         if not self.modified:
             self.load(name)
             return
-        from .widgets.dash_confirm import ConfirmModal
+        from screens.modals.confirm import ConfirmModal
 
         def answered(discard: bool | None) -> None:
             if discard:
@@ -290,7 +290,7 @@ class TrainSetupScreen(Screen):
         if name in builtin_names():
             self.notify(f'"{name}" is a built-in profile and cannot be deleted.', severity="warning")
             return
-        from .widgets.dash_confirm import ConfirmModal
+        from screens.modals.confirm import ConfirmModal
 
         def answered(yes: bool | None) -> None:
             if not yes:

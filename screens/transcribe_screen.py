@@ -25,10 +25,10 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from whisper_tui.errors import WhisperTuiError
 
-from .notify import error_text, notify_worker_failure
-from .widgets.mode_bar import ModeBar
-from .widgets.run_format import fmt_rate
-from .widgets.tx_backend import (
+from screens.notify import error_text, notify_worker_failure
+from screens.widgets.mode_bar import ModeBar
+from screens.presenters.run_format import fmt_rate
+from screens.presenters.transcribe_backend import (
     BACKEND_CHOICES,
     BACKEND_KEY,
     BACKEND_LABELS,
@@ -39,19 +39,19 @@ from .widgets.tx_backend import (
     initial_backend,
     other_backend,
 )
-from .widgets.tx_cache import TranscriberCache, loading_text
-from .widgets.tx_messages import (
+from screens.presenters.transcriber_cache import TranscriberCache, loading_text
+from screens.messages.transcribe import (
     TranscribeFiles,
     TranscribeFinished,
     TranscribeLoaded,
     TranscribeResult,
     TranscribeStatus,
 )
-from .widgets.tx_models import BUNDLED, is_bundled, model_choices, short_model_name
-from .widgets.tx_references import find_references
-from .widgets.tx_results import BASE, MODEL, ClipRow, ResultsTable
-from .widgets.tx_summary import summary_text
-from .widgets.word_diff import inline_diff
+from screens.presenters.transcribe_models import BUNDLED, is_bundled, model_choices, short_model_name
+from screens.presenters.transcribe_references import find_references
+from screens.widgets.transcribe_results import BASE, MODEL, ClipRow, ResultsTable
+from screens.presenters.transcribe_summary import summary_text
+from screens.widgets.word_diff import inline_diff
 
 
 class TranscribeScreen(Screen):
@@ -469,7 +469,7 @@ class TranscribeScreen(Screen):
         if not items:
             self.notify("No transcript to save: transcribe some audio first.", severity="warning")
             return
-        from .widgets.folder_prompt import FolderPrompt
+        from screens.modals.folder_prompt import FolderPrompt
 
         def chosen(folder: Path | None) -> None:
             if folder is not None:

@@ -9,7 +9,7 @@ import sys
 import textwrap
 
 import pytest
-from review_support import HEADER, TEXTS, make_labelled_dataset, metadata_lines
+from helpers_review import HEADER, TEXTS, make_labelled_dataset, metadata_lines
 
 from whisper_tui.data.dataset import load_dataset_split
 from whisper_tui.data.review import (ReviewSheet, only_reviewed_summary, resolve_only_reviewed,
@@ -213,7 +213,7 @@ def test_only_reviewed_filters_training_and_fails_early_when_none_is(tmp_path):
 
 
 def test_only_reviewed_auto_is_off_without_a_status_column(tmp_path):
-    from tui_support import make_dataset
+    from helpers_tui import make_dataset
 
     report_clips = load_dataset_split(make_dataset(tmp_path / "plain", problems=False), 0.0)[0]
     assert len(report_clips) == 6

@@ -7,7 +7,7 @@ To add a screen: append a `Scenario` to the list of its section below. `setup` g
 does whatever leads to the state to capture (key presses, waiting for workers); the harness then
 freezes text cursors so a blink can't change the picture. Everything a scenario shows must be fixed
 data: folders under SNAPSHOT_ROOT (a fixed path, since paths are on screen), the fixed system stats
-from `tui_support.fixed_stats`, no clocks.
+from `helpers_tui.small_machine_stats`, no clocks.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from textual.app import App
-from tui_support import freeze_cursors, isolated_dirs, make_dataset, settle  # noqa: F401 (fixture)
+from helpers_tui import freeze_cursors, isolated_dirs, make_dataset, settle  # noqa: F401 (fixture)
 
 from screens.app import WhisperTuiApp
 from screens.widgets.profile_form import ProfileForm

@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from review_support import make_labelled_dataset
-from tui_support import freeze_cursors, isolated_dirs, settle  # noqa: F401 (fixture)
+from helpers_review import make_labelled_dataset
+from helpers_tui import freeze_cursors, isolated_dirs, settle  # noqa: F401 (fixture)
 
 from screens.app import WhisperTuiApp
 

@@ -7,7 +7,7 @@ import signal
 import pytest
 from textual.command import CommandPalette
 from textual.widgets import Input
-from tui_support import isolated_dirs, settle  # noqa: F401 (fixture)
+from helpers_tui import isolated_dirs, settle  # noqa: F401 (fixture)
 
 from screens.app import WhisperTuiApp, _install_hangup_handler
 from screens.dashboard import DashboardScreen
@@ -290,7 +290,7 @@ async def test_engine_errors_become_notifications():
 
 
 async def test_dataset_from_the_command_line(tmp_path):
-    from tui_support import make_dataset
+    from helpers_tui import make_dataset
 
     folder = make_dataset(tmp_path / "ds", problems=False)
     app = WhisperTuiApp(dataset=folder, profile="full")

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from textual.app import App
 from textual.widgets import DataTable, Label, RichLog, Static
-from tui_e_support import FakeProfile, ScriptedJob, no_gpu_stats, training_script
+from helpers_tui_doubles import FakeProfile, ScriptedJob, no_gpu_stats, training_script
 
 from screens.dashboard import DashboardScreen
 from screens.widgets.charts import MetricChart
-from screens.widgets.dash_confirm import ConfirmModal
-from screens.widgets.dash_gauges import SystemGauges
-from screens.widgets.dash_messages import TrainingSteps
+from screens.modals.confirm import ConfirmModal
+from screens.widgets.gauges import SystemGauges
+from screens.messages.dashboard import TrainingSteps
 from whisper_tui.errors import RunFolderError
 from whisper_tui.training.events import Paused, Resumed, RunCancelled, RunFailed, StepEvent
 
@@ -265,10 +265,10 @@ async def test_slow_polls_never_overlap():
 
 
 def test_gauge_packing_fits_width():
-    from screens.widgets.dash_gauges import gauge_items, pack_lines
-    from tui_e_support import fixed_stats
+    from screens.widgets.gauges import gauge_items, pack_lines
+    from helpers_tui_doubles import gpu_machine_stats
 
-    items = gauge_items(fixed_stats())
+    items = gauge_items(gpu_machine_stats())
     narrow, wide = pack_lines(items, 78), pack_lines(items, 200)
     assert len(wide) == 1 and len(narrow) == 2
     assert all(line.cell_len <= 78 for line in narrow)

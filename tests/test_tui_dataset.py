@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from textual.widgets import Checkbox, DataTable, Input, Static
-from tui_support import GOOD_CLIPS, isolated_dirs, make_dataset, settle  # noqa: F401 (fixture)
+from helpers_tui import GOOD_CLIPS, isolated_dirs, make_dataset, settle  # noqa: F401 (fixture)
 
 from screens.app import WhisperTuiApp
-from screens.dataset_rows import filter_rows, histogram_bin_seconds, rows_from_report, sort_rows
+from screens.presenters.dataset_rows import filter_rows, histogram_bin_seconds, rows_from_report, sort_rows
 from screens.dataset_screen import DatasetScreen, ReportScreen
 from screens.widgets.waveform import BRAILLE_BASE, Waveform, braille_waveform, column_peaks
 from whisper_tui.data.dataset import validate_dataset
@@ -222,7 +222,7 @@ async def test_generate_sample_data(monkeypatch):
 
 
 async def test_folder_picker_opens_the_highlighted_folder(tmp_path):
-    from screens.widgets.folder_picker import FolderPicker, FolderTree
+    from screens.modals.folder_picker import FolderPicker, FolderTree
 
     make_dataset(tmp_path / "projects" / "speech", problems=False)
     (tmp_path / "projects" / ".hidden").mkdir()

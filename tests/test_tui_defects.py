@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Input
-from tui_support import isolated_dirs, make_dataset, settle  # noqa: F401 (fixture)
+from helpers_tui import isolated_dirs, make_dataset, settle  # noqa: F401 (fixture)
 
 from screens.app import WhisperTuiApp
 from screens.help_screen import HelpScreen

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from helpers_audio import write_wav
 from textual.widgets import Button, DataTable, Static
-from tui_support import isolated_dirs, settle  # noqa: F401 (fixture)
+from helpers_tui import isolated_dirs, settle  # noqa: F401 (fixture)
 
 from screens.app import WhisperTuiApp
 from screens.dataset_screen import DatasetScreen
-from screens.widgets.dash_confirm import ConfirmModal
+from screens.modals.confirm import ConfirmModal
 
 pytestmark = pytest.mark.usefixtures("isolated_dirs")
 

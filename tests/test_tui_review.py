@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from review_support import TEXTS, WORST_FIRST, make_labelled_dataset, metadata_lines
+from helpers_review import TEXTS, WORST_FIRST, make_labelled_dataset, metadata_lines
 from textual.widgets import DataTable, Input, Select, Static
-from tui_support import isolated_dirs, settle  # noqa: F401 (fixture)
+from helpers_tui import isolated_dirs, settle  # noqa: F401 (fixture)
 
 from screens.app import WhisperTuiApp
 from screens.dataset_screen import DatasetScreen

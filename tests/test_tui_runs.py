@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from textual.app import App
 from textual.widgets import ContentSwitcher, DataTable, Label, Static
-from tui_e_support import write_fake_run
+from helpers_tui_doubles import write_fake_run
 
 from screens.runs_screen import RunsScreen
 from screens.widgets.charts import MetricChart

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Input, Select, Static
-from tui_support import isolated_dirs, settle  # noqa: F401 (fixture)
+from helpers_tui import isolated_dirs, settle  # noqa: F401 (fixture)
 
 from screens.app import WhisperTuiApp
 from screens.train_setup import NameScreen, TrainSetupScreen, validate_form

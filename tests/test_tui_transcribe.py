@@ -12,10 +12,10 @@ from rich.text import Text
 from textual.app import App
 from textual.widgets import Input, Label, Select, Static
 from textual.worker import WorkerFailed
-from tui_e_support import CannedTranscriber, write_clips, write_fake_run
+from helpers_tui_doubles import CannedTranscriber, write_clips, write_fake_run
 
 from screens.transcribe_screen import TranscribeScreen
-from screens.widgets.tx_results import ResultsTable
+from screens.widgets.transcribe_results import ResultsTable
 from screens.widgets.word_diff import DELETED, INSERTED, changed_word_count, inline_diff, side_by_side
 
 REFS = {"a.wav": "the quick brown fox", "b.wav": "please call stella", "c.wav": "six spoons of snow peas"}
@@ -335,7 +335,7 @@ async def test_ctrl_r_transcribes_whatever_audio_is_filled_in(tmp_path, tiny_whi
 async def test_results_for_a_folder_are_saved_as_a_labelled_dataset(tmp_path):
     import csv
 
-    from screens.widgets.folder_prompt import FolderPrompt
+    from screens.modals.folder_prompt import FolderPrompt
 
     audio = write_clips(tmp_path / "audio", [("a.wav", 1.0), ("b.wav", 0.6), ("c.wav", 0.5)])
     texts = {"a.wav": "hello there", "b.wav": "general kenobi", "c.wav": ""}  # c: nothing heard
@@ -516,7 +516,7 @@ async def test_torch_is_the_default_where_ctranslate2_does_not_import(monkeypatc
 def test_initial_backend_needs_the_package(monkeypatch):
     import importlib.util
 
-    from screens.widgets import tx_backend
+    from screens.presenters import transcribe_backend as tx_backend
 
     assert tx_backend.initial_backend() == "ct2"
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
@@ -524,7 +524,7 @@ def test_initial_backend_needs_the_package(monkeypatch):
 
 
 def test_loaded_models_are_kept_per_backend_and_bounded():
-    from screens.widgets.tx_cache import TranscriberCache
+    from screens.presenters.transcriber_cache import TranscriberCache
 
     made: list = []
     cache = TranscriberCache(lambda model, backend: made.append((model, backend)) or (model, backend), limit=2)

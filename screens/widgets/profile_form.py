@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, SelectionList, Static
 
-from .path_suggester import PathSuggester
+from screens.widgets.path_suggester import PathSuggester
 
 MODEL_SUGGESTIONS = ("tiny.en", "openai/whisper-tiny.en", "openai/whisper-tiny")
 PATH_KEYS = {"data.train_dir", "data.test_dir", "data.keep_dir", "output.dir"}

@@ -19,7 +19,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
 
-from .word_diff import changed_word_count, inline_diff
+from screens.widgets.word_diff import changed_word_count, inline_diff
 
 
 class TranscriptEditor(Vertical):

@@ -6,8 +6,8 @@ import math
 
 from rich.text import Text
 
-from .run_format import fmt_delta, fmt_duration, fmt_rate, fmt_when
-from .runs_stats import RunStats
+from screens.presenters.run_format import fmt_delta, fmt_duration, fmt_rate, fmt_when
+from screens.presenters.runs_stats import RunStats
 
 STATUS_STYLES = {"finished": "green", "running": "cyan", "failed": "red", "broken": "bold red",
                  "cancelled": "yellow", "interrupted": "yellow"}

@@ -11,8 +11,8 @@ from rich.text import Text
 from whisper_tui.inference.metrics import error_rates
 from whisper_tui.inference.transcribe import throughput
 
-from .run_format import fmt_rate
-from .tx_results import ClipRow
+from screens.presenters.run_format import fmt_rate
+from screens.widgets.transcribe_results import ClipRow
 
 
 def model_summary(rows: list[ClipRow], role: str, label: str, engine: str = "") -> Text:

@@ -7,8 +7,8 @@ Loads run in the screen's worker thread; nothing here touches widgets.
 
 from __future__ import annotations
 
-from .tx_backend import BACKEND_LABELS, CT2, ct2_load_error, model_resolves
-from .tx_models import BUNDLED, is_bundled, short_model_name
+from screens.presenters.transcribe_backend import BACKEND_LABELS, CT2, ct2_load_error, model_resolves
+from screens.presenters.transcribe_models import BUNDLED, is_bundled, short_model_name
 
 MAX_CACHED_MODELS = 2  # the bundled model and the chosen one stay loaded between runs
 

@@ -16,8 +16,8 @@ from textual.widgets import DataTable
 
 from whisper_tui.inference.metrics import clip_errors
 
-from .run_format import fmt_rate
-from .word_diff import side_by_side
+from screens.presenters.run_format import fmt_rate
+from screens.widgets.word_diff import side_by_side
 
 BASE = "base"
 MODEL = "model"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .run_format import fmt_rate
+from screens.presenters.run_format import fmt_rate
 
 BUNDLED = "tiny.en"
 BUNDLED_LABEL = "tiny.en (bundled)"

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from textual.app import App
 from textual.widgets import Input
-from tui_e_support import (
+from helpers_tui_doubles import (
     CannedTranscriber,
     FakeProfile,
     ScriptedJob,
-    fixed_stats,
+    gpu_machine_stats,
     no_gpu_stats,
     training_script,
     write_clips,
@@ -52,7 +52,7 @@ def no_blink(pilot) -> None:
         field.cursor_blink = False
 
 
-def dashboard_app(stats=fixed_stats) -> ScreenApp:
+def dashboard_app(stats=gpu_machine_stats) -> ScreenApp:
     def job(*args, **kwargs):
         return ScriptedJob(*args, **kwargs, run_dir=RUN_DIR)
 

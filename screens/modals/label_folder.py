@@ -17,8 +17,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from .folder_picker import FolderPicker
-from .path_suggester import PathSuggester
+from screens.modals.folder_picker import FolderPicker
+from screens.widgets.path_suggester import PathSuggester
 
 
 def default_output(audio_dir: Path) -> Path:

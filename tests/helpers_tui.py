@@ -49,7 +49,7 @@ def make_dataset(folder: Path, *, problems: bool = True) -> Path:
     return folder
 
 
-def fixed_stats() -> SystemStats:
+def small_machine_stats() -> SystemStats:
     """A machine with 16 GiB RAM (8 used) and no GPU: stable numbers for estimates and snapshots."""
     return SystemStats(cpu_percent=12.0, cpu_count=2, ram_used_bytes=8 * GIB, ram_total_bytes=16 * GIB,
                        process_rss_bytes=GIB // 2, gpus=(), gpu_note="No NVIDIA GPU detected")
@@ -62,7 +62,7 @@ def isolated_dirs(tmp_path, monkeypatch):
         path = tmp_path / name.lower()
         path.mkdir()
         monkeypatch.setenv(f"WHISPER_TUI_{name}_DIR", str(path))
-    monkeypatch.setattr("whisper_tui.system.sysmon.snapshot", fixed_stats)
+    monkeypatch.setattr("whisper_tui.system.sysmon.snapshot", small_machine_stats)
     return tmp_path
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from .run_format import MISSING, fmt_delta, fmt_duration, fmt_number, fmt_rate, fmt_when
-from .runs_stats import RunStats
+from screens.presenters.run_format import MISSING, fmt_delta, fmt_duration, fmt_number, fmt_rate, fmt_when
+from screens.presenters.runs_stats import RunStats
 
 BETTER = "bold green"
 

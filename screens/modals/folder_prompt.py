@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from .path_suggester import PathSuggester
+from screens.widgets.path_suggester import PathSuggester
 
 
 class FolderPrompt(ModalScreen[Path | None]):

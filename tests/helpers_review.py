@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import soundfile as sf
-from tui_support import tone
+from helpers_tui import tone
 
 HEADER = "file_name,transcription,source,confidence,no_speech,flags,status"
 ROWS = (

@@ -110,7 +110,7 @@ PAUSE_RESUME = (Paused, Resumed)
 CANCEL = RunCancelled
 
 
-def fixed_stats() -> SystemStats:
+def gpu_machine_stats() -> SystemStats:
     """Deterministic gauges for snapshots: one GPU half full."""
     gib = 1024 ** 3
     return SystemStats(cpu_percent=37.0, cpu_count=16, ram_used_bytes=12 * gib, ram_total_bytes=64 * gib,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from .dash_state import RunState
-from .run_format import fmt_delta, fmt_duration, fmt_rate
+from screens.presenters.dashboard_state import RunState
+from screens.presenters.run_format import fmt_delta, fmt_duration, fmt_rate
 
 
 def keep_line(state: RunState) -> tuple[str, bool] | None:
