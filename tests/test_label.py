@@ -301,6 +301,14 @@ def test_verdict_leaves_out_no_speech_and_flags_hallucinations():
     assert loop.left_out is None and {"loop", "compression"} <= set(loop.flags)
     assert "too_long" in judge("cats dogs birds fish cows pigs hens ducks goats sheep", [0.9] * 10, 0.1, 1.0, 1.0).flags
     assert "too_short" in judge("hello", [0.9], 0.1, 10.0, 9.0).flags
+    # a long recording's clip shares its window's no-speech probability: unsure words are kept for review
+    hard = "We need an approval for lee-mo eye-rocks in before we can try it."
+    assert judge(hard, [0.45] * 14, 0.64, 5.7, 5.0).left_out == "no_speech"
+    shared = judge(hard, [0.45] * 14, 0.64, 5.7, 5.0, window_shared=True)
+    assert shared.left_out is None and "no_speech" in shared.flags
+    assert judge("Thank you.", [0.8] * 3, 0.85, 10.0, 9.0, window_shared=True).left_out == "no_speech"
+    assert judge("So, I'm going to go ahead and do that.", [0.33] * 11, 0.91, 6.9, 4.9,
+                 window_shared=True).left_out == "no_speech"  # a tune's window
 
 
 def test_split_window_follows_whisper_seek_rule():

@@ -299,7 +299,7 @@ class _Labeller:
                 # recording better than clip by clip (module docstring)
                 text, no_speech = self.decoder.text(plan.ids), plan.no_speech
                 verdict = judge(text, plan.probs, no_speech, len(clip) / SAMPLE_RATE,
-                                energy.voiced_seconds(clip_db, energy.pause_level(db)))
+                                energy.voiced_seconds(clip_db, energy.pause_level(db)), window_shared=True)
             if verdict.left_out is not None:
                 left[verdict.left_out] += 1
                 continue

@@ -33,6 +33,7 @@ from whisper_tui.inference import hallucination
 FLAG_KINDS = ("loop", "compression", "no_speech", "too_long", "too_short")
 LEFT_OUT_REASONS = ("silence", "no_speech")
 NO_SPEECH_P = 0.6
+NO_SPEECH_SURE = 0.8  # a long recording's window this sure has no speech: its unsure clips go
 UNSURE_BELOW = 0.5  # a long recording's clips share their window's no-speech probability (0.6 seen on clean speech)
 CONFIDENT = 0.8
 MIN_WORDS_PER_VOICED_S = 0.6
@@ -61,8 +62,17 @@ def compression_flag(words: list[str]) -> bool:
 
 
 def judge(text: str, probs: list[float], no_speech: float | None, duration_s: float,
-          voiced_s: float) -> Verdict:
-    """The verdict on a clip the model wrote `text` for (`probs`: its text tokens' probabilities)."""
+          voiced_s: float, *, window_shared: bool = False) -> Verdict:
+    """The verdict on a clip the model wrote `text` for (`probs`: its text tokens' probabilities).
+
+    `window_shared`: `no_speech` is the probability of the 30 s window the clip was cut from (a long
+    recording), not the clip's own. Then low confidence alone does not leave the clip out: the window's
+    other clips may be what made it look speechless, and a spoken sentence full of words the model does
+    not know (drug names read at 0.45 confidence) is exactly the row a reviewer must see. It is kept and
+    flagged `no_speech` unless the window is all but sure (`NO_SPEECH_SURE`); a loop or far too few words
+    still leave it out. Measured with tiny.en (ct2): a window of eSpeak domain sentences 0.64 (clips at
+    0.41-0.61 confidence), a 40 s plucked tune 0.91 and 0.83 ("So, I'm going to go ahead and do that." at 0.33).
+    """
     confidence = sum(probs) / len(probs) if probs else None
     words = words_of(text)
     if not words:
@@ -76,7 +86,8 @@ def judge(text: str, probs: list[float], no_speech: float | None, duration_s: fl
     too_short = voiced_s >= SHORT_MIN_VOICED_S and len(words) < MIN_WORDS_PER_VOICED_S * voiced_s
     unsure = confidence is not None and confidence < UNSURE_BELOW
     if no_speech is not None and no_speech >= NO_SPEECH_P:
-        if unsure or flags or too_short:  # "Thank you." over 10 s of music
+        sure = not window_shared or no_speech >= NO_SPEECH_SURE
+        if (unsure and sure) or flags or too_short:  # "Thank you." over 10 s of music
             return Verdict("no_speech", tuple(flags), confidence)
         if confidence is None or confidence < CONFIDENT:
             flags.append("no_speech")
