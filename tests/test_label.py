@@ -324,3 +324,37 @@ def test_split_window_follows_whisper_seek_rule():
     ending = [ts(0.0), 1, ts(3.0), ts(3.5), 2, ts(7.0)]  # single timestamp ending: the window is done
     segs, consumed = split_window(Decoded(ending, [0.9] * len(ending), 0.1), tb, eot, 30.0, 0.0)
     assert [(s.start, s.end) for s in segs] == [(0.0, 3.0), (3.5, 7.0)] and consumed == 30.0
+
+
+def test_ctrl_c_keeps_what_is_done_and_a_rerun_continues(recordings, tmp_path):
+    """SIGINT to a real `whisper-tui label` once its first recording is saved: exit 130, finished files
+    kept; the same command again labels only the rest and ends with the rows of an uninterrupted run."""
+    import os
+    import signal
+    import time
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for k in range(12):  # enough windows after the first file that the signal lands mid-run
+        for name in SHORT:
+            shutil.copy(recordings / name, src / f"{k:02d}_{Path(name).name}")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "whisper_tui.cli", "label", str(src), str(out), "--backend", "ct2"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 240
+    while not (out / "label.json").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 130, (stdout, stderr)
+    assert "stopping" in stderr
+    kept = _rows(out)
+    assert 0 < len(kept) < 12 * len(SHORT)
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert "already done" in again.stdout
+    rows = _rows(out)
+    assert len(rows) == 12 * len(SHORT)
+    assert [r for r in rows if r["file_name"] in {k["file_name"] for k in kept}] == kept  # done rows untouched
