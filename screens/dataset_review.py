@@ -76,6 +76,7 @@ class ReviewMixin:
             if focus_key in keys:
                 self.query_one("#ds-table", DataTable).move_cursor(row=keys.index(focus_key))
         self._refresh_review_bar()
+        self._refresh_summary()  # "only reviewed: N of M clips" follows the reviews
         row = self._current_row()
         if row is not None:
             self._show_clip_info(row)

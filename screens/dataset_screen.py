@@ -179,8 +179,9 @@ class DatasetScreen(ReviewMixin, LabelFolderMixin, ImportOfferMixin, Screen):
     def _empty_text() -> Text:
         return Text.assemble(
             ("No dataset open\n\n", "bold"),
-            "Type a folder above and press Enter, press ", ("b", "bold reverse"), " to browse, or ",
-            ("s", "bold reverse"), " for the sample data (made offline on first use).\n\n",
+            "Press ", ("f", "bold reverse"), " to type a folder (Enter opens it), ", ("b", "bold reverse"),
+            " to browse, ", ("l", "bold reverse"), " to label a folder of recordings, or ", ("s", "bold reverse"),
+            " for the sample data (made offline on first use).\n\n",
             "A dataset is a folder of audio clips with a metadata.csv of file_name,transcription.")
 
     def on_screen_resume(self) -> None:
@@ -421,9 +422,11 @@ class DatasetScreen(ReviewMixin, LabelFolderMixin, ImportOfferMixin, Screen):
 
     def _split_text(self, usable) -> Text:
         """'train 84 · test 36 (split column)', the test set's voices, and any leak, for the summary."""
-        from whisper_tui.data.review import REVIEWED, STATUS_COLUMN, only_reviewed_summary, resolve_only_reviewed
+        from whisper_tui.data.review import (REVIEWED, STATUS_COLUMN, only_reviewed_summary, resolve_only_reviewed,
+                                             with_sheet_status)
         from whisper_tui.data.splitting import check_separate_test_set, split_dataset
 
+        usable = with_sheet_status(usable, getattr(self, "sheet", None))  # reviews made since the folder was read
         test_split, seed, split_by, test_dir = self._split_settings()
         text = Text()
         setting = self._only_reviewed_setting()

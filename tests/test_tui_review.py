@@ -231,6 +231,13 @@ async def test_summaries_say_how_many_clips_only_reviewed_leaves(tmp_path):
         summary = str(screen.query_one("#ds-summary", Static).content)
         assert "only reviewed: 1 of 4 clips" in summary  # of the usable ones (e.wav is not)
         assert "train 1 · test 0" in summary  # the split training would make: one clip cannot be split
+        await move_to(pilot, screen, "b.wav")
+        await pilot.press("r")  # a review updates the count at once (the folder is not read again)
+        await pilot.pause()
+        assert "only reviewed: 2 of 4 clips" in str(screen.query_one("#ds-summary", Static).content)
+        await pilot.press("u")
+        await pilot.pause()
+        assert "only reviewed: 1 of 4 clips" in str(screen.query_one("#ds-summary", Static).content)
         await pilot.press("t")
         await settle(pilot)
         assert app.current_mode == "train"

@@ -368,6 +368,22 @@ def reviewed_clips(clips, setting, folder: str | os.PathLike = "") -> tuple[list
     return kept, True
 
 
+def with_sheet_status(clips, sheet: ReviewSheet | None) -> list:
+    """The clips with the status the sheet has now (reviews since the folder was read), matched by line."""
+    from dataclasses import replace
+
+    if sheet is None or not sheet.has_status:
+        return list(clips)
+    status = {row.line: row.status for row in sheet.rows}
+    out = []
+    for clip in clips:
+        if clip.row in status and clip.column(STATUS_COLUMN).strip().lower() != status[clip.row]:
+            extra = tuple((k, v) for k, v in clip.extra if k != STATUS_COLUMN) + ((STATUS_COLUMN, status[clip.row]),)
+            clip = replace(clip, extra=extra)
+        out.append(clip)
+    return out
+
+
 def only_reviewed_summary(clips, setting) -> str:
     """'only reviewed: 42 of 310 clips', or '' when the filter does not apply (for the UI's summaries)."""
     clips = list(clips)
