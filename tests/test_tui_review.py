@@ -322,3 +322,17 @@ async def test_label_a_folder_can_be_cancelled(tmp_path, monkeypatch):
         assert not screen.labelling and not screen.query_one("#ds-progress-row").display
         assert any("cancelled" in n.message for n in app._notifications)
         assert screen.folder is None  # nothing was written, nothing to open
+
+
+async def test_typing_the_audio_folder_key_by_key_suggests_an_output(tmp_path):
+    """'/' alone has no name to put '-labelled' after: it crashed the app (found in tmux)."""
+    app = WhisperTuiApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await pilot.pause()
+        await pilot.press(*"/tmp/rec")
+        await pilot.pause()
+        modal = app.screen
+        assert modal.query_one("#lf-audio", Input).value == "/tmp/rec"
+        assert modal.query_one("#lf-out", Input).value == "/tmp/rec-labelled"

@@ -21,7 +21,10 @@ from screens.modals.folder_picker import FolderPicker
 from screens.widgets.path_suggester import PathSuggester
 
 
-def default_output(audio_dir: Path) -> Path:
+def default_output(audio_dir: Path) -> Path | None:
+    """`NAME-labelled` beside the audio folder; None while what is typed has no name yet ("/", "~")."""
+    if not audio_dir.name:
+        return None
     return audio_dir.with_name(f"{audio_dir.name}-labelled")
 
 
@@ -93,8 +96,9 @@ class LabelFolderModal(ModalScreen[tuple[Path, Path] | None]):
         self.query_one("#lf-audio", Input).focus()
 
     def _follow_audio(self, value: str) -> None:
-        if not self._out_typed and value.strip():
-            self.query_one("#lf-out", Input).value = str(default_output(Path(value.strip()).expanduser()))
+        suggestion = default_output(Path(value.strip()).expanduser()) if value.strip() else None
+        if not self._out_typed and suggestion is not None:
+            self.query_one("#lf-out", Input).value = str(suggestion)
 
     @on(Input.Changed, "#lf-audio")
     def _audio_changed(self, event: Input.Changed) -> None:
