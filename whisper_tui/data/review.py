@@ -111,6 +111,7 @@ class ReviewSheet:
 
     @classmethod
     def _parse(cls, path: Path, raw: bytes) -> ReviewSheet:
+        from whisper_tui.data.csv_records import raw_records
         from whisper_tui.data.dataset import FILE_COLUMN, TEXT_COLUMN, _header, _records
 
         if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -119,27 +120,17 @@ class ReviewSheet:
         prefix = b"\xef\xbb\xbf" if raw.startswith(b"\xef\xbb\xbf") else b""
         text = raw[len(prefix):].decode("utf-8", errors="surrogateescape")
         _records_found, names, delimiter = _header(_records(text, ",", path), text, path)  # names what is missing
-        lines = list(io.StringIO(text, newline=""))
-        reader = csv.reader(iter(lines), delimiter=delimiter)
         segments: list[str] = []
         records: list[tuple[int, list[str], int]] = []  # (start line, fields, segment)
         header_at: int | None = None
-        while True:
-            start = reader.line_num
-            try:
-                fields_ = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                raise DatasetError(f"{path} line {start + 1}: cannot parse CSV ({exc})",
-                                   "check the quotes on that line", where=f"{path}:{start + 1}") from exc
-            segments.append("".join(lines[start:reader.line_num]))
-            if not fields_ or not any(f.strip() for f in fields_):
+        for record in raw_records(text, path, delimiter):
+            segments.append(record.raw)
+            if not record.fields or not any(f.strip() for f in record.fields):
                 continue  # a blank line: kept as it is, not a record
             if header_at is None:
                 header_at = len(segments) - 1
                 continue
-            records.append((start + 1, fields_, len(segments) - 1))
+            records.append((record.line, record.fields, len(segments) - 1))
         if "".join(segments) != text:  # never write a file we could not cut back into the same bytes
             raise DatasetError(f"{path}: the file could not be split into rows exactly, so it is not edited",
                                "open it in a text editor and check for stray quotes", where=str(path))

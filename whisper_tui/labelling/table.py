@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from whisper_tui.data.csv_records import raw_records
 from whisper_tui.data.dataset import FILE_COLUMN, METADATA_FILE, TEXT_COLUMN
 from whisper_tui.errors import DatasetError
 from whisper_tui.storage.atomic import atomic_write_bytes
@@ -94,12 +95,8 @@ class LabelTable:
         table = cls()
         if text.startswith(_BOM):
             table.bom, text = _BOM, text[1:]
-        lines = re.findall(r"[^\n]*\n|[^\n]+$", text)
-        reader = csv.reader(iter(lines))
-        before = 0
-        for fields in reader:
-            raw = "".join(lines[before:reader.line_num])
-            before = reader.line_num
+        for record in raw_records(text, path):
+            raw, fields = record.raw, record.fields
             if table.header_raw is None:
                 table.columns = tuple(f.strip() for f in fields)
                 table.header_raw = raw
