@@ -6,6 +6,7 @@ variant's threads, caches or imports cannot help or hurt the next. The parent on
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -117,20 +118,27 @@ def run_variant(module: str, args: list[str], *, env: dict | None = None, timeou
         return result
 
 
-def _run_in_process(module: str, argv: list[str], env: dict, out: Path) -> dict:
-    import importlib
-
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    started = time.perf_counter()
+@contextlib.contextmanager
+def restored_env(names):
+    """Put the environment variables `names` back as they were (set or absent) when the block ends."""
+    saved = {k: os.environ.get(k) for k in names}
     try:
-        code = importlib.import_module(module).main(argv)
+        yield
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def _run_in_process(module: str, argv: list[str], env: dict, out: Path) -> dict:
+    import importlib
+
+    with restored_env(env):
+        os.environ.update(env)
+        started = time.perf_counter()
+        code = importlib.import_module(module).main(argv)
     if code != 0 or not out.exists():
         raise RuntimeError(f"{module} {' '.join(argv)} failed with exit code {code}")
     result = json.loads(out.read_text())

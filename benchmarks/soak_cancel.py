@@ -53,7 +53,7 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from .common import build_tiny_whisper, format_table, machine_info, peak_rss_mb, write_json
+from .common import build_tiny_whisper, format_table, machine_info, peak_rss_mb, restored_env, write_json
 
 KINDS = ["cache-build", "base-eval", "step", "eval", "eval-end", "best-save", "checkpoint-save", "timer"]
 CLASS_TEXTS = ["alpha bravo", "charlie delta", "echo foxtrot"]
@@ -811,17 +811,10 @@ def main(argv: list[str] | None = None) -> int:
         args.clips = min(args.clips, 8)
         args.variants = args.variants[:1]
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads (conftest.py says why)
-    saved = {k: os.environ.get(k) for k in ("WHISPER_TUI_CACHE_DIR", "WHISPER_TUI_CONFIG_DIR",
-                                             "WHISPER_TUI_DATA_DIR", "WHISPER_TUI_THREADS")}
     info = machine_info()
-    try:
+    with restored_env(("WHISPER_TUI_CACHE_DIR", "WHISPER_TUI_CONFIG_DIR", "WHISPER_TUI_DATA_DIR",
+                       "WHISPER_TUI_THREADS")):
         summary = soak(args)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     summary["machine"] = info
     try:
         summary["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]

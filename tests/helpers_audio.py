@@ -7,6 +7,23 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+# Twelve everyday sentences spoken one after another into a long recording (test_align, test_label):
+# words tiny.en knows, so what is measured is the cutting, not the vocabulary.
+LECTURE_SENTENCES = [
+    "Please close the door when you leave.",
+    "The children are playing in the park after school.",
+    "We will meet at the train station at noon.",
+    "Can you tell me where the library is?",
+    "My brother bought a new car last month.",
+    "It is a lovely day for a long walk by the river.",
+    "Please put the milk back in the fridge.",
+    "Thank you very much for your help with the garden.",
+    "The weather will be cold and windy tomorrow morning.",
+    "She reads a book every night before going to bed.",
+    "Our teacher asked us to write a short story about summer.",
+    "The shop on the corner sells fresh bread and coffee.",
+]
+
 
 def tone(seconds: float = 0.5, sr: int = 16000, freq: float = 440.0, amp: float = 0.3, channels: int = 1) -> np.ndarray:
     """A sine (frames,) or (frames, channels); channel k is scaled by 1/(k+1) so a downmix is checkable."""

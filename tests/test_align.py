@@ -12,6 +12,7 @@ import hashlib
 import numpy as np
 import pytest
 import soundfile as sf
+from helpers_audio import LECTURE_SENTENCES
 
 from whisper_tui.data.audio import SAMPLE_RATE
 from whisper_tui.data.dataset import MAX_CLIP_SECONDS
@@ -26,20 +27,7 @@ from whisper_tui.data.importers.align import (
     tokenize_transcript,
 )
 
-SENTENCES = [
-    "Please close the door when you leave.",
-    "The children are playing in the park after school.",
-    "We will meet at the train station at noon.",
-    "Can you tell me where the library is?",
-    "My brother bought a new car last month.",
-    "It is a lovely day for a long walk by the river.",
-    "Please put the milk back in the fridge.",
-    "Thank you very much for your help with the garden.",
-    "The weather will be cold and windy tomorrow morning.",
-    "She reads a book every night before going to bed.",
-    "Our teacher asked us to write a short story about summer.",
-    "The shop on the corner sells fresh bread and coffee.",
-]
+SENTENCES = LECTURE_SENTENCES
 UNRELATED = ("Quantum physics describes the strange behaviour of very small particles. "
              "Mountains formed over millions of years as continents collided slowly.")
 REPLACED = (4, 5)  # these sentences' text is swapped for UNRELATED in the mismatch case

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from helpers_audio import LECTURE_SENTENCES
 
 from whisper_tui.cli.main import main
 from whisper_tui.data.audio import SAMPLE_RATE
@@ -24,20 +25,7 @@ from whisper_tui.data.dataset import read_metadata
 from whisper_tui.labelling import LABEL_COLUMNS, label_folder, parse_source, save_transcripts_as_dataset
 from whisper_tui.labelling.table import LabelTable
 
-SENTENCES = [
-    "Please close the door when you leave.",
-    "The children are playing in the park after school.",
-    "We will meet at the train station at noon.",
-    "Can you tell me where the library is?",
-    "My brother bought a new car last month.",
-    "It is a lovely day for a long walk by the river.",
-    "Please put the milk back in the fridge.",
-    "Thank you very much for your help with the garden.",
-    "The weather will be cold and windy tomorrow morning.",
-    "She reads a book every night before going to bed.",
-    "Our teacher asked us to write a short story about summer.",
-    "The shop on the corner sells fresh bread and coffee.",
-]
+SENTENCES = LECTURE_SENTENCES
 SHORT = {"short/morning.wav": "Good morning, how are you today?",
          "short/keys.flac": "I left my keys on the kitchen table."}
 
