@@ -11,6 +11,13 @@ A shortened model is an ordinary Whisper folder: `config.max_source_positions` a
 extractor's `chunk_length` both say its window, so transformers and CTranslate2 run it as saved
 (faster-whisper 1.x does not: it pads every segment to 30 s, which CTranslate2 then refuses).
 This module keeps the two in step.
+
+Any-window models (`model.windows`): a model trained at several windows keeps its longest one's
+position table and runs each batch at the shortest window that holds its clips (`window_for`); the
+supported windows are saved as `windows` in preprocessor_config.json next to `chunk_length` (the
+longest), so every folder kind (HF model, LoRA adapter, CTranslate2 export) carries them.
+`any_window.enable_any_window` lets a transformers encoder take the shorter features; CTranslate2
+takes them as they are.
 """
 
 from __future__ import annotations
@@ -63,6 +70,8 @@ def shorten_encoder(model, seconds: float) -> None:
     if n == old.num_embeddings:
         return
     new = torch.nn.Embedding(n, old.embedding_dim, device=old.weight.device, dtype=old.weight.dtype)
+    if type(old) is not torch.nn.Embedding:  # any_window.WindowPositions: the shorter table runs any window too
+        new.__class__ = type(old)
     with torch.no_grad():
         new.weight.copy_(old.weight[:n])
     new.weight.requires_grad_(old.weight.requires_grad)
@@ -91,6 +100,69 @@ def match_processor_window(model, processor) -> None:
     elif window > model_window_s(model):
         # features longer than the position table would fail deep inside the encoder
         set_feature_window(processor, model_window_s(model))
+
+
+WINDOW_MARGIN_S = 0.5  # a clip runs in a window at least this much longer: its last word stays off the edge
+
+
+def window_for(seconds: float, windows) -> int:
+    """The shortest of `windows` that holds `seconds` of audio with WINDOW_MARGIN_S to spare, else the longest.
+
+    Training and inference share this rule, so a clip is only ever run at windows it was trained at.
+    """
+    ordered = sorted(int(w) for w in windows)
+    for window in ordered:
+        if seconds + WINDOW_MARGIN_S <= window:
+            return window
+    return ordered[-1]
+
+
+def windows_holding(seconds: float, windows) -> list[int]:
+    """Every window of `windows` that holds `seconds` of audio (the longest when none does), shortest first."""
+    ordered = sorted(int(w) for w in windows)
+    return [w for w in ordered if seconds + WINDOW_MARGIN_S <= w] or [ordered[-1]]
+
+
+def supported_windows(processor) -> tuple[int, ...]:
+    """The windows a loaded model runs at: its feature extractor's `windows`, else its one `chunk_length`."""
+    return _windows_of(getattr(processor.feature_extractor, "windows", None), processor_window_s(processor))
+
+
+def set_supported_windows(processor, windows) -> None:
+    """Record `windows` in the feature extractor (saved with it); its chunk_length becomes the longest."""
+    ordered = sorted({int(w) for w in windows})
+    set_feature_window(processor, ordered[-1])
+    fe = processor.feature_extractor
+    if len(ordered) > 1:
+        fe.windows = ordered
+    elif hasattr(fe, "windows"):
+        del fe.windows
+
+
+def saved_windows(folder: Path) -> tuple[int, ...]:
+    """The windows a saved model (any folder kind) was trained for, from its preprocessor_config.json."""
+    try:
+        config = json.loads((Path(folder) / "preprocessor_config.json").read_text())
+    except (OSError, ValueError, TypeError):
+        return (WHISPER_WINDOW_S,)
+    if not isinstance(config, dict):
+        return (WHISPER_WINDOW_S,)
+    return _windows_of(config.get("windows"), config.get("chunk_length", WHISPER_WINDOW_S))
+
+
+def _windows_of(listed, chunk_length) -> tuple[int, ...]:
+    """`listed` cleaned (ints within the model's window), else the model's one window."""
+    try:
+        longest = int(chunk_length)
+    except (TypeError, ValueError):
+        longest = WHISPER_WINDOW_S
+    try:
+        found = sorted({int(w) for w in listed or () if 0 < int(w) <= longest})
+    except (TypeError, ValueError):
+        found = []
+    if longest not in found:
+        found.append(longest)
+    return tuple(sorted(found))
 
 
 def saved_window_s(folder: Path) -> int:

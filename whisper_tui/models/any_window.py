@@ -1,0 +1,59 @@
+"""Let a transformers Whisper encoder run at any window up to its own, batch by batch.
+
+transformers' `WhisperEncoder.forward` insists on exactly `max_source_positions x 2` mel frames and
+adds its whole position table. An any-window model (`model.windows`) must run a 10 s batch and
+then a 30 s one with the same weights, so the table is kept whole and each forward uses its first
+`frames / 2` rows, as OpenAI's own code does for shorter input. This is done without swapping
+modules or touching the shared config: the position embedding's class becomes `WindowPositions`
+(same weight, same state_dict key, so saving is unchanged whatever window ran last) and the encoder
+gets a private copy of its config, whose `max_source_positions` a forward pre-hook sets to the
+batch's length. CTranslate2 needs none of this: it slices its table itself.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from whisper_tui.models.parts import encoder_of
+
+_HOOKED = "_whisper_tui_any_window"
+
+
+class WindowPositions(torch.nn.Embedding):
+    """An nn.Embedding whose `num_embeddings` is the current batch's positions; the weight stays whole."""
+
+    @property
+    def num_embeddings(self) -> int:
+        return int(self.__dict__.get("_window_positions") or self.weight.shape[0])
+
+    @num_embeddings.setter
+    def num_embeddings(self, value: int) -> None:  # nn.Embedding.__init__ and copies set it
+        self.__dict__["_window_positions"] = None
+
+
+def _fit_to_input(encoder, args, kwargs) -> None:
+    features = kwargs.get("input_features", args[0] if args else None)
+    if features is None:
+        return
+    full = encoder.embed_positions.weight.shape[0]
+    stride = encoder.conv1.stride[0] * encoder.conv2.stride[0]
+    positions = int(features.shape[-1]) // stride
+    if positions > full:
+        raise ValueError(f"{features.shape[-1]} mel frames is a longer window than this encoder's "
+                         f"{full * stride // 100:g} s; cut the audio into pieces of at most that")
+    encoder.embed_positions.__dict__["_window_positions"] = positions
+    encoder.config.max_source_positions = positions
+
+
+def enable_any_window(model) -> None:
+    """Make `model`'s encoder accept any mel length up to its window (in place; calling again is a no-op)."""
+    encoder = encoder_of(model)
+    if getattr(encoder, _HOOKED, False):
+        return
+    encoder.embed_positions.__class__ = WindowPositions
+    encoder.embed_positions.__dict__["_window_positions"] = None
+    encoder.config = copy.copy(encoder.config)  # the pre-hook changes this one only; the model's config stays whole
+    encoder.register_forward_pre_hook(_fit_to_input, with_kwargs=True)
+    setattr(encoder, _HOOKED, True)
