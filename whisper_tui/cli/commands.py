@@ -362,6 +362,12 @@ def cmd_label(args) -> int:
     return EXIT_USER if report.failed else EXIT_OK
 
 
+def cmd_adapt_window(args) -> int:
+    from whisper_tui.cli.adapt_window_command import cmd_adapt_window as adapt
+
+    return adapt(args)
+
+
 def cmd_sample_data(args) -> int:
     from whisper_tui.data.sample_data import make_sample_dataset
 

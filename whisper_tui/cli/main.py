@@ -129,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--backend", choices=["ct2", "torch"], default=None,
                     help="ct2 = CTranslate2 (default when installed), torch = transformers")
 
+    from whisper_tui.cli.adapt_window_command import add_parser as add_adapt_window
+
+    add_adapt_window(sub)
+
     s = sub.add_parser("sample-data", help="synthesise the offline sample dataset (eSpeak NG)")
     s.add_argument("out")
     s.add_argument("--clips", type=int, default=120)
