@@ -22,17 +22,28 @@ BACKEND_LABELS = {CT2: "CTranslate2", TORCH: "torch"}
 @dataclass(frozen=True)
 class BackendInfo:
     """What a loaded model runs on: `name` ("ct2"/"torch"), `compute_type` ("int8", "float32", ...),
-    `device` ("cpu"/"cuda") and `label`, the words a user sees ("CTranslate2 int8", "torch")."""
+    `device` ("cpu"/"cuda"), `label`, the words a user sees ("CTranslate2 int8", "torch"; an any-window
+    model adds its windows: "CTranslate2 int8, windows 10/30 s"), and `windows`, the model's windows."""
 
     name: str
     compute_type: str
     device: str
     label: str
+    windows: tuple[int, ...] = ()
 
 
-def backend_info(name: str, compute_type: str, device: str) -> BackendInfo:
+def backend_info(name: str, compute_type: str, device: str, windows=()) -> BackendInfo:
     label = f"{BACKEND_LABELS[CT2]} {compute_type}" if name == CT2 else BACKEND_LABELS.get(name, name)
-    return BackendInfo(name=name, compute_type=compute_type, device=device, label=label)
+    windows = tuple(sorted(int(w) for w in windows))
+    if len(windows) > 1:  # a model with one window reads as before
+        label += f", {windows_label(windows)}"
+    return BackendInfo(name=name, compute_type=compute_type, device=device, label=label, windows=windows)
+
+
+def windows_label(windows) -> str:
+    """How a model's windows read to a user: "window 30 s", or "windows 10/20/30 s" for an any-window model."""
+    ordered = sorted(int(w) for w in windows)
+    return f"windows {'/'.join(str(w) for w in ordered)} s" if len(ordered) > 1 else f"window {ordered[0]} s"
 
 
 def ct2_installed() -> bool:

@@ -3,7 +3,14 @@
 Whisper sees 30 s at a time (a short-window fine-tune less: window.py). Longer audio is cut into
 pieces of at most one window at the quietest moment near each window's end (speech pauses), so no
 word is split or transcribed twice and no text is lost; the pieces of all files are batched together
-and their texts joined in order. Each piece is decoded on its own (nothing is conditioned on the
+and their texts joined in order.
+
+An any-window model (trained at several windows, `model.windows`) still cuts pieces at its longest
+window, but runs each batch at the shortest of its windows that holds the batch's longest piece
+(`window.window_for`): pieces are sorted longest first, so a folder of 3-6 s clips runs at 10 s
+instead of 30 and only the batches holding long pieces pay for a long window. The token budget
+follows the audio, not the window, so it is the same at every window. A model with one window runs
+exactly as before. Each piece is decoded on its own (nothing is conditioned on the
 previous piece's text, the equivalent of `condition_on_prev_tokens=False`), so one bad piece cannot
 drag the next into the same error.
 
@@ -41,8 +48,10 @@ import numpy as np
 from whisper_tui.data import sinc_resample
 from whisper_tui.data.audio import AUDIO_EXTENSIONS, SAMPLE_RATE, load_audio
 from whisper_tui.errors import AudioError, WhisperTuiError
-from whisper_tui.inference.backends import BACKENDS, CT2, BackendInfo, backend_info, check_backend, ct2_device
-from whisper_tui.models.window import WHISPER_WINDOW_S, processor_window_s, saved_window_s
+from whisper_tui.inference.backends import (BACKENDS, CT2, BackendInfo, backend_info, check_backend, ct2_device,
+                                            windows_label)
+from whisper_tui.models.window import (WHISPER_WINDOW_S, processor_window_s, saved_windows, supported_windows,
+                                       window_for)
 
 MAX_CHUNK_S = float(WHISPER_WINDOW_S)
 CUT_SEARCH_S = 5.0  # look this far back from each 30 s mark for the quietest place to cut
@@ -50,7 +59,7 @@ _MIN_SAMPLES = SAMPLE_RATE // 100  # under 10 ms there is nothing to hear
 _TOKENS_PER_SECOND = 10  # generous: fast speech is about 4-5 tokens/s
 _TOKEN_ALLOWANCE = 20
 __all__ = ["BACKENDS", "BackendInfo", "CT2Whisper", "LoopGuard", "Transcriber", "Transcription", "ct2_folder_for",
-           "list_audio_files", "plan_chunks", "throughput"]
+           "list_audio_files", "plan_chunks", "throughput", "windows_label"]
 
 
 @dataclass(frozen=True)
@@ -230,6 +239,10 @@ class Transcriber:
         self.multilingual = bool(getattr(gen, "is_multilingual", False))
         self.language = language or getattr(gen, "language", None) or "en"
         self._conv = next(p for n, p in self.model.named_parameters() if "conv1" in n)
+        if len(self.windows) > 1:  # an any-window model: each batch may run at a shorter window than the longest
+            from whisper_tui.models.any_window import enable_any_window
+
+            enable_any_window(self.model)
         config = self.model.config
         self._max_target = int(getattr(config, "max_target_positions", 448))
         from whisper_tui.training.threads import ThreadTuner, tuning_enabled
@@ -255,10 +268,17 @@ class Transcriber:
 
     @property
     def window_s(self) -> float:
-        """Seconds per piece: 30, or shorter for a short-window fine-tune (its saved feature extractor says)."""
+        """Seconds per piece: the model's longest window (30, or shorter for a short-window fine-tune)."""
         if self.backend == CT2:
             return self._ct2.window_s
         return processor_window_s(self.processor)
+
+    @property
+    def windows(self) -> tuple[int, ...]:
+        """The windows the model runs at, shortest first: several for an any-window model, else `window_s` alone."""
+        if self.backend == CT2:
+            return self._ct2.windows
+        return supported_windows(self.processor)
 
     @property
     def device(self):
@@ -270,9 +290,9 @@ class Transcriber:
     def backend_info(self) -> BackendInfo:
         """What this transcriber runs on, for front-ends to show ("CTranslate2 int8" on cpu, "torch" on cuda)."""
         if self.backend == CT2:
-            return backend_info(CT2, self._ct2.compute_type, self._ct2.device)
+            return backend_info(CT2, self._ct2.compute_type, self._ct2.device, self.windows)
         dtype = str(self._conv.dtype).removeprefix("torch.")
-        return backend_info(self.backend, dtype, self._conv.device.type)
+        return backend_info(self.backend, dtype, self._conv.device.type, self.windows)
 
     # --- waves ---
 
@@ -307,12 +327,14 @@ class Transcriber:
         # + task on multilingual models) + <|notimestamps|>.
         prompt = 4 if self.multilingual else 2
         max_length = max(prompt + 1, min(budget + prompt, self._max_target))
+        window = window_for(longest_s, self.windows)  # the longest window for a model with one
         if self.backend == CT2:
-            return self._ct2.generate(waves, max_length, self.num_beams, self.language)
+            return self._ct2.generate(waves, max_length, self.num_beams, self.language, window=window)
         import torch
         from transformers.generation import LogitsProcessorList
 
-        features = self.processor.feature_extractor(waves, sampling_rate=SAMPLE_RATE, return_tensors="pt")
+        fe = self.processor.feature_extractor
+        features = fe(waves, sampling_rate=SAMPLE_RATE, return_tensors="pt", max_length=window * fe.sampling_rate)
         input_features = features.input_features.to(self.device, self._conv.dtype)
         kwargs: dict = {"max_length": max_length, "num_beams": self.num_beams,
                         "logits_processor": LogitsProcessorList([LoopGuard(self.model.generation_config.eos_token_id)])}
@@ -325,7 +347,15 @@ class Transcriber:
             self._tuner.before()
         try:
             with torch.inference_mode():
-                tokens = self.model.generate(input_features=input_features, **kwargs)
+                if len(self.windows) > 1:
+                    # Whisper's generate pads features to the model's whole window (config.max_source_positions)
+                    # before encoding; the encoder's output at the batch's own window goes through as it is
+                    from whisper_tui.models.parts import encoder_of
+
+                    kwargs["encoder_outputs"] = encoder_of(self.model)(input_features)
+                    tokens = self.model.generate(**kwargs)
+                else:
+                    tokens = self.model.generate(input_features=input_features, **kwargs)
         finally:
             if self._tuner:
                 self._tuner.after()
@@ -375,8 +405,9 @@ class Transcriber:
 class CT2Whisper:
     """A CTranslate2 Whisper with its tokenizer and features; exports non-CT2 models into the cache once.
 
-    `tokens` (ct2_tokenizer.WhisperTokens) and `features` (log_mel.LogMel) need neither torch nor
-    transformers. `processor` is a transformers WhisperProcessor for callers that still want one,
+    `tokens` (ct2_tokenizer.WhisperTokens) and `features` (log_mel.LogMel at the longest window;
+    `features_at(window)` for the others of an any-window export) need neither torch nor
+    transformers. CTranslate2 itself takes features of any window up to the model's. `processor` is a transformers WhisperProcessor for callers that still want one,
     built on first use only.
     """
 
@@ -404,7 +435,9 @@ class CT2Whisper:
         self.model = self.model_for(threads[0])
         self.multilingual = bool(self.model.is_multilingual)
         self.n_mels = int(self.model.n_mels or 80)
-        self.features = LogMel(self.n_mels, chunk_length=saved_window_s(folder))
+        self.windows = saved_windows(folder)  # shortest first; an export records them (window.py)
+        self._log_mels: dict[int, LogMel] = {}
+        self.features = self.features_at(self.windows[-1])
         self.tokens = WhisperTokens.from_folder(folder, self.multilingual)
         self._processor = None
         # the names older callers use (labelling, importers.align)
@@ -425,7 +458,23 @@ class CT2Whisper:
 
     @property
     def window_s(self) -> float:
+        """The longest window (the one pieces are cut at)."""
         return float(self.features.chunk_length)
+
+    def features_at(self, window: int):
+        """The log-mel for `window` seconds (one per window, made on first use); longer than the model's: ModelError."""
+        from whisper_tui.inference.log_mel import LogMel
+
+        window = int(window)
+        if not 0 < window <= self.windows[-1]:
+            from whisper_tui.errors import ModelError
+
+            raise ModelError(f"{self.folder} runs windows of at most {self.windows[-1]} s, not {window} s",
+                             f"cut the audio into pieces of at most {self.windows[-1]} s (plan_chunks)",
+                             where=str(self.folder))
+        if window not in self._log_mels:
+            self._log_mels[window] = LogMel(self.n_mels, chunk_length=window)
+        return self._log_mels[window]
 
     @property
     def processor(self):
@@ -435,16 +484,24 @@ class CT2Whisper:
             from whisper_tui.models.window import POSITIONS_PER_SECOND
 
             self._processor = build_processor(self.folder, n_mels=self.n_mels,
-                                              max_source_positions=saved_window_s(self.folder) * POSITIONS_PER_SECOND)
+                                              max_source_positions=self.windows[-1] * POSITIONS_PER_SECOND)
+            if len(self.windows) > 1:
+                from whisper_tui.models.window import set_supported_windows
+
+                set_supported_windows(self._processor, self.windows)
         return self._processor
 
     def _prompt(self, language: str) -> list[int]:
         return self.tokens.prompt(language or "en")
 
-    def generate(self, waves: list[np.ndarray], max_length: int, num_beams: int, language: str) -> list[str]:
+    def generate(self, waves: list[np.ndarray], max_length: int, num_beams: int, language: str,
+                 window: int | None = None) -> list[str]:
+        """Texts for `waves` run at `window` seconds (default: the shortest of the model's that holds the longest)."""
         import ctranslate2
 
-        features = self.features(waves)
+        if window is None:
+            window = window_for(max(len(w) for w in waves) / SAMPLE_RATE, self.windows)
+        features = self.features_at(window)(waves)
         storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(features, dtype=np.float32))
         # transformers' Whisper generate gives `max_length` new tokens; CTranslate2 gives max_length // 2
         # (OpenAI's sample_len = n_text_ctx // 2 convention), so ask for twice as many, within 448.

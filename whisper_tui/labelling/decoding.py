@@ -15,6 +15,11 @@ of labelling them with invented words). Two backends give the same `Decoded`:
 
 Timestamp tokens are kept in `Decoded.tokens` (ids >= `timestamp_begin`); text tokens sit below
 `eot`. Both backends stop a repetition loop the way `transcribe.LoopGuard` does.
+
+An any-window model (window.py) decodes a clip without timestamps (a short file kept whole, a
+relabelled clip) at the shortest of its windows that holds it, as the transcriber does; a window of
+a long recording, decoded with timestamps, runs at the longest (`window_to_decode`): its pieces are
+cut at that window, and timestamps were only ever trained in full windows.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import numpy as np
 
 from whisper_tui.data.audio import SAMPLE_RATE
 from whisper_tui.models.parts import encoder_of
+from whisper_tui.models.window import window_for
 
 TOKENS_PER_SECOND = 10  # generous: fast speech is about 4-5 tokens a second (as transcribe.py)
 TOKEN_ALLOWANCE = 20
@@ -40,6 +46,11 @@ class Decoded:
     tokens: list[int]
     probs: list[float]
     no_speech: float
+
+
+def window_to_decode(seconds: float, windows, timestamps: bool) -> int:
+    """The window a clip of `seconds` is decoded at: the longest with timestamps, else `window_for`."""
+    return max(int(w) for w in windows) if timestamps else window_for(seconds, windows)
 
 
 def default_backend() -> str:
@@ -67,8 +78,9 @@ class CT2Decoder:
         self.eot = self._cw._eot
         self.timestamp_begin = self._cw._no_ts + 1
         self.multilingual = self._cw.multilingual
-        # CT2Whisper's numpy log-mel (`features`) and tokenizers-only tokenizer (`tokens`): no torch, no transformers
-        self._features = self._cw.features
+        self.windows = self._cw.windows
+        self.window_s = self._cw.window_s
+        # CT2Whisper's numpy log-mel (`features_at`) and tokenizers-only tokenizer (`tokens`): no torch, no transformers
         self._decode_ids = self._cw.tokens.decode
 
     def decode(self, wave: np.ndarray, timestamps: bool, language: str = "en") -> Decoded:
@@ -77,7 +89,8 @@ class CT2Decoder:
         from whisper_tui.inference.transcribe import LoopGuard
 
         cw = self._cw
-        features = self._features([wave])
+        window = window_to_decode(len(wave) / SAMPLE_RATE, self.windows, timestamps)
+        features = cw.features_at(window)([wave])
         storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(features, dtype=np.float32))
         prompt = cw._prompt(language)
         if timestamps:
@@ -115,6 +128,14 @@ class TorchDecoder:
         self.sot = int(gen.decoder_start_token_id)
         self.multilingual = bool(getattr(gen, "is_multilingual", False))
         self.no_speech_id = _no_speech_id(self.tokenizer)
+        from whisper_tui.models.window import processor_window_s, supported_windows
+
+        self.windows = supported_windows(self.processor)
+        self.window_s = processor_window_s(self.processor)
+        if len(self.windows) > 1:  # an any-window model: short clips run at a shorter window
+            from whisper_tui.models.any_window import enable_any_window
+
+            enable_any_window(self.model)
 
     def _prompt(self, language: str, timestamps: bool) -> list[int]:
         tok = self.tokenizer
@@ -131,7 +152,9 @@ class TorchDecoder:
         from whisper_tui.inference.transcribe import LoopGuard
 
         model = self.model
-        features = self.processor.feature_extractor([wave], sampling_rate=SAMPLE_RATE, return_tensors="pt")
+        fe = self.processor.feature_extractor
+        window = window_to_decode(len(wave) / SAMPLE_RATE, self.windows, timestamps)
+        features = fe([wave], sampling_rate=SAMPLE_RATE, return_tensors="pt", max_length=window * fe.sampling_rate)
         dtype = next(model.parameters()).dtype
         input_features = features.input_features.to(model.device, dtype)
         budget = math.ceil(len(wave) / SAMPLE_RATE * TOKENS_PER_SECOND) + TOKEN_ALLOWANCE

@@ -265,20 +265,23 @@ class _Labeller:
         duration = len(wave) / SAMPLE_RATE
         db = energy.frame_db(wave)
         left = Counter()
-        whole = duration <= self.max_s
+        if duration <= self.max_s and energy.is_silent(db):
+            self.report.left_out["silence"] = self.report.left_out.get("silence", 0) + 1
+            return []
+        # at most the model's longest window (30 s; a short-window fine-tune's own): a longer file is cut
+        # with timestamps at that window, and an any-window model decodes a whole one at a shorter window
+        clip_s = min(self.max_s, self.decoder.window_s)
+        whole = duration <= clip_s
         if whole:
-            if energy.is_silent(db):
-                self.report.left_out["silence"] = self.report.left_out.get("silence", 0) + 1
-                return []
             planned = [PlannedClip(0.0, round(duration, 2))]
         else:
-            found = decode_long(self.decoder, wave, window_s=min(self.max_s, MAX_CLIP_S),
+            found = decode_long(self.decoder, wave, window_s=clip_s,
                                 should_stop=self.should_stop, on_window=on_done_s)
             if found is None:
                 return None
             segments, silent = found
             left["silence"] += silent
-            planned = plan_clips(segments, db, duration, max_s=self.max_s)
+            planned = plan_clips(segments, db, duration, max_s=clip_s)
         kept_spans = [r.source[1:] for r in kept]
         rows = []
         for plan in planned:

@@ -11,6 +11,12 @@ mel-bin count from it; whisper-tui reads the encoder window, see window.py) and 
 that says where it came from. A short-window model (model.window_s) exports fine, but faster-whisper
 1.x always pads to 30 s and CTranslate2 then refuses the input: run such exports with whisper-tui's
 ct2 backend.
+
+An any-window model (model.windows) keeps its supported windows in the copied
+preprocessor_config.json (`windows`, beside `chunk_length` = the longest), and whisper_tui.json
+names them too. When its longest window is 30 s the export is also an ordinary faster-whisper model,
+but faster-whisper pads every clip to 30 s, so only whisper-tui's ct2 backend runs the short windows
+(and gets their speed); `cmd_export` says so.
 """
 
 from __future__ import annotations
@@ -54,9 +60,11 @@ def export_ct2(model: str | Path, out_dir: str | Path, quantization: str | None 
         say(f"converting to CTranslate2 ({q})")
         with atomic_directory(out_dir, ours=(EXPORT_MARKER,)) as target:
             _convert(source, target, None if q == "float32" else q)
+            from whisper_tui.models.window import saved_windows
+
             atomic_write_text(target / EXPORT_MARKER, json.dumps({
                 "exported_from": str(model), "resolved": ref.describe(), "format": "ctranslate2",
-                "quantization": q, **_training_info(ref)}, indent=2))
+                "quantization": q, "windows": list(saved_windows(target)), **_training_info(ref)}, indent=2))
     return out_dir
 
 
@@ -136,14 +144,29 @@ def cmd_export(args) -> int:
                      on_status=lambda msg: say(msg, err=True))
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     say(f"exported {args.model} -> {out} (CTranslate2, {args.quantization}, {size / 1e6:.0f} MB)")
-    from whisper_tui.models.window import WHISPER_WINDOW_S, saved_window_s
+    for line in usage_lines(out):
+        say(line)
+    return 0
 
-    window = saved_window_s(out)
+
+def usage_lines(out: Path) -> list[str]:
+    """How to run the export at `out`, and what faster-whisper can and cannot do with it (its windows)."""
+    from whisper_tui.inference.backends import windows_label
+    from whisper_tui.models.window import WHISPER_WINDOW_S, saved_windows
+
+    windows = saved_windows(out)
+    window = windows[-1]
     if window < WHISPER_WINDOW_S:
         # faster-whisper 1.x pads every segment to a 30 s window; CTranslate2 refuses that for this model
-        say(f"use it with: whisper-tui transcribe FOLDER --model {out} --backend ct2  (a {window} s window model: "
-            f"faster-whisper pads to {WHISPER_WINDOW_S} s and cannot run it; ctranslate2.models.Whisper can, with {window} s features)")
-    else:
-        say(f"use it with: whisper-tui transcribe FOLDER --model {out}   or   faster_whisper.WhisperModel('{out}')")
-    return 0
+        return [f"use it with: whisper-tui transcribe FOLDER --model {out} --backend ct2  (a {window} s window model: "
+                f"faster-whisper pads to {WHISPER_WINDOW_S} s and cannot run it; ctranslate2.models.Whisper can, "
+                f"with {window} s features)"]
+    lines = [f"use it with: whisper-tui transcribe FOLDER --model {out}   or   faster_whisper.WhisperModel('{out}')"]
+    if len(windows) > 1:
+        shorter = "/".join(str(w) for w in windows[:-1])
+        lines.append(f"an any-window model ({windows_label(windows)}): faster-whisper runs it at {WHISPER_WINDOW_S} s "
+                     f"only, since it pads every clip to {WHISPER_WINDOW_S} s, so it gives up the {shorter} s windows "
+                     f"and their speed on short clips; `whisper-tui transcribe --backend ct2` runs each batch at the "
+                     f"shortest window that holds it")
+    return lines
 
