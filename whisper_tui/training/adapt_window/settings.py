@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-DEFAULT_WINDOWS = (10, 20, 30)
+from whisper_tui.models.window import WHISPER_WINDOW_S
+
+DEFAULT_WINDOWS = (10, 20, WHISPER_WINDOW_S)
 STRATEGIES = ("lora", "full")
 REPORT_FILE = "adapt_window.json"
 
