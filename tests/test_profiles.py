@@ -86,6 +86,7 @@ def test_empty_and_partial_files_take_defaults(tmp_path):
 def test_saved_file_lists_every_setting_and_reads_back_equal(tmp_path):
     changed = apply_overrides(Profile(description="all changed"), {
         "model.name": "openai/whisper-tiny", "model.language": "de", "model.task": "translate", "model.window_s": 15,
+        "model.windows": [10, 30],
         "data.train_dir": "/data/clips", "data.test_dir": "/data/test", "data.test_split": 1.0,
         "data.split_seed": 7, "data.split_by": "text+speaker", "data.max_duration_s": 12.5, "data.min_duration_s": 0.5, "data.max_bad_fraction": 0.2, "data.only_reviewed": "true",
         "data.keep_set": False, "data.keep_dir": "/data/general", "training.keep_tolerance": 5.0,
@@ -143,7 +144,8 @@ def test_preset_choices():
     assert (ft.lora.r, list(ft.lora.target_modules)) == (16, ["q_proj", "k_proj", "v_proj", "out_proj", "fc1", "fc2"])
     assert (tr.num_train_epochs, tr.learning_rate, tr.per_device_train_batch_size, tr.eval_strategy) == (
         40, 1e-3, 8, "epoch")
-    assert (tr.budget_s, quick.model.window_s, quick.data.split_by, quick.data.keep_set) == (300, -1, "auto", True)
+    assert (tr.budget_s, quick.model.window_s, quick.data.split_by, quick.data.keep_set) == (300, 0, "auto", True)
+    assert quick.model.windows == (10, 20, 30)  # any-window: short clips run at 10 s, long ones still at 30 s
     lora8 = load_profile("lora-8gb").finetuning
     assert (lora8.strategy, lora8.freeze_encoder, lora8.gradient_checkpointing, lora8.lora.r) == ("lora", True, True, 16)
     assert load_profile("qlora-4gb").finetuning.strategy == "qlora"

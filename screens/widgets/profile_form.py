@@ -28,7 +28,7 @@ SECTION_TITLES = {
 LABELS = {
     "description": "description",
     "model.name": "model", "model.language": "language", "model.task": "task",
-    "model.window_s": "window seconds",
+    "model.window_s": "window seconds", "model.windows": "windows (s)",
     "data.train_dir": "train folder", "data.test_dir": "test folder", "data.test_split": "test split",
     "data.split_seed": "split seed", "data.split_by": "split by", "data.max_duration_s": "max clip seconds",
     "data.min_duration_s": "min clip seconds",
@@ -62,6 +62,7 @@ PLACEHOLDERS = {
     "data.test_dir": "empty = split the train folder",
     "data.keep_dir": "empty = bundled jfk + everyday sentences",
     "output.dir": "empty = the app's runs folder",
+    "model.windows": "e.g. 10, 20, 30 (empty = one window)",
     "description": "one line for profile lists",
 }
 
@@ -78,6 +79,8 @@ def format_value(value: Any) -> str:
     """How a number is typed: 3, 0.2, 1e-5 (not 1e-05 or 3.0)."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list | tuple):  # model.windows: typed back as "10, 20, 30"
+        return ", ".join(format_value(v) for v in value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
@@ -94,6 +97,8 @@ def disabled_keys(profile) -> set[str]:
     """Settings that have no effect with the rest of the profile (greyed out, kept as they are)."""
     out: set[str] = set()
     ft, tr = profile.finetuning, profile.training
+    if profile.model.window_s != 0:
+        out.add("model.windows")  # one window asked for: the list is not used
     if ft.strategy == "full":
         out |= {"finetuning.lora.r", "finetuning.lora.lora_alpha", "finetuning.lora.lora_dropout",
                 "finetuning.lora.target_modules", "output.merge_lora"}

@@ -42,7 +42,7 @@ WHISPER_MEL_BINS = 80  # log-mel bins of tiny (large-v3 has 128; wider masks are
 class Rule:
     """Type and range of one setting, plus the help line shown in saved files and forms."""
 
-    kind: str  # "str" | "bool" | "int" | "float" | "number" (int or float, kept as given) | "str_list"
+    kind: str  # "str" | "bool" | "int" | "float" | "number" (int or float, kept as given) | "str_list" | "int_list"
     help: str
     low: float | None = None
     low_open: bool = False  # True: value must be > low, else >= low
@@ -56,7 +56,8 @@ class Rule:
         if self.choices:
             return "one of " + ", ".join(f'"{c}"' for c in self.choices)
         noun = {"str": "a text string", "bool": "true or false", "int": "an integer", "float": "a number",
-                "number": "a number", "str_list": "a non-empty list of layer names"}[self.kind]
+                "number": "a number", "str_list": "a non-empty list of layer names",
+                "int_list": "a list of whole seconds"}[self.kind]
         bounds = []
         if self.low is not None:
             bounds.append(f"{'>' if self.low_open else '>='} {_fmt_number(self.low)}")
@@ -88,6 +89,18 @@ class ModelSettings:
         "~3x faster (longer clips are skipped in training); -1 = auto: the shortest of 10/15/20 s that holds "
         "every training and test clip, else the model's own",
         low=-1, high=WHISPER_WINDOW_S))
+    windows: tuple[int, ...] = setting([], Rule(
+        "int_list", f"train at several encoder windows (seconds, e.g. [10, 20, {WHISPER_WINDOW_S}]): each batch runs at a "
+        "window that holds its clips, and the saved model runs every batch at the shortest that fits (short clips "
+        f"~3x faster); keep {WHISPER_WINDOW_S} in the list to keep full-length accuracy and faster-whisper export; "
+        "empty = one window; a window_s other than 0 sets one window instead",
+        low=1, high=WHISPER_WINDOW_S))
+
+    @property
+    def trained_windows(self) -> tuple[int, ...]:
+        """The windows a run trains at: `windows`, unless `window_s` asks for one window (it wins, so the
+        older key keeps working on presets that list windows)."""
+        return self.windows if self.window_s == 0 else ()
 
 
 @dataclass(frozen=True)
@@ -421,6 +434,8 @@ def _coerce(value: Any, rule: Rule, key: str, ctx: Context) -> Any:
         return value
     if rule.kind == "str_list":
         return _coerce_list(value, rule, key, ctx, bad)
+    if rule.kind == "int_list":
+        return _coerce_int_list(value, rule, key, ctx, bad)
     # numbers: bool is an int in Python but never a number in a profile
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise bad
@@ -455,6 +470,27 @@ def _coerce_list(value: Any, rule: Rule, key: str, ctx: Context, bad: ProfileErr
         if name not in items:
             items.append(name)
     return tuple(items)
+
+
+def _coerce_int_list(value: Any, rule: Rule, key: str, ctx: Context, bad: ProfileError) -> tuple[int, ...]:
+    """Whole numbers in range, sorted and without repeats; "10, 20, 30" as typed in a form counts as a list."""
+    if isinstance(value, str):
+        parts = [p for p in value.replace(",", " ").split() if p]
+        try:
+            value = [int(p) for p in parts]
+        except ValueError:
+            raise bad from None
+    if not isinstance(value, list | tuple):
+        raise bad
+    items = set()
+    for item in value:
+        if isinstance(item, float) and item.is_integer():
+            item = int(item)
+        if isinstance(item, bool) or not isinstance(item, int) or not _in_range(item, rule):
+            raise ctx.error(key, f"must list whole seconds from {_fmt_number(rule.low)} to {_fmt_number(rule.high)} "
+                            f"(got {_show(item)} in {_show(value)})", _hint(rule, key, value))
+        items.add(item)
+    return tuple(sorted(items))
 
 
 def _in_range(value: float, rule: Rule) -> bool:
@@ -514,10 +550,12 @@ def _check_cross_fields(profile: Profile, ctx: Context) -> None:
         raise ctx.error("data.min_duration_s",
                         f"must be below data.max_duration_s ({_fmt_number(data.min_duration_s)} >= "
                         f"{_fmt_number(data.max_duration_s)})", "lower min_duration_s or raise max_duration_s")
-    window = profile.model.window_s
+    model = profile.model
+    window = max(model.trained_windows) if model.trained_windows else model.window_s
+    key = "model.windows" if model.trained_windows else "model.window_s"
     if window > 0 and data.min_duration_s >= window:
-        raise ctx.error("data.min_duration_s", f"must be below model.window_s ({_fmt_number(data.min_duration_s)} >= "
-                        f"{window}): every clip would be skipped", "lower min_duration_s or raise window_s")
+        raise ctx.error("data.min_duration_s", f"must be below {key} ({_fmt_number(data.min_duration_s)} >= "
+                        f"{window}): every clip would be skipped", f"lower min_duration_s or raise {key.partition('.')[2]}")
     if tr.warmup_steps >= 1 and not float(tr.warmup_steps).is_integer():
         raise ctx.error("training.warmup_steps", f"must be a ratio below 1 or a whole number of steps "
                         f"(got {_fmt_number(tr.warmup_steps)})", "e.g. warmup_steps = 0.1 or warmup_steps = 50")

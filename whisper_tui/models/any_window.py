@@ -47,8 +47,40 @@ def _fit_to_input(encoder, args, kwargs) -> None:
     encoder.config.max_source_positions = positions
 
 
+def _generate_at_input_window(self, *args, **kwargs):
+    """Whisper's generate at the window of the features (or encoder outputs) it is given.
+
+    transformers' generate pads every segment to `config.max_source_positions x 2` frames before it encodes
+    (generation_whisper._get_input_segment), which would run a 10 s batch at 30 s. For the length of the call
+    the config says the input's window; longer input (long-form) goes through as it is.
+    """
+    features = kwargs.get("input_features", args[0] if args else None)
+    encoded = kwargs.get("encoder_outputs")
+    full = int(self.config.max_source_positions)
+    if features is not None:
+        encoder = encoder_of(self)
+        positions = int(features.shape[-1]) // (encoder.conv1.stride[0] * encoder.conv2.stride[0])
+    elif encoded is not None:
+        hidden = encoded[0] if isinstance(encoded, tuple | list) else encoded.last_hidden_state
+        positions = int(hidden.shape[1])
+    else:
+        positions = full
+    if not 0 < positions < full:
+        return type(self).generate(self, *args, **kwargs)
+    self.config.max_source_positions = positions
+    try:
+        return type(self).generate(self, *args, **kwargs)
+    finally:
+        self.config.max_source_positions = full
+
+
 def enable_any_window(model) -> None:
-    """Make `model`'s encoder accept any mel length up to its window (in place; calling again is a no-op)."""
+    """Make `model` (its encoder and its generate) take any mel length up to its window (in place; calling
+    again is a no-op)."""
+    import types
+
+    from whisper_tui.models.parts import base_of
+
     encoder = encoder_of(model)
     if getattr(encoder, _HOOKED, False):
         return
@@ -56,4 +88,7 @@ def enable_any_window(model) -> None:
     encoder.embed_positions.__dict__["_window_positions"] = None
     encoder.config = copy.copy(encoder.config)  # the pre-hook changes this one only; the model's config stays whole
     encoder.register_forward_pre_hook(_fit_to_input, with_kwargs=True)
+    base = base_of(model)
+    # bound to the instance (a deep copy of the model rebinds it to the copy), calling the class's own generate
+    base.generate = types.MethodType(_generate_at_input_window, base)
     setattr(encoder, _HOOKED, True)

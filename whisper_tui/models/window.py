@@ -14,8 +14,9 @@ This module keeps the two in step.
 
 Any-window models (`model.windows`): a model trained at several windows keeps its longest one's
 position table and runs each batch at the shortest window that holds its clips (`window_for`); the
-supported windows are saved as `windows` in preprocessor_config.json next to `chunk_length` (the
-longest), so every folder kind (HF model, LoRA adapter, CTranslate2 export) carries them.
+supported windows are saved as `windows` beside the feature extractor's `chunk_length` (the longest),
+in preprocessor_config.json or processor_config.json, so every folder kind (HF model, LoRA adapter,
+CTranslate2 export) carries them.
 `any_window.enable_any_window` lets a transformers encoder take the shorter features; CTranslate2
 takes them as they are.
 """
@@ -141,13 +142,24 @@ def set_supported_windows(processor, windows) -> None:
 
 def saved_windows(folder: Path) -> tuple[int, ...]:
     """The windows a saved model (any folder kind) was trained for, from its preprocessor_config.json."""
-    try:
-        config = json.loads((Path(folder) / "preprocessor_config.json").read_text())
-    except (OSError, ValueError, TypeError):
-        return (WHISPER_WINDOW_S,)
-    if not isinstance(config, dict):
-        return (WHISPER_WINDOW_S,)
+    config = saved_feature_config(folder)
     return _windows_of(config.get("windows"), config.get("chunk_length", WHISPER_WINDOW_S))
+
+
+def saved_feature_config(folder: Path) -> dict:
+    """The feature extractor's saved settings: preprocessor_config.json (hub models, CTranslate2 exports), else
+    the `feature_extractor` part of processor_config.json (what transformers 5's processor.save_pretrained
+    writes); {} when neither can be read."""
+    for name, part in (("preprocessor_config.json", None), ("processor_config.json", "feature_extractor")):
+        try:
+            config = json.loads((Path(folder) / name).read_text())
+        except (OSError, ValueError, TypeError):
+            continue
+        if part is not None and isinstance(config, dict):
+            config = config.get(part)
+        if isinstance(config, dict):
+            return config
+    return {}
 
 
 def _windows_of(listed, chunk_length) -> tuple[int, ...]:
@@ -168,8 +180,8 @@ def _windows_of(listed, chunk_length) -> tuple[int, ...]:
 def saved_window_s(folder: Path) -> int:
     """The window an export was made for (its preprocessor_config.json), else Whisper's 30 s."""
     try:
-        return int(json.loads((folder / "preprocessor_config.json").read_text()).get("chunk_length", WHISPER_WINDOW_S))
-    except (OSError, ValueError, TypeError):
+        return int(saved_feature_config(folder).get("chunk_length", WHISPER_WINDOW_S))
+    except (ValueError, TypeError):
         return WHISPER_WINDOW_S
 
 

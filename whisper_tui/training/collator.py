@@ -4,6 +4,8 @@ Labels are padded with -100 so padding is ignored by the loss. The leading
 <|startoftranscript|> is dropped when it equals `decoder_start_token_id`, because the model
 prepends it again when it shifts labels right (the widely copied collator compares against
 `bos_token_id` and never strips it: transformers#29973).
+
+With several encoder windows (`model.windows`) the batch is first fitted to one (`window_mix.py`).
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from dataclasses import dataclass
 class WhisperCollator:
     decoder_start_token_id: int
     dtype: object = None  # torch dtype of the model's encoder side (cached outputs are stored fp16)
+    windows: object = None  # window_mix.WindowMix when training at several windows (model.windows)
 
     def __call__(self, examples: list[dict]) -> dict:
         import numpy as np
         import torch
         from transformers.modeling_outputs import BaseModelOutput
 
+        if self.windows is not None and "window_seconds" in examples[0]:
+            examples, _window = self.windows.fit(examples)
         batch: dict = {}
         if "input_features" in examples[0]:
             feats = np.stack([np.asarray(e["input_features"], dtype=np.float32) for e in examples])

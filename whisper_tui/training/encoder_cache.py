@@ -35,6 +35,7 @@ from whisper_tui.storage.cache_admin import ENCODER_FOLDER, clean_leftovers, evi
 from whisper_tui.training.estimate import encoder_cache_file_bytes
 from whisper_tui.config.locations import cache_dir
 from whisper_tui.models.parts import base_of, encoder_of
+from whisper_tui.models.window import POSITIONS_PER_SECOND
 from whisper_tui.training.augment import CACHE_OFF_REASON, augments_encoder_input
 from whisper_tui.training.threads import ThreadTuner, tuning_enabled
 
@@ -188,7 +189,7 @@ class EncoderCache:
                 return cache
 
         d_model = enc.config.d_model
-        frames = enc.config.max_source_positions
+        frames = int(round(float(fe.chunk_length) * POSITIONS_PER_SECOND))  # the window's (model.windows: one of several)
         views = any(getattr(c, "view_key", "") for c in dataset.clips[:1])
         need = encoder_cache_file_bytes(len(unique), frames, d_model)
         reserve = encoder_cache_file_bytes(reserve_clips, frames, d_model) if reserve_clips > 0 else 0

@@ -318,12 +318,14 @@ def shape_for_model(name: str) -> tuple[WhisperShape, str]:
 
 
 def _profile_shape(profile) -> tuple[WhisperShape, str]:
-    """`shape_for_model` of the profile's model, its position table cut to `model.window_s`."""
+    """`shape_for_model` of the profile's model, its position table cut to `model.window_s` (or to the longest
+    of `model.windows`: memory peaks on a batch at that window, so the estimate counts every batch there)."""
     from whisper_tui.models.window import POSITIONS_PER_SECOND
 
     shape, note = shape_for_model(profile.model.name)
     # a shorter position table, fewer tokens (auto, -1, depends on the data: counted as the model's own)
-    window_positions = max(0, profile.model.window_s) * POSITIONS_PER_SECOND
+    windows = profile.model.trained_windows
+    window_positions = (max(windows) if windows else max(0, profile.model.window_s)) * POSITIONS_PER_SECOND
     if 0 < window_positions < shape.max_source_positions:
         import dataclasses
 

@@ -183,7 +183,8 @@ class TrainingJob:
         log(f"trainable parameters: {trainable:,} of {total:,} ({100 * trainable / max(total, 1):.2f}%)")
         control.check_cancel()
 
-        trainer = self._build_trainer(model, processor, train_clips, test_clips, k_frozen, lr, precision, device)
+        trainer = self._build_trainer(model, processor, train_clips, test_clips, k_frozen, lr, precision, device,
+                                      data.durations)
         eval_ds = trainer.eval_dataset
         control.emit(RunStarted(folder.path, self._total_steps(trainer), float(profile.training.num_train_epochs),
                                 len(train_clips), len(test_clips), profile.finetuning.strategy, trainable, total,
@@ -212,11 +213,12 @@ class TrainingJob:
             self._save_merged(folder.path / "merged")
         return self._finished(len(train_clips), len(test_clips), final_wer, stopped)
 
-    def _build_trainer(self, model, processor, train_clips, test_clips, k_frozen, lr, precision, device):
+    def _build_trainer(self, model, processor, train_clips, test_clips, k_frozen, lr, precision, device,
+                       durations=None):
         from whisper_tui.training.callbacks import JobCallback
         from whisper_tui.training.trainer_setup import TrainerSetup
 
-        setup = self.setup = TrainerSetup(self.profile, self.control, started=self._started)
+        setup = self.setup = TrainerSetup(self.profile, self.control, started=self._started, durations=durations)
         train_ds, eval_ds, cached_top_from = setup.datasets(model, processor, train_clips, test_clips,
                                                             self.keep_clips, k_frozen, device)
         self.control.check_cancel()

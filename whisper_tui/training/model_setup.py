@@ -92,7 +92,7 @@ def count_parameters(model) -> tuple[int, int]:
     return trainable, total
 
 
-def _set_window(model, processor, seconds: int, log) -> None:
+def _set_window(model, processor, seconds: int, log, key: str = "model.window_s") -> None:
     from whisper_tui.errors import ProfileError
     from whisper_tui.models.window import apply_window, model_window_s
 
@@ -102,9 +102,21 @@ def _set_window(model, processor, seconds: int, log) -> None:
     try:
         apply_window(model, processor, seconds)
     except ValueError as exc:
-        raise ProfileError(f"model.window_s = {seconds}: {exc}", f"use at most {own:g}, or 0 for the model's own window",
-                           where="model.window_s") from exc
-    log(f"encoder window {own:g} s -> {seconds} s (model.window_s): the saved model keeps this window")
+        hint = ("list windows up to it" if key == "model.windows"
+                else f"use at most {own:g}, or 0 for the model's own window")
+        raise ProfileError(f"{key} asks for {seconds} s: {exc}", hint, where=key) from exc
+    log(f"encoder window {own:g} s -> {seconds} s ({key}): the saved model keeps this window")
+
+
+def _set_windows(model, processor, windows, log) -> None:
+    """model.windows: the longest becomes the model's window, and every one is recorded as supported."""
+    from whisper_tui.models.window import set_supported_windows
+
+    _set_window(model, processor, max(windows), log, key="model.windows")
+    set_supported_windows(processor, windows)
+    listed = "/".join(str(w) for w in sorted(windows))
+    log(f"training at windows {listed} s (model.windows): each batch at one that holds its clips, evaluated at the "
+        "shortest; the saved model runs each batch at the shortest that fits")
 
 
 def build_trainable_model(profile, device: str, precision: Precision, log=print):
@@ -119,8 +131,16 @@ def build_trainable_model(profile, device: str, precision: Precision, log=print)
     model, processor = load_model(profile.model.name, device=device, dtype=torch.float32, quantization=quantization)
     if quantization:
         keep_4bit_weights_trainable(model)
-    if profile.model.window_s > 0:
+    if profile.model.trained_windows:
+        _set_windows(model, processor, profile.model.trained_windows, log)
+    elif profile.model.window_s > 0:
         _set_window(model, processor, profile.model.window_s, log)
+    from whisper_tui.models.window import supported_windows
+
+    if len(supported_windows(processor)) > 1:  # listed now, or a model trained at several windows before
+        from whisper_tui.models.any_window import enable_any_window
+
+        enable_any_window(model)
     if hasattr(model, "peft_config"):
         # Continuing from a LoRA adapter: train the adapter further.
         for name, p in model.named_parameters():

@@ -149,7 +149,11 @@ class FeaturesOnAccess:
         return fe(self.wave(i), sampling_rate=fe.sampling_rate, return_tensors="np").input_features[0]
 
     def __getitem__(self, i: int) -> dict:
-        return {"input_features": self.features(i), "labels": self.labels[i]}
+        # n_samples: the length a perturbed view really has, for the window it is trained at (window_mix.py)
+        wave = self.wave(i)
+        fe = self.processor.feature_extractor
+        features = fe(wave, sampling_rate=fe.sampling_rate, return_tensors="np").input_features[0]
+        return {"input_features": features, "labels": self.labels[i], "n_samples": len(wave)}
 
 
 class FeatureDataset(FeaturesOnAccess):

@@ -9,6 +9,7 @@ are handed to the run's `RunControl` to undo when the run ends; cache builds sto
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -100,10 +101,12 @@ class TrainerSetup:
     `bad` (clips that failed to decode), `keep_ds` (the keep set as an evaluation set), `budget`
     (the time-budget / early-stopping callback) and `fast_cross` (the cross-attention patch)."""
 
-    def __init__(self, profile, control: RunControl, *, started: float):
+    def __init__(self, profile, control: RunControl, *, started: float, durations: dict | None = None):
         self.profile = profile
         self.control = control
         self.started = started  # when the run began: the time budget counts from here
+        self.durations = durations or {}  # clip path -> seconds (data_prep.DataPrep): the windows a clip fits
+        self.window_mix = None  # window_mix.WindowMix when the model trains at several windows (model.windows)
         self.bad = None  # speech_dataset.BadClips: clips that failed to decode during this run
         self.keep_ds = None  # the keep set, evaluated after the test set (TrainingJob.evaluate_keep)
         self.budget = None  # budget.BudgetCallback when training.budget_s or early_stopping_patience is set
@@ -118,7 +121,9 @@ class TrainerSetup:
         encoder cache when it is valid for this profile, else features computed from the audio."""
         from whisper_tui.training.estimate import encoder_cache_file_bytes
         from whisper_tui.training.encoder_cache import EncoderCache, cache_is_valid
+        from whisper_tui.models.window import supported_windows
         from whisper_tui.training.speech_dataset import BadClips, CachedEncoderDataset, FeatureDataset, SkipBadClips
+        from whisper_tui.training.window_mix import EVAL, TRAIN, WindowMix
 
         profile = self.profile
         prefix = decoder_prefix(profile, model, processor)
@@ -132,11 +137,24 @@ class TrainerSetup:
         self.keep_ds = SkipBadClips(keep_ds, bad) if keep_ds is not None else None
         n_layers = len(encoder_of(model).layers)
         ok, why = cache_is_valid(profile, n_layers)
+        windows = supported_windows(processor)
+        if len(windows) > 1:
+            self.window_mix = WindowMix(windows, profile.training.seed)
+            if ok and profile.training.augment_views > 0:
+                ok, why = False, ("training at several windows (model.windows) perturbs the augmentation views as "
+                                  "they are drawn")
         if not ok:
             if profile.finetuning.encoder_cache:
                 self.log(f"encoder cache off: {why}")
-            return (SkipBadClips(self._augmented(train_ds), bad),
+            train_ds = self._augmented(train_ds)
+            if self.window_mix is not None:
+                train_ds, eval_ds, keep_ds = (self._windowed(ds, mode) for ds, mode in
+                                              ((train_ds, TRAIN), (eval_ds, EVAL), (keep_ds, EVAL)))
+                self.keep_ds = SkipBadClips(keep_ds, bad) if keep_ds is not None else None
+            return (SkipBadClips(train_ds, bad),
                     SkipBadClips(eval_ds, bad) if eval_ds is not None else None, None)
+        if self.window_mix is not None:
+            return self._window_caches(model, processor, train_ds, eval_ds, keep_ds, k_frozen, device, bad)
         keep_list = list(keep_clips) if keep_ds is not None else []
         clips_all = FeatureDataset(list(train_clips) + list(test_clips) + keep_list, processor, prefix, max_len,
                                    bad)
@@ -169,6 +187,69 @@ class TrainerSetup:
             self._forget_caches(cache, views_cache)
         return (SkipBadClips(cached_train, bad), SkipBadClips(cached_eval, bad) if cached_eval is not None else None,
                 (None if cache.is_full else k_frozen))
+
+    def _windowed(self, ds, mode: str, caches=None):
+        """`ds` with each item's length and mode for the batch's window (window_mix.py); None stays None."""
+        from whisper_tui.training.window_mix import WindowedExamples
+
+        if ds is None:
+            return None
+        return WindowedExamples(ds, [self._seconds(c) for c in ds.clips], mode, caches)
+
+    def _seconds(self, clip) -> float:
+        return float(self.durations.get(clip.path, max(self.window_mix.windows)))
+
+    def _window_caches(self, model, processor, train_ds, eval_ds, keep_ds, k_frozen, device, bad):
+        """The encoder cache of a model trained at several windows: one cache per window, each over the clips it
+        holds (a cached row depends on the window: self-attention sees the padding)."""
+        from types import SimpleNamespace
+
+        from whisper_tui.models.window import POSITIONS_PER_SECOND, set_feature_window, windows_holding
+        from whisper_tui.training.encoder_cache import EncoderCache
+        from whisper_tui.training.estimate import encoder_cache_file_bytes
+        from whisper_tui.training.speech_dataset import FeatureDataset, SkipBadClips
+        from whisper_tui.training.window_mix import EVAL, TRAIN, WindowCaches
+
+        profile, mix = self.profile, self.window_mix
+        clips = [c for ds in (train_ds, eval_ds, keep_ds) if ds is not None for c in ds.clips]
+        holding = {c.path: windows_holding(self._seconds(c), mix.windows) for c in clips}
+        by_window = {w: [c for c in clips if w in holding[c.path]] for w in mix.windows}
+        d_model = encoder_of(model).config.d_model
+        size = sum(encoder_cache_file_bytes(len(cs), w * POSITIONS_PER_SECOND, d_model) for w, cs in by_window.items())
+        self.log(f"caching the output of {k_frozen} frozen encoder layer(s) at each window "
+                 + ", ".join(f"{w} s: {len(cs)} clips" for w, cs in by_window.items())
+                 + f" (~{size / 2**20:,.0f} MiB on disk; limit finetuning.encoder_cache_max_gb)")
+        prefix, max_len = decoder_prefix(profile, model, processor), label_positions(model)
+        caches = {}
+        for window, window_clips in by_window.items():
+            if not window_clips:
+                continue
+            fe = copy.deepcopy(processor.feature_extractor)
+            at_window = SimpleNamespace(feature_extractor=fe, tokenizer=processor.tokenizer)
+            set_feature_window(at_window, window)
+            source = FeatureDataset(window_clips, at_window, prefix, max_len, bad)
+            cache = EncoderCache.build(model, source, k_frozen, device=device,
+                                       batch_size=profile.training.per_device_eval_batch_size,
+                                       on_progress=self.control.cancel_point,
+                                       max_gb=profile.finetuning.encoder_cache_max_gb)
+            self.control.add_cleanup(cache.close)
+            for old in cache.evicted:
+                self.log(f"encoder cache: removed {old.kind} cache {old.name} (least recently used) to make room")
+            self.log(f"encoder cache at {window} s " + ("reused from an earlier run" if cache.reused
+                                                         else f"built in {cache.build_seconds:.1f}s ({cache.path})"))
+            caches[window] = cache
+        caches = WindowCaches(caches)
+        if caches.is_full:
+            if profile.finetuning.gradient_checkpointing:
+                self._skip_checkpointing(model)
+            self.log("cross-attention cache off: training at several windows (model.windows)")
+        if len(bad):
+            self._forget_caches(*caches.caches.values())
+        train, test, keep = (self._windowed(ds, mode, caches) for ds, mode in
+                             ((train_ds, TRAIN), (eval_ds, EVAL), (keep_ds, EVAL)))
+        self.keep_ds = SkipBadClips(keep, bad) if keep is not None else None
+        return (SkipBadClips(train, bad), SkipBadClips(test, bad) if test is not None else None,
+                None if caches.is_full else k_frozen)
 
     def _forget_caches(self, *caches) -> None:
         """Remove these encoder caches when the run ends (they stay usable until then)."""
@@ -254,7 +335,7 @@ class TrainerSetup:
                                   evaluates=eval_ds is not None, lr=lr, precision=precision, device=device,
                                   generation_length=self._generation_length(base, eval_ds))
         compute_metrics = make_compute_metrics(processor.tokenizer)
-        collator = WhisperCollator(base.config.decoder_start_token_id, dtype=None)
+        collator = WhisperCollator(base.config.decoder_start_token_id, dtype=None, windows=self.window_mix)
         callbacks = [run_callback]
         if hasattr(train_ds, "set_epoch"):  # SpecAugment masks, augmentation views: drawn per epoch
             callbacks.append(DatasetEpochCallback(train_ds))

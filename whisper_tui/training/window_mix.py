@@ -1,0 +1,133 @@
+"""Training at several encoder windows (`model.windows`): which window each batch runs at.
+
+A batch runs at one window: its features (or cached encoder rows) share one length, and the
+decoder's cross-attention has no mask to skip padding. So the window is chosen per batch, among
+the windows that hold every clip of it (`window.windows_holding` on its longest clip), and each
+clip is trained at every window it will later be transcribed at. Training draws one of them, the
+shortest most often (SHORTEST_SHARE);
+evaluation takes the shortest, so the WER a run reports is the one the saved model gives when it
+transcribes (inference picks the shortest window that fits, `window.window_for`). The draw hashes
+the seed and the batch's clips: a resumed run makes the same choices as an uninterrupted one.
+
+Features are computed at the longest window and cut to the batch's: Whisper's log-mel of a clip
+padded to 10 s is the first 1000 frames of the same clip padded to 30 s. Cached encoder rows are
+not (self-attention sees the padding), so the encoder cache keeps one cache per window
+(`WindowCaches`), each holding the clips that window can run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from whisper_tui.models.window import MEL_FRAMES_PER_SECOND, windows_holding
+
+SAMPLE_RATE = 16000
+# Share of training batches at the shortest window that holds them; the rest spread evenly over the longer
+# ones. The shortest is where the saved model will run the batch, and the cheapest to train: on a CPU a 30 s
+# batch costs several 10 s ones (benchmarks/RESULTS.md), so an even spread would halve a time budget's epochs.
+SHORTEST_SHARE = 0.6
+TRAIN, EVAL = "train", "eval"
+
+
+class WindowMix:
+    """Fits a batch of examples to one window: cuts their features or fetches their cached rows."""
+
+    def __init__(self, windows: Sequence[int], seed: int = 0):
+        self.windows = tuple(sorted(int(w) for w in windows))
+        self.seed = int(seed)
+        self.counts: dict[int, int] = {w: 0 for w in self.windows}  # training batches per window, for the log
+
+    def choose(self, seconds: float, mode: str, keys: Sequence[int] = ()) -> int:
+        candidates = windows_holding(seconds, self.windows)
+        if mode != TRAIN or len(candidates) == 1:
+            return candidates[0]
+        digest = hashlib.blake2b(f"{self.seed}:{sorted(keys)}".encode(), digest_size=8).digest()
+        draw = int.from_bytes(digest, "little") / 2**64
+        if draw < SHORTEST_SHARE:
+            return candidates[0]
+        longer = candidates[1:]
+        return longer[min(len(longer) - 1, int((draw - SHORTEST_SHARE) / (1 - SHORTEST_SHARE) * len(longer)))]
+
+    def fit(self, examples: list[dict]) -> tuple[list[dict], int]:
+        """The examples with their encoder input at the chosen window (window keys removed), and the window."""
+        mode = examples[0].get("window_mode", EVAL)
+        seconds = max(float(e["window_seconds"]) for e in examples)
+        window = self.choose(seconds, mode, [int(e.get("window_key", 0)) for e in examples])
+        if mode == TRAIN:
+            self.counts[window] = self.counts.get(window, 0) + 1
+        frames = window * MEL_FRAMES_PER_SECOND
+        fitted = []
+        for e in examples:
+            item = {k: v for k, v in e.items() if not k.startswith("window_")}
+            if "window_caches" in e:
+                item["encoder_hidden"] = e["window_caches"].get(e["window_clip"], window)
+            elif "input_features" in item:
+                item["input_features"] = item["input_features"][..., :frames]
+            fitted.append(item)
+        return fitted, window
+
+
+class WindowedExamples:
+    """A dataset whose items also carry what `WindowMix` needs: the clip's length, train or eval, its index.
+
+    `seconds` are the clips' durations (a perturbed view's own length is taken from its wave when the
+    item has one). With `caches` (`WindowCaches`) the items carry no encoder input of their own: the
+    collator fetches the row of the window it chooses. Every other attribute is the wrapped dataset's.
+    """
+
+    def __init__(self, dataset, seconds: Sequence[float], mode: str, caches=None):
+        self.dataset = dataset
+        self.seconds = [float(s) for s in seconds]
+        self.mode = mode
+        self.caches = caches
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["dataset"], name)
+
+    def __setattr__(self, name, value):
+        if name in ("dataset", "seconds", "mode", "caches"):
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.dataset, name, value)
+
+    def __getitem__(self, i: int) -> dict:
+        if self.caches is not None:
+            item = {"labels": self.dataset.labels[i], "window_caches": self.caches,
+                    "window_clip": self.dataset.clips[i]}
+        else:
+            item = dict(self.dataset[i])
+        n_samples = item.pop("n_samples", None)
+        seconds = n_samples / SAMPLE_RATE if n_samples else self.seconds[i]
+        item.update(window_seconds=seconds, window_mode=self.mode, window_key=i)
+        return item
+
+
+class WindowCaches:
+    """One `encoder_cache.EncoderCache` per window, each over the clips that window holds."""
+
+    def __init__(self, caches: dict):
+        self.caches = dict(caches)
+
+    def get(self, clip, window: int):
+        return self.caches[window].get(clip)
+
+    @property
+    def is_full(self) -> bool:
+        return all(c.is_full for c in self.caches.values())
+
+    def close(self) -> None:
+        for cache in self.caches.values():
+            cache.close()
+
+    @property
+    def paths(self) -> list:
+        return [c.path for c in self.caches.values()]
+
+
+def describe_counts(counts: dict[int, int]) -> str:
+    """'10 s 31 · 20 s 29 · 30 s 30 batches' (the log's account of how training was spread)."""
+    return " · ".join(f"{w} s {n}" for w, n in sorted(counts.items())) + " batches"
