@@ -86,6 +86,7 @@ def test_torch_runs_each_batch_at_the_shortest_window_that_holds_it(multi_dir):
     t = Transcriber(str(multi_dir), device="cpu", batch_size=1, max_new_tokens=3)
     assert t.windows == (10, 30) and t.window_s == 30
     assert t.backend_info.label == "torch, windows 10/30 s" and t.backend_info.windows == (10, 30)
+    assert t.windows_note.startswith("windows 10/30 s: each batch runs at the shortest window")
     seen, hook = _encoder_widths(t.model)
     try:
         texts = t.transcribe_waves([_noise(4), _noise(20, seed=1)])
@@ -126,7 +127,7 @@ def test_a_model_with_one_window_runs_as_before(multi_dir, tiny_whisper_dir):
     from whisper_tui.inference.transcribe import Transcriber
 
     plain = Transcriber(str(tiny_whisper_dir), device="cpu", batch_size=2, max_new_tokens=6)
-    assert plain.windows == (30,) and plain.backend_info.label == "torch"
+    assert plain.windows == (30,) and plain.backend_info.label == "torch" and plain.windows_note is None
     seen, hook = _encoder_widths(plain.model)
     waves = [_noise(25, seed=3), _noise(4, seed=4)]
     try:
@@ -189,6 +190,14 @@ def test_ct2_at_10_s_matches_torch_at_10_s(multi_dir, multi_ct2_dir):
     torch_texts = Transcriber(str(multi_dir), device="cpu", max_new_tokens=4).transcribe_waves(waves)
     ct2 = Transcriber(str(multi_ct2_dir), device="cpu", backend="ct2", compute_type="float32", max_new_tokens=4)
     assert ct2.transcribe_waves(waves) == torch_texts and all(torch_texts)
+
+
+def test_cli_transcribe_says_the_windows(multi_ct2_dir, tmp_path, capsys):
+    from whisper_tui.cli.main import main
+
+    sf.write(tmp_path / "clip.wav", _noise(3), SAMPLE_RATE)
+    assert main(["transcribe", str(tmp_path / "clip.wav"), "--model", str(multi_ct2_dir), "--backend", "ct2"]) == 0
+    assert f"[{multi_ct2_dir}] windows 10/30 s: each batch runs at the shortest window" in capsys.readouterr().err
 
 
 def test_a_window_longer_than_the_model_is_a_clear_error(multi_ct2_dir, tiny_whisper_dir):
@@ -327,5 +336,7 @@ def test_the_labeller_decodes_a_short_file_at_10_s_and_a_long_one_at_30_s(multi_
     finally:
         del decoder._cw.features_at  # back to the class's method for later users of the cached decoder
     assert report.files_labelled + sum(report.left_out.values()) >= 1 and not report.failed
+    assert report.windows == (10, 30) and "(ct2, windows 10/30 s)" in report.summary()
+    assert json.loads((tmp_path / "out" / "label.json").read_text())["last_run"]["windows"] == [10, 30]
     assert widths[0] == FRAMES_10S  # the short file, kept whole
     assert len(widths) >= 3 and set(widths[1:]) == {FRAMES_30S}  # the long one, 30 s windows with timestamps

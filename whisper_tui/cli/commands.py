@@ -176,6 +176,8 @@ def evaluate_on(model_name: str, data_dir: Path, test_split: float, seed: int, b
     for note in data_report.split.notes:
         say(f"warning: {note}", err=True)
     transcriber = Transcriber(model_name, batch_size=batch_size, backend=backend)
+    if transcriber.windows_note:  # an any-window model (model.windows)
+        say(f"model {model_name}: {transcriber.windows_note}", err=True)
     bar = ProgressBar(label, len(test))
     if groups is None:  # "known voices" / "new voices" when the data names its speakers
         groups = data_report.split.test_groups() or None
@@ -257,6 +259,8 @@ def cmd_transcribe(args) -> int:
     results = {}
     for name in models:
         transcriber = Transcriber(name, batch_size=args.batch_size, backend=getattr(args, "backend", "torch"))
+        if transcriber.windows_note:  # an any-window model (model.windows)
+            say(f"[{name}] {transcriber.windows_note}", err=True)
         bar = ProgressBar(f"transcribe [{name}]", len(files))
         done = {"n": 0}
 

@@ -281,6 +281,13 @@ class Transcriber:
         return supported_windows(self.processor)
 
     @property
+    def windows_note(self) -> str | None:
+        """For front-ends: how an any-window model runs ("windows 10/30 s: ..."); None for a model with one window."""
+        if len(self.windows) < 2:
+            return None
+        return f"{windows_label(self.windows)}: each batch runs at the shortest window that holds its clips"
+
+    @property
     def device(self):
         if self.backend == CT2:
             return self._ct2.device
@@ -347,15 +354,8 @@ class Transcriber:
             self._tuner.before()
         try:
             with torch.inference_mode():
-                if len(self.windows) > 1:
-                    # Whisper's generate pads features to the model's whole window (config.max_source_positions)
-                    # before encoding; the encoder's output at the batch's own window goes through as it is
-                    from whisper_tui.models.parts import encoder_of
-
-                    kwargs["encoder_outputs"] = encoder_of(self.model)(input_features)
-                    tokens = self.model.generate(**kwargs)
-                else:
-                    tokens = self.model.generate(input_features=input_features, **kwargs)
+                # at the batch's window: enable_any_window makes generate run the features' own length
+                tokens = self.model.generate(input_features=input_features, **kwargs)
         finally:
             if self._tuner:
                 self._tuner.after()

@@ -8,7 +8,9 @@ recording with room noise better than clip by clip: label WER 0.129 in context v
 same clips decoded alone, on eSpeak sentences (0.034 vs 0.034 on the Asterisk prompts), so the
 extra decoding of every clip would cost twice the time for a worse text. A relabel decodes each
 clip file on its own (the recording may be gone; only the clip is sure to be there). Silence and
-music are left out and counted (`verdict.py`).
+music are left out and counted (`verdict.py`). An any-window model (window.py) decodes a file kept
+whole, and a relabelled clip, at the shortest of its windows that holds it; a longer recording is
+cut in windows of its longest (`decoding.window_to_decode`).
 
 Running it again on the same `out_dir` is how a dataset gets better:
 - a file already labelled, unchanged, with the same model and its `auto` rows as they were
@@ -41,6 +43,7 @@ import numpy as np
 from whisper_tui.data.audio import AUDIO_EXTENSIONS, SAMPLE_RATE, audio_info
 from whisper_tui.data.sinc_resample import load_audio  # numpy resampling: no torch on the ct2 path
 from whisper_tui.errors import AudioError, DatasetError, WhisperTuiError
+from whisper_tui.inference.backends import windows_label
 from whisper_tui.labelling import energy
 from whisper_tui.labelling.segments import MAX_CLIP_S, PlannedClip, decode_long, plan_clips
 from whisper_tui.labelling.table import AUTO, LabelTable, Row, format_number, format_source
@@ -80,6 +83,7 @@ class LabelReport:
     elapsed_s: float = 0.0
     load_s: float = 0.0  # of elapsed_s, loading the model
     stopped: bool = False
+    windows: tuple[int, ...] = ()  # the model's windows (several: an any-window model), once it is loaded
 
     @property
     def audio_seconds_per_second(self) -> float:
@@ -94,7 +98,8 @@ class LabelReport:
                 "left_out": dict(self.left_out), "relabelled": self.relabelled, "changed": self.changed,
                 "kept_reviewed": self.kept_reviewed, "failed": [list(f) for f in self.failed],
                 "audio_s": round(self.audio_s, 2), "elapsed_s": round(self.elapsed_s, 2), "load_s": round(self.load_s, 2),
-                "audio_seconds_per_second": round(self.audio_seconds_per_second, 2), "stopped": self.stopped}
+                "audio_seconds_per_second": round(self.audio_seconds_per_second, 2), "stopped": self.stopped,
+                "windows": list(self.windows)}
 
     def summary(self) -> str:
         left = ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in sorted(self.left_out.items()) if n) or "none"
@@ -104,7 +109,8 @@ class LabelReport:
                  f"{self.kept_reviewed} reviewed row(s) kept as they were; "
                  f"{self.files_skipped} recording(s) already done",
                  f"{self.audio_s:.1f} s of audio in {self.elapsed_s:.1f} s ({self.load_s:.1f} s loading the model; "
-                 f"{self.audio_seconds_per_second:.1f} audio-s/s) with {self.model} ({self.backend})"]
+                 f"{self.audio_seconds_per_second:.1f} audio-s/s) with {self.model} ({self.backend}"
+                 + (f", {windows_label(self.windows)}" if len(self.windows) > 1 else "") + ")"]
         if self.failed:
             lines.append(f"{len(self.failed)} file(s) could not be read: "
                          + "; ".join(f"{f} ({why})" for f, why in self.failed[:5]))
@@ -177,6 +183,7 @@ class _Labeller:
             started = time.perf_counter()
             self._decoder = make_decoder(self.model, self.backend)
             self.report.load_s += time.perf_counter() - started
+            self.report.windows = tuple(self._decoder.windows)
         return self._decoder
 
     # --- per recording ---
