@@ -278,6 +278,9 @@ def adapt_window(audio_dir: str | os.PathLike, model: str, output: str | os.Path
         report.status = "finished"
     except _Stopped:
         report.status = "stopped"
+    except KeyboardInterrupt:  # a second Ctrl+C: stopped at once, what is on disk stays
+        report.status = "stopped"
+        raise
     finally:
         report.elapsed_s = time.perf_counter() - started
         if report.status not in ("finished", "stopped"):
