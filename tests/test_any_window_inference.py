@@ -182,6 +182,26 @@ def test_ct2_runs_each_batch_at_the_shortest_window_that_holds_it(multi_ct2_dir,
     assert widths == [FRAMES_30S]
 
 
+def test_the_real_tiny_en_runs_short_clips_at_10_s_with_ct2(tmp_path):
+    """The bundled tiny.en (CTranslate2) declared to run 10 and 30 s: a short sentence runs at 10 s, still heard."""
+    import shutil
+
+    from whisper_tui.data.tts import synthesize
+    from whisper_tui.inference.metrics import normalize
+    from whisper_tui.inference.transcribe import Transcriber
+    from whisper_tui.models.convert import embedded_source_dir
+
+    shutil.copytree(embedded_source_dir(), tmp_path / "tiny")
+    (tmp_path / "tiny" / "preprocessor_config.json").write_text(
+        json.dumps({"chunk_length": 30, "feature_size": 80, "windows": [10, 30]}))
+    said = "I left my keys on the kitchen table."
+    t = Transcriber(str(tmp_path / "tiny"), device="cpu", backend="ct2")
+    widths = _ct2_windows(t)
+    [text] = t.transcribe_waves([synthesize(said, rate_wpm=150)])
+    assert widths == [FRAMES_10S]
+    assert set(normalize(said).split()) - set(normalize(text).split()) <= {"keys"}  # "key" is heard at 30 s too
+
+
 def test_ct2_at_10_s_matches_torch_at_10_s(multi_dir, multi_ct2_dir):
     from whisper_tui.inference.transcribe import Transcriber
 
