@@ -97,8 +97,8 @@ class AdaptReport:
         if self.status == "finished":
             lines.append(f"adapted model: {self.output}   try: whisper-tui transcribe AUDIO --model {self.output}")
         elif self.stopped:
-            lines.append("stopped before the end: the teacher's labels are kept; run the same command again to "
-                         "continue")
+            lines.append(f"stopped before the end: what is done is kept in {self.output}; the same command continues "
+                         "(files already labelled are not labelled again; training starts over)")
         return "\n".join(lines)
 
 
