@@ -63,6 +63,30 @@ def test_any_window_encoder_matches_a_shortened_one_and_saves_unchanged(tiny_whi
         model.model.encoder(torch.zeros(1, f30.shape[1], 3200))
 
 
+def test_generate_runs_at_the_window_of_its_features(tiny_whisper_dir):
+    import copy
+
+    import torch
+
+    from whisper_tui.models.any_window import enable_any_window
+    from whisper_tui.models.loading import load_model
+
+    model, processor = load_model(str(tiny_whisper_dir))
+    model.eval()
+    enable_any_window(model)
+    widths = []
+    model.model.encoder.register_forward_pre_hook(lambda m, a, k: widths.append(k["input_features"].shape[-1]
+                                                  if "input_features" in k else a[0].shape[-1]), with_kwargs=True)
+    fe = processor.feature_extractor
+    feats = fe([_noise(2.0), _noise(3.0, 1)], sampling_rate=SR, max_length=5 * SR, return_tensors="pt").input_features
+    with torch.inference_mode():
+        model.generate(input_features=feats, max_length=6)
+    assert widths == [500]  # transformers alone would pad the segment to 3000 frames
+    assert model.config.max_source_positions == 1500  # put back after the call
+    twin = copy.deepcopy(model)  # the patched generate follows a copy (bound to it, not to the original)
+    assert twin.generate.__self__ is twin
+
+
 # -- the profile key ----------------------------------------------------------------------------------
 
 def test_profile_rules_for_windows():

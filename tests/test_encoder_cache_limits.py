@@ -221,7 +221,11 @@ def test_the_profile_estimate_counts_clips_views_and_says_whether_it_fits(tmp_pa
     (data / "metadata.csv").write_text("file_name,transcription\n" + "".join(f"c{i}.wav,word\n" for i in range(100)))
     profile = apply_overrides(load_profile("cpu-quick"), {
         "data.train_dir": str(data), "data.test_split": 0.2, "data.keep_set": False, "training.augment_views": 2,
-        "model.window_s": 0})
+        "model.window_s": 0, "model.windows": []})
+    # several windows: one cache per window, a short clip in each; views then go uncached (no cache at all)
+    windowed = apply_overrides(profile, {"model.windows": [10, 20, 30], "training.augment_views": 0})
+    assert estimate_encoder_cache(windowed).bytes_per_clip == (500 + 1000 + 1500) * 384 * 2
+    assert estimate_encoder_cache(apply_overrides(windowed, {"training.augment_views": 2})) is None
     est = estimate_encoder_cache(profile)
     per_clip = 1500 * 384 * 2
     assert (est.clips, est.view_clips, est.bytes_per_clip) == (100, 160, per_clip)

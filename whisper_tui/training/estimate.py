@@ -465,13 +465,17 @@ def estimate_encoder_cache(profile, *, clips: int | None = None, train_clips: in
     import shutil
     from pathlib import Path
 
+    from whisper_tui.models.window import POSITIONS_PER_SECOND
     from whisper_tui.storage.cache_admin import encoder_entries, encoder_root, limit_bytes
     from whisper_tui.training.augment import augments_encoder_input
 
     ft = profile.finetuning
     frozen = ft.freeze_encoder or ft.frozen_encoder_layers > 0
+    windows = profile.model.trained_windows
     if not ft.encoder_cache or not frozen or augments_encoder_input(profile):
         return None
+    if len(windows) > 1 and profile.training.augment_views > 0:
+        return None  # trainer_setup: several windows perturb the views as drawn, with the cache off
     if clips is None or train_clips is None:
         counted, counted_train = dataset_clip_counts(profile)
         clips = counted if clips is None else clips
@@ -488,7 +492,9 @@ def estimate_encoder_cache(profile, *, clips: int | None = None, train_clips: in
     caches = [e for e in encoder_entries(root) if e.kind in ("encoder", "views", "building")]
     return CacheEstimate(
         clips=int(clips), view_clips=int(train_clips) * max(0, int(profile.training.augment_views)),
-        bytes_per_clip=shape.max_source_positions * shape.d_model * 2, root=str(root), free_bytes=free,
+        # several windows: one cache per window, and a short clip is in all of them
+        bytes_per_clip=(sum(windows) * POSITIONS_PER_SECOND if len(windows) > 1 else shape.max_source_positions)
+        * shape.d_model * 2, root=str(root), free_bytes=free,
         reclaimable_bytes=sum(e.size for e in caches if e.removable),
         held_bytes=sum(e.size for e in caches if not e.removable),
         limit_bytes=limit_bytes(getattr(ft, "encoder_cache_max_gb", 0)))
