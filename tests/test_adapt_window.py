@@ -276,6 +276,9 @@ def test_stopped_run_continues_without_relabelling_and_the_result_transcribes(sp
         assert figures["30"]["n_clips"] >= 1 and 0.0 <= figures["30"]["wer"] <= 1.0
     assert "WER before" not in captured.out  # --json: the report only
     assert saved_windows(out) == (10, 20, 30)
+    from whisper_tui.training.runs import list_runs
+
+    assert [r.status for r in list_runs() if r.run_dir == Path(report["run_dir"])] == ["finished"]  # Runs screen
 
     assert main(["transcribe", str(spoken / held[0]), "--model", str(out)]) == 0
     assert len(capsys.readouterr().out.split()) >= 4

@@ -336,12 +336,14 @@ def _train(report: AdaptReport, log, listeners, stop) -> Path:
     """The student trained into runs/<new run>; returns its full-model folder (merged/ or final/)."""
     from whisper_tui.training.events import RunCancelled, RunFailed
     from whisper_tui.training.job import TrainingJob, new_run_dir
+    from whisper_tui.training.runs import runs_root_for
 
     output, settings = report.output, report.settings
     profile = student_profile(report.model, settings.windows, output / "student_data" / ADAPT,
                               output / "student_data" / HELD_OUT, output / "runs", settings)
     report.status = "training"
-    job = TrainingJob(profile, new_run_dir("adapt-window", output / "runs"), listeners=list(listeners),
+    # output.dir = OUTPUT/runs, remembered by runs_root_for: the app's Runs screen lists the student's run
+    job = TrainingJob(profile, new_run_dir("adapt-window", runs_root_for(profile)), listeners=list(listeners),
                       evaluate_base=settings.evaluate_base)
     report.run_dir = job.run_dir
     report.save()
