@@ -119,6 +119,30 @@ def test_student_data_is_a_dataset_of_the_kept_rows_and_the_label_folder_is_unto
     assert read_metadata(dest)[0] == []
 
 
+def test_an_any_window_model_teaches_at_its_longest_window_only(tmp_path, tiny_whisper_dir):
+    import shutil
+
+    from whisper_tui.models.loading import load_model
+    from whisper_tui.models.window import saved_windows, supported_windows
+    from whisper_tui.training.adapt_window.teacher import teacher_model
+
+    assert teacher_model(str(tiny_whisper_dir), tmp_path / "view") == str(tiny_whisper_dir)  # one window: as it is
+    assert not (tmp_path / "view").exists()
+    model = shutil.copytree(tiny_whisper_dir, tmp_path / "any-window")
+    for name in ("preprocessor_config.json", "processor_config.json"):
+        if (model / name).is_file():
+            config = json.loads((model / name).read_text())
+            (config.get("feature_extractor") or config)["windows"] = [10, 30]
+            (model / name).write_text(json.dumps(config))
+    assert saved_windows(model) == (10, 30)
+    view = Path(teacher_model(str(model), tmp_path / "view"))
+    assert view == tmp_path / "view" and saved_windows(view) == (30,)
+    assert saved_windows(model) == (10, 30)  # the model itself is left as it was
+    _model, processor = load_model(str(view))
+    assert supported_windows(processor) == (30,)
+    assert teacher_model(str(model), tmp_path / "view") == str(view)  # made again on a rerun: replaced whole
+
+
 # -- the figures ---------------------------------------------------------------------------------
 def _clips() -> list[agreement.HeldOutClip]:
     return [agreement.HeldOutClip("a.wav", "close the door", 4.0),

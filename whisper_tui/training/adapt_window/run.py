@@ -14,6 +14,7 @@ lists the windows it runs at, with the work beside it:
     adapt_window.json   the report (status, counts, figures), rewritten after every step
     split/<side>/       links to the recordings of each side (what the labeller reads)
     teacher/<side>/     the teacher's label datasets (reviewable in the app; a rerun skips what is done)
+    teacher_model/      only for a model that already runs at several windows: it at its longest one
     student_data/<side>/ the rows kept for the student (hard-linked clips + metadata.csv)
     runs/<run>/         the training run
 """
@@ -34,7 +35,7 @@ from whisper_tui.training.adapt_window import agreement
 from whisper_tui.training.adapt_window.settings import REPORT_FILE, STRATEGIES, AdaptSettings
 from whisper_tui.training.adapt_window.split import ADAPT, HELD_OUT, SIDES, FileSplit, link_recordings, split_files
 from whisper_tui.training.adapt_window.teacher import MIN_CONFIDENCE, RowFilter, filter_rows, read_label_rows, \
-    write_student_data
+    teacher_model, write_student_data
 
 BASE_PROFILE = "cpu-quick"
 # The model files copied from the run into the output folder; config.json goes last, so a folder cut short
@@ -298,12 +299,13 @@ def _label(report: AdaptReport, audio_dir: Path, log, on_progress, stop) -> None
 
     output = report.output
     report.status = "labelling"
+    teacher = teacher_model(report.model, output / "teacher_model")  # at its longest window only
     for side in SIDES:
         rels = report.split.side(side)
         link_recordings(audio_dir, rels, output / "split" / side)
         log(f"teacher: {report.model} at its own window labels the {len(rels)} {side.replace('_', '-')} "
             f"recording(s) into {output / 'teacher' / side}")
-        labelled = label_folder(output / "split" / side, output / "teacher" / side, model=report.model,
+        labelled = label_folder(output / "split" / side, output / "teacher" / side, model=teacher,
                                 backend=report.settings.backend, should_stop=stop, log=log,
                                 on_progress=(lambda p, side=side: on_progress(side, p)) if on_progress else None)
         report.labels[side] = labelled.to_json()

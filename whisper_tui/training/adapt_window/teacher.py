@@ -131,3 +131,43 @@ def write_student_data(label_dir: Path, rows: list[TeacherRow], dest: Path) -> P
         (tmp / METADATA_FILE).write_bytes(metadata_csv_bytes([(r.file_name, r.transcription, r.source) for r in rows],
                                                              ("source",)))
     return dest
+
+
+_FEATURE_CONFIGS = ("preprocessor_config.json", "processor_config.json")
+
+
+def teacher_model(model: str, folder: Path) -> str:
+    """What the labeller should load as the teacher: `model` at its longest window only.
+
+    An any-window model (several windows saved) decodes short clips at short windows, which would make
+    the teacher the very thing the student is learning to become. Such a model gets a view in `folder`:
+    links to its files, with feature-extractor configs that list no windows (so one window, the longest).
+    A model with one window is its own teacher as it is.
+    """
+    import json
+    import shutil
+
+    from whisper_tui.models.loading import resolve_model
+    from whisper_tui.models.window import saved_windows
+    from whisper_tui.storage.atomic import atomic_directory
+
+    ref = resolve_model(model)
+    source = Path(ref.path)
+    if len(saved_windows(source)) < 2:
+        return model
+    with atomic_directory(folder) as tmp:
+        for path in sorted(source.iterdir()):
+            if not path.is_file() or path.name.startswith("."):
+                continue
+            if path.name not in _FEATURE_CONFIGS:
+                try:
+                    (tmp / path.name).symlink_to(path.resolve())
+                except OSError:
+                    shutil.copy2(path, tmp / path.name)
+                continue
+            config = json.loads(path.read_text())
+            inner = config.get("feature_extractor") if path.name == "processor_config.json" else config
+            if isinstance(inner, dict):
+                inner.pop("windows", None)
+            (tmp / path.name).write_text(json.dumps(config, indent=2))
+    return str(folder)
