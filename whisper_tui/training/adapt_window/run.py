@@ -9,8 +9,9 @@ need not:
    (a `TrainingJob` from the built-in cpu-quick profile, `model.windows`), LoRA merged into a full model;
 4. agreement with the teacher on the held-out side, before and after, at each window (`agreement.py`).
 
-`output` ends up a model folder (`whisper-tui transcribe --model OUTPUT`) whose preprocessor_config.json
-lists the windows it runs at, with the work beside it:
+`output` ends up a model folder (`whisper-tui transcribe --model OUTPUT`) whose saved feature-extractor config
+(processor_config.json under transformers 5, `window.saved_windows`) lists the windows it runs at, with the
+work beside it:
     adapt_window.json   the report (status, counts, figures), rewritten after every step
     split/<side>/       links to the recordings of each side (what the labeller reads)
     teacher/<side>/     the teacher's label datasets (reviewable in the app; a rerun skips what is done)
@@ -48,7 +49,7 @@ class AdaptReport:
     output: Path
     model: str
     settings: AdaptSettings
-    status: str = "started"  # started | labelling | training | measuring | finished | stopped
+    status: str = "started"  # started | labelling | measuring | training | finished | stopped | failed
     split: FileSplit | None = None
     labels: dict[str, dict] = field(default_factory=dict)  # side -> LabelReport.to_json()
     filters: dict[str, RowFilter] = field(default_factory=dict)
