@@ -166,7 +166,7 @@ def test_a_run_trains_at_every_window_and_saves_them(assets, tmp_path, frozen):
     assert "training at windows 2/5/30 s (model.windows)" in text
     assert "skipped" not in text.replace("keep set: skipped", "")  # the 3.5 s clip fits the 5 s window
     if frozen != "no cache":
-        assert "encoder cache at 2 s" in text and "encoder cache at 30 s" in text
+        assert "for the 2 s window" in text and "for the 30 s window" in text and "encoder cache built" in text
     counts = job.setup.window_mix.counts
     assert counts[2] > 0 and counts[30] > 0, counts  # short and full windows both trained
     assert saved_windows(tmp_path / "run" / "final") == (2, 5, 30)

@@ -235,8 +235,9 @@ class TrainerSetup:
             self.control.add_cleanup(cache.close)
             for old in cache.evicted:
                 self.log(f"encoder cache: removed {old.kind} cache {old.name} (least recently used) to make room")
-            self.log(f"encoder cache at {window} s " + ("reused from an earlier run" if cache.reused
-                                                         else f"built in {cache.build_seconds:.1f}s ({cache.path})"))
+            # worded as the one-window lines (soak_cancel and the tests read them), plus the window
+            self.log(("encoder cache reused from an earlier run" if cache.reused
+                      else f"encoder cache built in {cache.build_seconds:.1f}s ({cache.path})") + f" for the {window} s window")
             caches[window] = cache
         caches = WindowCaches(caches)
         if caches.is_full:
