@@ -20,7 +20,7 @@ from helpers_audio import LECTURE_SENTENCES, snapshot, write_wav
 from whisper_tui.cli.main import main
 from whisper_tui.data.audio import SAMPLE_RATE
 from whisper_tui.errors import AudioError, ProfileError
-from whisper_tui.labelling.table import LABEL_COLUMNS, LabelTable, format_source
+from whisper_tui.labelling.table import LabelTable, format_source
 from whisper_tui.training.adapt_window import AdaptSettings, agreement
 from whisper_tui.training.adapt_window.run import check_windows, student_profile
 from whisper_tui.training.adapt_window.split import link_recordings, split_files
