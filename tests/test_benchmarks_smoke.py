@@ -87,6 +87,31 @@ def test_bench_transcribe_smoke(tiny_whisper_dir, tone_data, tmp_path):
     assert data["window_s"] == 10
 
 
+def test_bench_window_smoke(tiny_whisper_dir, tone_data, tmp_path):
+    """Part A end to end (the built-in profile's fine-tune, its export, faster-whisper vs windows per batch vs
+    30 s only) and the 30 s rows of B and C; adapt-window has its own tests (a random teacher labels nothing)."""
+    pytest.importorskip("faster_whisper")
+    from benchmarks import bench_window
+
+    out = tmp_path / "window.json"
+    variants = ["A fw int8 (30 s export)", "A ours ct2 (windows per batch)", "A ours ct2 (30 s only)",
+                "B ours ct2 (tiny.en 30 s)", "C label ct2 (tiny.en 30 s)"]
+    assert bench_window.main(["--smoke", "--model", str(tiny_whisper_dir), "--train-data", str(tone_data),
+                              "--heldout", str(tone_data), "--asterisk", str(tone_data), "--no-jfk", "--clips", "2",
+                              "--variants", ",".join(variants), "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert set(data["summary"]) == set(variants) and not data["skipped"]
+    assert data["facts"]["a_windows"][-1] == 30 and len(data["facts"]["a_windows"]) > 1  # cpu-quick: any-window
+    for variant in variants[:3]:
+        for name in ("heldout", "asterisk"):
+            row = data["summary"][variant][name]
+            assert row["median_audio_s_per_s"] > 0 and row["wer"] >= 0 and row["rounds"] == 1
+    assert data["summary"]["C label ct2 (tiny.en 30 s)"]["label"]["audio_s"] > 0
+    a_checks = [t for t in data["targets"] if t["target"].startswith("A:")]
+    assert [t["set"] for t in a_checks] == ["heldout", "asterisk"] and all(t["speed_ratio"] > 0 for t in a_checks)
+    assert data["machine"]["load_avg_at_start"] and data["facts"]["load_at_end"]
+
+
 def test_bench_startup_smoke(tmp_path):
     from benchmarks import bench_startup
 
