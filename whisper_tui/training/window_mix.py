@@ -24,9 +24,10 @@ from whisper_tui.models.window import MEL_FRAMES_PER_SECOND, windows_holding
 
 SAMPLE_RATE = 16000
 # Share of training batches at the shortest window that holds them; the rest spread evenly over the longer
-# ones. The shortest is where the saved model will run the batch, and the cheapest to train: on a CPU a 30 s
-# batch costs several 10 s ones (benchmarks/RESULTS.md), so an even spread would halve a time budget's epochs.
-SHORTEST_SHARE = 0.6
+# ones. The shortest is where the saved model will run the batch, and the cheapest to train: on a CPU a step at
+# 30 s costs 2.3x one at 10 s (cpu-quick, batch 8), so an even spread would cost a time budget's epochs. At 0.6
+# a 5-minute cpu-quick run fit 5.9 epochs where the 10 s-only recipe fit 7 (benchmarks/RESULTS.md, section 11).
+SHORTEST_SHARE = 0.8
 TRAIN, EVAL = "train", "eval"
 
 
