@@ -16,7 +16,7 @@ def test_cli_fine_tune_of_tiny_en_lowers_wer_on_domain_speech(tmp_path, capsys):
     data = tmp_path / "speech"
     assert main(["sample-data", str(data), "--clips", "30", "--seed", "3"]) == 0
     out = tmp_path / "run"
-    code = main(["train", "--data", str(data), "--output", str(out), "--epochs", "4", "--batch-size", "8",
+    code = main(["train", "--data", str(data), "--output", str(out), "--epochs", "3", "--batch-size", "8",
                  "--set", "data.test_split=0.2", "--set", "training.logging_steps=1", "--quiet"])
     err = capsys.readouterr().err
     assert code == 0, err
