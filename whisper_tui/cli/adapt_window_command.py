@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-import signal
-import threading
 
-from whisper_tui.cli.console import ProgressBar, TrainingPrinter, say
+from whisper_tui.cli.console import ProgressBar, TrainingPrinter, say, stop_on_ctrl_c
 from whisper_tui.errors import ProfileError
 from whisper_tui.exit_codes import EXIT_CANCELLED, EXIT_OK
 
@@ -91,7 +89,6 @@ def cmd_adapt_window(args) -> int:
 
     quiet_libraries()
     settings = _settings(args)
-    stop = threading.Event()
     bars: dict[str, ProgressBar] = {}
 
     def on_label(side, p) -> None:
@@ -106,23 +103,13 @@ def cmd_adapt_window(args) -> int:
             bar = bars[which] = ProgressBar(f"measure {which}", total, remaining=False)
         bar.update(done, "windows")
 
-    def on_sigint(signum, frame):
-        if stop.is_set():
-            raise KeyboardInterrupt
-        say("\nstopping at the next step: what is done is kept in the output folder, the same command continues "
-            "(Ctrl+C again to stop at once)", err=True)
-        stop.set()
-
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        report = adapt_window(args.audio_dir, args.model, args.output, settings, log=lambda m: say(m, err=True),
-                              on_label_progress=on_label, on_measure=on_measure,
-                              listeners=[TrainingPrinter(quiet=args.quiet)], should_stop=stop.is_set)
+        with stop_on_ctrl_c("stopping at the next step: what is done is kept in the output folder, the same "
+                            "command continues") as stop:
+            report = adapt_window(args.audio_dir, args.model, args.output, settings, log=lambda m: say(m, err=True),
+                                  on_label_progress=on_label, on_measure=on_measure,
+                                  listeners=[TrainingPrinter(quiet=args.quiet)], should_stop=stop.is_set)
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
         for bar in bars.values():
             bar.close()
     if args.json:

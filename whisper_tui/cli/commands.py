@@ -8,7 +8,7 @@ import signal
 import threading
 from pathlib import Path
 
-from whisper_tui.cli.console import ProgressBar, TrainingPrinter, say
+from whisper_tui.cli.console import ProgressBar, TrainingPrinter, say, stop_on_ctrl_c
 from whisper_tui.errors import DatasetError, WhisperTuiError
 from whisper_tui.exit_codes import EXIT_CANCELLED, EXIT_OK, EXIT_TRAINING, EXIT_USER
 from whisper_tui.system.quiet import quiet_libraries
@@ -333,7 +333,6 @@ def cmd_label(args) -> int:
     from whisper_tui.labelling import label_folder
 
     quiet_libraries()
-    stop = threading.Event()
     bar = {"bar": None}
 
     def on_progress(p) -> None:
@@ -341,23 +340,12 @@ def cmd_label(args) -> int:
             bar["bar"] = ProgressBar("label", max(1, math.ceil(p.total_s)))
         bar["bar"].update(int(p.done_s), f"s of audio · file {min(p.files_done + 1, p.files_total)}/{p.files_total}")
 
-    def on_sigint(signum, frame):
-        if stop.is_set():
-            raise KeyboardInterrupt
-        say("\nstopping: files done so far are kept, the one in progress is labelled next time "
-            "(Ctrl+C again to stop at once)", err=True)
-        stop.set()
-
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        report = label_folder(args.audio_dir, args.out, model=args.model, backend=args.backend,
-                              on_progress=on_progress, should_stop=stop.is_set,
-                              log=lambda m: say(m, err=True))
+        with stop_on_ctrl_c("stopping: files done so far are kept, the one in progress is labelled next time") as stop:
+            report = label_folder(args.audio_dir, args.out, model=args.model, backend=args.backend,
+                                  on_progress=on_progress, should_stop=stop.is_set,
+                                  log=lambda m: say(m, err=True))
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
         if bar["bar"] is not None:
             bar["bar"].close()
     say(report.summary())

@@ -6,8 +6,11 @@ simply stops printing; everything still lands in the run folder's log and metric
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 
 from whisper_tui.training.events import (CheckpointSaved, EvalEvent, LogEvent, Paused, Resumed, RunCancelled, RunFailed,
                               RunFinished, RunStarted, StepEvent, TrainingEvent)
@@ -150,3 +153,28 @@ class TrainingPrinter:
         if self.bar is not None and self.bar.tty:
             self.bar.close()
             self.bar = None
+
+
+@contextmanager
+def stop_on_ctrl_c(message: str):
+    """Yield an Event the first Ctrl+C sets (saying `message`); a second Ctrl+C stops at once (KeyboardInterrupt).
+
+    For commands that keep what is done and continue on a rerun (label, adapt-window): the work checks the
+    event between files or steps. Off the main thread (a test calling the command) signals are left alone.
+    """
+    stop = threading.Event()
+
+    def on_sigint(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        say("\n" + message + " (Ctrl+C again to stop at once)", err=True)
+        stop.set()
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield stop
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
