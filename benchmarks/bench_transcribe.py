@@ -29,16 +29,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from .common import (INPROCESS_ENV, ROOT, format_table, heldout_data_dir, machine_info, peak_rss_mb, ratio,
-                     run_variant, sample_data_dir, write_json)
+from .common import (format_table, heldout_data_dir, machine_info, peak_rss_mb, ratio, run_cli, run_variant,
+                     sample_data_dir, write_json)
 
 BASE_VARIANTS = ["whisper-tui ct2 int8", "whisper-tui torch", "faster-whisper int8", "faster-whisper fp32",
                  "HF generate 1 by 1"]
@@ -150,16 +148,10 @@ def _train(args, window: int, out: Path) -> Path:
     if args.tune_steps:
         argv += ["--max-steps", str(args.tune_steps)]
     print(f"  fine-tuning {args.model} at a {window} s window on {args.tune_data}", file=sys.stderr)
-    started = time.perf_counter()
-    if os.environ.get(INPROCESS_ENV) == "1":
-        from whisper_tui.cli import main as cli_main
-
-        code = cli_main(argv)
-    else:
-        code = subprocess.run([sys.executable, "-m", "whisper_tui.cli", *argv], cwd=ROOT).returncode
+    code, took = run_cli(argv)
     if code != 0:
         raise RuntimeError(f"fine-tuning at a {window} s window failed (exit code {code})")
-    print(f"  ... {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    print(f"  ... {took:.0f} s", file=sys.stderr)
     return out / "final"
 
 

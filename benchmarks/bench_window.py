@@ -40,8 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from .common import (INPROCESS_ENV, ROOT, format_table, heldout_data_dir, machine_info, peak_rss_mb, ratio,
-                     run_variant, sample_data_dir, write_json)
+from .common import (format_table, heldout_data_dir, machine_info, peak_rss_mb, ratio, run_cli, run_variant,
+                     sample_data_dir, write_json)
 
 WER_MARGIN = 0.01
 SPEED_TARGET = 2.0
@@ -153,16 +153,9 @@ def run_one(args) -> dict:
 def _cli(argv: list[str], what: str) -> float:
     """Run `whisper-tui ARGV` (a fresh process; in process for smoke tests); returns its wall time."""
     print(f"  {what}: whisper-tui {' '.join(argv)}", file=sys.stderr)
-    started = time.perf_counter()
-    if os.environ.get(INPROCESS_ENV) == "1":
-        from whisper_tui.cli import main as cli_main
-
-        code = cli_main(argv)
-    else:
-        code = subprocess.run([sys.executable, "-m", "whisper_tui.cli", *argv], cwd=ROOT).returncode
+    code, took = run_cli(argv)
     if code != 0:
         raise RuntimeError(f"whisper-tui {argv[0]} failed (exit code {code})")
-    took = time.perf_counter() - started
     print(f"  ... {took:.0f} s", file=sys.stderr)
     return took
 

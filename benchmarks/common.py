@@ -100,6 +100,18 @@ def cpu_seconds() -> float:
 INPROCESS_ENV = "WHISPER_TUI_BENCH_INPROCESS"  # smoke tests: run variants in this process (fast, no RSS isolation)
 
 
+def run_cli(argv: list[str]) -> tuple[int, float]:
+    """`whisper-tui ARGV` in a fresh process (in this one for smoke tests): (exit code, wall seconds)."""
+    started = time.perf_counter()
+    if os.environ.get(INPROCESS_ENV) == "1":
+        from whisper_tui.cli import main as cli_main
+
+        code = cli_main(argv)
+    else:
+        code = subprocess.run([sys.executable, "-m", "whisper_tui.cli", *argv], cwd=ROOT).returncode
+    return code, time.perf_counter() - started
+
+
 def run_variant(module: str, args: list[str], *, env: dict | None = None, timeout: float | None = None) -> dict:
     """Run `python -m module args --json-out FILE` in a fresh process; returns the JSON it wrote."""
     with tempfile.TemporaryDirectory(prefix="wtb-") as tmp:
