@@ -111,11 +111,7 @@ def window_for(seconds: float, windows) -> int:
 
     Training and inference share this rule, so a clip is only ever run at windows it was trained at.
     """
-    ordered = sorted(int(w) for w in windows)
-    for window in ordered:
-        if seconds + WINDOW_MARGIN_S <= window:
-            return window
-    return ordered[-1]
+    return windows_holding(seconds, windows)[0]
 
 
 def windows_holding(seconds: float, windows) -> list[int]:

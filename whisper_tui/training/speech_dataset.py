@@ -145,15 +145,16 @@ class FeaturesOnAccess:
     Needs `processor`, `labels` and `wave(i)`."""
 
     def features(self, i: int) -> np.ndarray:
+        return self._log_mel(self.wave(i))
+
+    def _log_mel(self, wave: np.ndarray) -> np.ndarray:
         fe = self.processor.feature_extractor
-        return fe(self.wave(i), sampling_rate=fe.sampling_rate, return_tensors="np").input_features[0]
+        return fe(wave, sampling_rate=fe.sampling_rate, return_tensors="np").input_features[0]
 
     def __getitem__(self, i: int) -> dict:
         # n_samples: the length a perturbed view really has, for the window it is trained at (window_mix.py)
         wave = self.wave(i)
-        fe = self.processor.feature_extractor
-        features = fe(wave, sampling_rate=fe.sampling_rate, return_tensors="np").input_features[0]
-        return {"input_features": features, "labels": self.labels[i], "n_samples": len(wave)}
+        return {"input_features": self._log_mel(wave), "labels": self.labels[i], "n_samples": len(wave)}
 
 
 class FeatureDataset(FeaturesOnAccess):

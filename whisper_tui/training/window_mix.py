@@ -124,11 +124,3 @@ class WindowCaches:
         for cache in self.caches.values():
             cache.close()
 
-    @property
-    def paths(self) -> list:
-        return [c.path for c in self.caches.values()]
-
-
-def describe_counts(counts: dict[int, int]) -> str:
-    """'10 s 31 · 20 s 29 · 30 s 30 batches' (the log's account of how training was spread)."""
-    return " · ".join(f"{w} s {n}" for w, n in sorted(counts.items())) + " batches"
