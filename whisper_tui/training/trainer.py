@@ -8,6 +8,8 @@ precision, checkpoint/resume and schedulers as transformers does them. Additions
   cross-attention runs from them instead of projecting 1500 frames per layer;
 - the loss projects only real label positions onto the 51k-token vocabulary (the largest matmul
   left once the encoder is cached); padded positions were computed and then ignored;
+- a batch over the frame budget (`batching.py`, `training.frame_budget_s`) runs its forward and backward
+  passes in pieces with the gradients summed, so a step's memory does not grow with the encoder window;
 - an evaluation can be cancelled between batches (`EvaluationCancelled`): the Trainer then saves
   a checkpoint of the step just trained and stops, as a cancel between steps does.
 """
@@ -24,10 +26,56 @@ class EvaluationCancelled(Exception):
 
 
 class WhisperTrainer(Seq2SeqTrainer):
-    def __init__(self, *args, cached_top_from: int | None = None, fast_cross=None, **kwargs):
+    def __init__(self, *args, cached_top_from: int | None = None, fast_cross=None, frame_budget: int = 0, **kwargs):
         super().__init__(*args, **kwargs)
         self.cached_top_from = cached_top_from
         self.fast_cross = fast_cross  # cross_kv.FastCrossAttention, installed on the model, or None
+        self.frame_budget = int(frame_budget)  # encoder positions per forward pass (batching.py); 0 = no limit
+        self.pieces_run = 0  # forward passes of batches that were split (for the tests and the log)
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        """The Trainer's step, in pieces when the batch is over the frame budget (batching.py)."""
+        from whisper_tui.training import batching
+
+        if (self.frame_budget <= 0 or not _plain_model(model) or "labels" not in inputs
+                or batching.clips_per_piece(inputs, self.frame_budget) >= int(inputs["labels"].shape[0])):
+            return super().training_step(model, inputs, num_items_in_batch=num_items_in_batch)
+        import torch
+
+        model.train()
+        if hasattr(self.optimizer, "train") and callable(self.optimizer.train):
+            self.optimizer.train()
+        inputs = self._prepare_inputs(inputs)
+        pieces = batching.split_batch(inputs, batching.clips_per_piece(inputs, self.frame_budget))
+        del inputs
+        tokens = sum(batching.label_tokens(p) for p in pieces)
+        # scaled as the Trainer scales a whole batch's loss (divided by the accumulation steps unless it says not)
+        scaled = getattr(self, "loss_is_scaled_for_ga", None)
+        if scaled is None:
+            scaled = (self.model_accepts_loss_kwargs and num_items_in_batch is not None) \
+                or self.compute_loss_func is not None
+        scale = 1.0 if scaled else 1.0 / self.current_gradient_accumulation_steps
+        total = torch.zeros((), device=self.args.device)
+        while pieces:
+            piece = pieces.pop(0)
+            with self.compute_loss_context_manager():
+                loss = self._piece_loss(model, piece, tokens) * scale
+            self.accelerator.backward(loss)
+            total += loss.detach()
+            self.pieces_run += 1
+            del piece, loss
+        return total
+
+    def _piece_loss(self, model, piece, tokens: int):
+        """A piece's summed token loss over the whole batch's `tokens`: the pieces add up to the batch's mean."""
+        piece = dict(self._expand_cached(piece))
+        kv = piece.pop("cross_kv", None)
+        if self.fast_cross is not None:
+            if kv is not None:
+                self.fast_cross.set_batch(piece["encoder_outputs"].last_hidden_state, kv)
+            else:
+                self.fast_cross.clear()
+        return label_positions_loss(model, piece, self.args, tokens=tokens)
 
     def evaluate(self, *args, **kwargs):
         """As the Trainer's, with two differences.
@@ -123,8 +171,9 @@ def _plain_model(model) -> bool:
     return not hasattr(model, "module")
 
 
-def label_positions_loss(model, inputs, args=None):
+def label_positions_loss(model, inputs, args=None, tokens: int | None = None):
     """Whisper's seq2seq loss (mean cross-entropy over labels != -100), with logits for those positions only.
+    With `tokens` the summed cross-entropy is divided by it instead (a piece of a batch of `tokens` label tokens).
 
     Same value as `WhisperForConditionalGeneration(..., labels=labels).loss`, computed by calling
     the inner encoder-decoder and the output projection ourselves. Under CUDA mixed precision the
@@ -148,4 +197,6 @@ def label_positions_loss(model, inputs, args=None):
                              decoder_input_ids=decoder_input_ids, use_cache=False)
         keep = labels != -100
         logits = base.proj_out(outputs.last_hidden_state[keep])
+    if tokens is not None:
+        return F.cross_entropy(logits.float(), labels[keep], reduction="sum") / max(1, int(tokens))
     return F.cross_entropy(logits.float(), labels[keep])

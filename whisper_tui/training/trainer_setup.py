@@ -31,6 +31,13 @@ def estimate_steps(training, n_train: int) -> int:
     return int(steps_per_epoch(training, n_train) * training.num_train_epochs)
 
 
+def frame_budget(training) -> int:
+    """Encoder positions one forward pass may hold (training.frame_budget_s; batching.py)."""
+    from whisper_tui.training.batching import budget_positions
+
+    return budget_positions(getattr(training, "frame_budget_s", 0), training.per_device_train_batch_size)
+
+
 def make_compute_metrics(tokenizer):
     """The Trainer's compute_metrics: WER, CER and clips with a hallucination sign (logged as eval_hallucinations)."""
 
@@ -111,6 +118,9 @@ class TrainerSetup:
         self.keep_ds = None  # the keep set, evaluated after the test set (TrainingJob.evaluate_keep)
         self.budget = None  # budget.BudgetCallback when training.budget_s or early_stopping_patience is set
         self.fast_cross = None  # cross_kv.FastCrossAttention while the cross-attention cache is in use
+        from whisper_tui.training.batching import return_freed_memory
+
+        return_freed_memory()  # freed activations go back to the system (batching.py): the peak is what is live
 
     def log(self, message: str, level: str = "info") -> None:
         self.control.log(message, level)
@@ -355,7 +365,8 @@ class TrainerSetup:
         trainer = WhisperTrainer(
             model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, data_collator=collator,
             processing_class=processor.feature_extractor, compute_metrics=compute_metrics if eval_ds else None,
-            callbacks=callbacks, cached_top_from=cached_top_from, fast_cross=self.fast_cross)
+            callbacks=callbacks, cached_top_from=cached_top_from, fast_cross=self.fast_cross,
+            frame_budget=frame_budget(self.profile.training))
         # Our events replace the Trainer's own printing (raw dicts on stdout would garble a progress bar).
         trainer.remove_callback(PrinterCallback)
         return trainer
