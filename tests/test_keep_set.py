@@ -33,13 +33,66 @@ def test_bundled_jfk_is_mono_16k_flac_with_its_text():
     assert clip.transcription == JFK_TEXT == keep_set.JFK_TEXT
 
 
-def test_default_keep_set_is_jfk_then_the_everyday_sentences(session_keep_set, monkeypatch):
+def test_default_keep_set_is_recorded_speech_then_the_everyday_sentences(session_keep_set, monkeypatch):
     monkeypatch.setenv("WHISPER_TUI_CACHE_DIR", str(session_keep_set.parent))
     clips = keep_set.keep_clips()
-    assert [c.transcription for c in clips] == [JFK_TEXT, *EVERYDAY_SENTENCES]
+    real = keep_set.real_speech_clips()
+    assert [c.transcription for c in clips] == [*(c.transcription for c in real), *EVERYDAY_SENTENCES]
     assert all(c.path.is_file() for c in clips)
-    assert clips[1].path.parent == session_keep_set and session_keep_set.name == "keep-set-v1"
+    assert clips[len(real)].path.parent == session_keep_set and session_keep_set.name == "keep-set-v1"
     assert keep_set.keep_clips(include_default=False) == []
+    assert [c.transcription for c in keep_set.keep_clips(synthetic=False)] == [c.transcription for c in real]
+
+
+def test_the_shipped_real_speech_is_recorded_licensed_and_fits_a_short_window():
+    """40 Asterisk prompts (one speaker) and jfk.flac (another): minutes, not hours, and attributed."""
+    from whisper_tui.data.audio import audio_info
+
+    clips = keep_set.real_speech_clips()
+    assert clips[-1] == keep_set.jfk_clip() and len(clips) == 41
+    prompts = clips[:-1]
+    infos = [audio_info(c.path) for c in prompts]
+    assert all((i.sample_rate, i.channels) == (16000, 1) for i in infos)
+    assert all(2.0 <= i.duration_s <= 10.0 for i in infos)  # a 10 s window holds every prompt
+    assert 60 < sum(i.duration_s for i in infos) < 300
+    assert {c.column("speaker") for c in prompts} == {"allison"}
+    assert all(len(c.transcription.split()) >= 5 for c in prompts)
+    notice = (keep_set.real_speech_dir() / "NOTICE.md").read_text(encoding="utf-8")
+    assert "Allison Smith" in notice and "CC-BY-SA-3.0" in notice
+    assert all(c.file_name in notice for c in prompts)
+
+
+def test_synthetic_references_name_the_espeak_sentences_only():
+    from whisper_tui.inference.metrics import normalize
+
+    refs = keep_set.synthetic_references()
+    assert refs == {normalize(t) for t in EVERYDAY_SENTENCES}
+    assert not refs & {normalize(c.transcription) for c in keep_set.real_speech_clips()}
+
+
+def test_compute_metrics_scores_the_espeak_keep_sentences_as_a_second_line():
+    """The keep figure is recorded speech: eSpeak clips come out as wer_synthetic, the rest as wer_real."""
+    import numpy as np
+
+    from whisper_tui.training.trainer_setup import make_compute_metrics
+
+    texts = ["ask not what your country can do", EVERYDAY_SENTENCES[0], EVERYDAY_SENTENCES[1]]
+    hyps = ["ask not what your county can do", EVERYDAY_SENTENCES[0], EVERYDAY_SENTENCES[1]]
+
+    class Tok:
+        pad_token_id = 0
+
+        def batch_decode(self, rows, skip_special_tokens=True):
+            return [self.table[int(r[0])] for r in rows]
+
+    tok = Tok()
+    tok.table = {1: texts[0], 2: texts[1], 3: texts[2], 4: hyps[0]}
+    pred = SimpleNamespace(predictions=np.array([[4], [2], [3]]), label_ids=np.array([[1], [2], [3]]))
+    metrics = make_compute_metrics(tok, keep_set.synthetic_references())(pred)
+    assert metrics["wer_real"] == pytest.approx(1 / 7) and metrics["wer_synthetic"] == 0.0
+    assert metrics["wer"] < metrics["wer_real"]  # the overall figure would hide the forgetting
+    plain = make_compute_metrics(tok)(pred)
+    assert "wer_real" not in plain and "wer_synthetic" not in plain
 
 
 def test_everyday_sentences_are_cached_and_rebuilt_when_damaged(session_keep_set, tmp_path, monkeypatch):
@@ -228,10 +281,14 @@ def test_training_writes_keep_wer_everywhere(tiny_assets, tmp_path):
     events = [e for e in seen if isinstance(e, ev.EvalEvent)]
     assert [e.keep_wer for e in events] == [r["keep_wer"] for r in evals]
     assert result.metrics["base_keep_wer"] == status["base_keep_wer"]
-    assert result.metrics["keep_clips"] == 1 + len(EVERYDAY_SENTENCES)
+    n_keep = len(keep_set.real_speech_clips()) + len(EVERYDAY_SENTENCES)
+    assert result.metrics["keep_clips"] == n_keep
     assert result.metrics["keep_summary"].startswith("general speech: ")
+    # the keep figure is the recorded speech; eSpeak is the second line, in metrics.jsonl and the events
+    assert all(0 <= r["keep_synthetic_wer"] <= 5 for r in evals)
+    assert [e.keep_synthetic_wer for e in events] == [r["keep_synthetic_wer"] for r in evals]
     logs = [e.message for e in seen if isinstance(e, ev.LogEvent)]
-    assert any(m.startswith("keep set: 9 clips") for m in logs)
+    assert any(m.startswith(f"keep set: {n_keep} clips") for m in logs)
     assert any(m.startswith("general speech: ") for m in logs)
 
     from whisper_tui.training.runs import read_run

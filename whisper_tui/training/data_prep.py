@@ -76,7 +76,8 @@ class DataPrep:
         return train, test
 
     def keep_set(self) -> list:
-        """keep_set.keep_clips() for this profile; [] when data.keep_set is off or eSpeak cannot speak."""
+        """keep_set.keep_clips() for this profile; [] when data.keep_set is off. Without eSpeak the keep set is
+        its recorded speech alone (the eSpeak sentences are only its second line)."""
         data = self.profile.data
         if not getattr(data, "keep_set", False):
             return []
@@ -84,14 +85,13 @@ class DataPrep:
         from whisper_tui.data.keep_set import keep_clips
 
         keep_dir = getattr(data, "keep_dir", "") or None
+        warn = lambda message: self.log(message, "warning")  # noqa: E731
         try:
-            return keep_clips(keep_dir, log=lambda message: self.log(message, "warning"))
-        except AudioError as exc:  # the everyday sentences need eSpeak: go on with keep_dir alone
-            self.log(f"keep set: the everyday sentences cannot be synthesised ({exc.message}); "
-                     "using jfk.flac" + (" and data.keep_dir" if keep_dir else ""), "warning")
-            from whisper_tui.data.keep_set import jfk_clip, user_keep_clips
-
-            return [jfk_clip()] + (user_keep_clips(keep_dir) if keep_dir else [])
+            return keep_clips(keep_dir, log=warn)
+        except AudioError as exc:
+            self.log(f"keep set: the everyday eSpeak sentences cannot be synthesised ({exc.message}); "
+                     "measuring general speech on the recorded clips alone", "warning")
+            return keep_clips(keep_dir, synthetic=False, log=warn)
 
     def auto_window(self, profile, clips):
         """model.window_s = -1: the shortest suggested window that holds every clip (window.py), else the model's own.

@@ -53,6 +53,7 @@ class EvalEvent(TrainingEvent):
     keep_wer: float | None = None
     keep_cer: float | None = None
     keep_within: bool = True  # keep_wer is within training.keep_tolerance of the base model's
+    keep_synthetic_wer: float | None = None  # the keep set's eSpeak sentences: a second line, never the rule's
 
 
 @dataclass(frozen=True)

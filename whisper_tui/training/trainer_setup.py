@@ -38,14 +38,18 @@ def frame_budget(training) -> int:
     return budget_positions(getattr(training, "frame_budget_s", 0), training.per_device_train_batch_size)
 
 
-def make_compute_metrics(tokenizer):
-    """The Trainer's compute_metrics: WER, CER and clips with a hallucination sign (logged as eval_hallucinations)."""
+def make_compute_metrics(tokenizer, synthetic_refs: frozenset[str] = frozenset()):
+    """The Trainer's compute_metrics: WER, CER and clips with a hallucination sign (logged as eval_hallucinations).
+
+    Clips whose normalised reference is in `synthetic_refs` (the keep set's eSpeak sentences) are also
+    scored apart: `wer_real` / `cer_real` over the others, `wer_synthetic` over them, so the keep figure
+    is recorded speech and eSpeak is its second line (keep_set.py)."""
 
     def compute_metrics(pred):
         import numpy as np
 
         from whisper_tui.inference.hallucination import flagged
-        from whisper_tui.inference.metrics import error_rates
+        from whisper_tui.inference.metrics import error_rates, normalize
 
         preds = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
         labels = np.where(pred.label_ids == -100, tokenizer.pad_token_id, pred.label_ids)
@@ -53,7 +57,15 @@ def make_compute_metrics(tokenizer):
         hyps = tokenizer.batch_decode(preds, skip_special_tokens=True)
         refs = tokenizer.batch_decode(labels, skip_special_tokens=True)
         wer, cer = error_rates(refs, hyps)
-        return {"wer": wer, "cer": cer, "hallucinations": flagged(refs, hyps)}
+        out = {"wer": wer, "cer": cer, "hallucinations": flagged(refs, hyps)}
+        synthetic = [normalize(r) in synthetic_refs for r in refs] if synthetic_refs else []
+        if any(synthetic):
+            real = [(r, h) for r, h, s in zip(refs, hyps, synthetic) if not s]
+            fake = [(r, h) for r, h, s in zip(refs, hyps, synthetic) if s]
+            out["wer_synthetic"] = error_rates(*map(list, zip(*fake)))[0]
+            if real:
+                out["wer_real"], out["cer_real"] = error_rates(*map(list, zip(*real)))
+        return out
 
     return compute_metrics
 
@@ -336,6 +348,7 @@ class TrainerSetup:
         """The WhisperTrainer of this run; `run_callback` (callbacks.JobCallback) reports to the run."""
         from transformers import PrinterCallback
 
+        from whisper_tui.data.keep_set import synthetic_references
         from whisper_tui.training.callbacks import DatasetEpochCallback, ThreadTuningCallback
         from whisper_tui.training.collator import WhisperCollator
         from whisper_tui.training.threads import tuning_enabled
@@ -345,7 +358,8 @@ class TrainerSetup:
         args = training_arguments(self.profile.training, self.control.folder.checkpoints,
                                   evaluates=eval_ds is not None, lr=lr, precision=precision, device=device,
                                   generation_length=self._generation_length(base, eval_ds))
-        compute_metrics = make_compute_metrics(processor.tokenizer)
+        compute_metrics = make_compute_metrics(processor.tokenizer,
+                                               synthetic_references() if self.keep_ds is not None else frozenset())
         collator = WhisperCollator(base.config.decoder_start_token_id, dtype=None, windows=self.window_mix)
         callbacks = [run_callback]
         if hasattr(train_ds, "set_epoch"):  # SpecAugment masks, augmentation views: drawn per epoch
