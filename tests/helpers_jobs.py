@@ -18,11 +18,14 @@ def tiny_job_profile(model: Path, data: Path, **settings):
     The mechanisms under test (whole encoder frozen and cached, cross-attention cache, LoRA on q/v) are
     pinned to what cpu-quick was before issue #10, and its windows (model.windows, tested in
     test_any_window_training.py) and 5-minute budget are turned off, so a test decides those itself and does not follow the shipped preset's tuning. The keep
-    set (9 clips evaluated at every evaluation) is off unless a test turns it on: test_keep_set.py does.
+    set (49 clips evaluated at every evaluation) is off unless a test turns it on: test_keep_set.py does.
+    The merge strength is pinned to 1 (the trained model as trained) unless a test sets it:
+    test_merge_strength.py does.
     """
     base = {"model.name": str(model), "data.train_dir": str(data), "data.test_split": 0.25,
             "model.window_s": 0, "model.windows": [], "training.budget_s": 0, "data.keep_set": False, "finetuning.freeze_encoder": True,
-            "finetuning.frozen_encoder_layers": 0, "finetuning.lora.target_modules": ["q_proj", "v_proj"]}
+            "finetuning.frozen_encoder_layers": 0, "finetuning.lora.target_modules": ["q_proj", "v_proj"],
+            "finetuning.merge_strength": 1.0}
     return apply_overrides(load_profile("cpu-quick"), {**base, **settings})
 
 

@@ -38,6 +38,7 @@ LABELS = {
     "finetuning.frozen_encoder_layers": "frozen enc. layers",
     "finetuning.gradient_checkpointing": "grad checkpointing", "finetuning.encoder_cache": "encoder cache",
     "finetuning.encoder_cache_max_gb": "cache limit GB",
+    "finetuning.merge_strength": "merge strength", "finetuning.choose_merge_strength": "choose strength",
     "finetuning.lora.r": "rank r", "finetuning.lora.lora_alpha": "alpha",
     "finetuning.lora.lora_dropout": "dropout", "finetuning.lora.target_modules": "target layers",
     "training.num_train_epochs": "epochs", "training.learning_rate": "learning rate",

@@ -154,6 +154,13 @@ class FinetuningSettings:
     encoder_cache_max_gb: float = setting(20.0, Rule(
         "float", "disk the encoder caches may use together, in GB; least recently used go first (0 = no limit)",
         low=0))
+    merge_strength: float = setting(1.0, Rule(
+        "float", "share of the fine-tune's change the saved LoRA/QLoRA model keeps (WiSE-FT): 1 = all of it; 0.75 "
+        "kept the domain gain and gave back part of what general speech lost (benchmarks/RESULTS.md 12)",
+        low=0, low_open=True, high=1))
+    choose_merge_strength: bool = setting(False, Rule(
+        "bool", "after training, measure merge strengths 1, 0.75 and 0.5 on the test split and the keep set and save "
+        "the best by the keep rule instead of merge_strength (2 more evaluations; needs a test split that is not ~0%)"))
     lora: LoraSettings = field(default_factory=LoraSettings)
 
 

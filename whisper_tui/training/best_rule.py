@@ -6,8 +6,10 @@ The rule (README: "Keep what Whisper knew"):
   WER plus `training.keep_tolerance` points (WER is a 0..1 fraction here; the tolerance is in
   percentage points, so 2.0 means +0.02). Without a keep set (off, empty, or no base keep WER
   measured) every evaluation is within tolerance and the rule is plain "lowest domain WER".
-- Among evaluations within tolerance, the lowest domain (test) WER is best; a tie keeps the
-  earlier one.
+- Among evaluations within tolerance, the lowest domain (test) WER is best; an exact tie goes to
+  the lower validation loss when both have one (a test split whose sentences share templates with
+  training reads 0.0% from epoch 2 on: the WER stops telling checkpoints apart, the loss still
+  does), else keeps the earlier one.
 - An evaluation over the tolerance never replaces a best that is within tolerance.
 - While no evaluation has been within tolerance, the best is the lowest domain WER anyway, so
   `best/` always holds a model; it is marked `within=False`, the log says so and the run summary
@@ -53,12 +55,13 @@ class BestTracker:
     best_wer: float | None = None
     best_step: int | None = None
     best_keep_wer: float | None = None
+    best_loss: float | None = None
     best_within: bool = True  # False while the best so far is over the keep tolerance
 
     def is_within(self, keep_wer: float | None) -> bool:
         return within_tolerance(keep_wer, self.base_keep_wer, self.tolerance_points)
 
-    def offer(self, step: int, wer: float, keep_wer: float | None = None) -> bool:
+    def offer(self, step: int, wer: float, keep_wer: float | None = None, loss: float | None = None) -> bool:
         """Consider one evaluation after training steps; True when it becomes the new best."""
         if not _known(wer):
             return False
@@ -67,10 +70,13 @@ class BestTracker:
             better = True
         elif within != self.best_within:
             better = within  # within tolerance beats over it, whatever the domain WER
+        elif abs(wer - self.best_wer) <= 1e-12:
+            better = _known(loss) and _known(self.best_loss) and float(loss) < float(self.best_loss)
         else:
             better = wer < self.best_wer
         if better:
             self.best_wer, self.best_step = float(wer), int(step)
+            self.best_loss = float(loss) if _known(loss) else None
             self.best_keep_wer = float(keep_wer) if _known(keep_wer) else None
             self.best_within = within
         return better

@@ -119,13 +119,14 @@ class BudgetCallback(TrainerCallback):
         self._best: float | None = None
         self._since_best = 0
         self._reserve = min(10.0, max(1.0, 0.02 * self.budget_s))  # for the final save
+        self.after_evals = 0  # evaluations the run makes after training (merge strengths), paid from the budget
 
     # -- what is left ------------------------------------------------------------------------------
     def elapsed(self) -> float:
         return self.clock() - self.started
 
     def left(self) -> float:
-        return self.budget_s - self._reserve - self.elapsed()
+        return self.budget_s - self._reserve - self.after_evals * self.eval_s - self.elapsed()
 
     def train_epoch_seconds(self) -> float:
         """One epoch of training (steps, data, checkpoint): measured between epoch ends, else from step times."""

@@ -34,12 +34,13 @@ class TrainingRun(Protocol):
     folder: RunFolder  # metrics.jsonl, checkpoint marks, best/
     scores: RunScores  # base, best and latest evaluation figures
     evaluating_base: bool  # True while the model is evaluated before training
+    probing: bool  # True while merge strengths are measured after training (not the run's evaluations)
     last_checkpoint: Path | None
 
     @property
     def has_keep_set(self) -> bool: ...
 
-    def evaluate_keep(self) -> tuple[float, float] | None: ...
+    def evaluate_keep(self) -> tuple[float, float, float | None] | None: ...
 
     def evaluate_missed(self, args, state) -> None: ...
 
@@ -110,7 +111,7 @@ class JobCallback(TrainerCallback):
 
     def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
         metrics = metrics or {}
-        if "eval_wer" not in metrics:
+        if "eval_wer" not in metrics or self.run.probing:
             return
         wer = float(metrics["eval_wer"])
         cer = float(metrics.get("eval_cer", math.nan))
@@ -122,7 +123,7 @@ class JobCallback(TrainerCallback):
         keep = run.evaluate_keep()
         if keep is None and run.has_keep_set and run.control.cancel_requested:
             return  # the keep set's evaluation was cut short: this evaluation is incomplete (redone on resume)
-        keep_wer, keep_cer = keep if keep is not None else (None, None)
+        keep_wer, keep_cer, keep_synthetic = keep if keep is not None else (None, None, None)
         scores = run.scores
         is_best = False
         within = True
@@ -130,18 +131,24 @@ class JobCallback(TrainerCallback):
         if base:
             scores.record_base(wer, keep_wer)
         else:
-            is_best, within = scores.record(step, wer, keep_wer)
+            is_best, within = scores.record(step, wer, keep_wer, loss)
         if not self.is_main:
             return
         record = {"type": "eval", "step": step, "epoch": round(float(state.epoch or 0), 4), "wer": wer, "cer": cer,
                   "eval_loss": loss, "time": time.time(), "base": base}
         if keep_wer is not None:
             record.update(keep_wer=keep_wer, keep_cer=keep_cer, keep_within=within)
+        if keep_synthetic is not None:
+            record["keep_synthetic_wer"] = keep_synthetic
         run.folder.append_metric(record)
         run.control.emit(EvalEvent(step, float(state.epoch or 0), wer, cer, loss, is_best, keep_wer, keep_cer,
-                                   within))
+                                   within, keep_synthetic))
         if not within:
             run.control.log(scores.over_limit_note(step, keep_wer, is_best), "warning")
+        note = None if base else scores.saturation_note(wer, float(state.epoch or 0))
+        if note:
+            run.control.log(note, "warning")
+            run.control.status(validation_note=note)
         if is_best:
             run.save_model(run.folder.best, reason="best", step=step)
 

@@ -60,6 +60,8 @@ class TrainingJob:
         self.scores = RunScores(float(getattr(getattr(profile, "training", None), "keep_tolerance", 2.0)))
         self.last_checkpoint: Path | None = None
         self.evaluating_base = False  # True while the model is evaluated before training
+        self.probing = False  # True while merge strengths are measured: those evaluations are not the run's
+        self.merge_choice = None  # merge_strength.StrengthChoice once chosen
         self.keep_clips: list = []
         self.setup = None  # trainer_setup.TrainerSetup of this run, once the model is loaded
         self.trainer = None  # the Seq2SeqTrainer of this run (evaluate_keep)
@@ -186,6 +188,10 @@ class TrainingJob:
         trainer = self._build_trainer(model, processor, train_clips, test_clips, k_frozen, lr, precision, device,
                                       data.durations)
         eval_ds = trainer.eval_dataset
+        if self.setup.budget is not None and eval_ds is not None and self._probes_merge_strength():
+            from whisper_tui.training.merge_strength import STRENGTHS
+
+            self.setup.budget.after_evals = len(STRENGTHS)  # measured after training, within the budget
         control.emit(RunStarted(folder.path, self._total_steps(trainer), float(profile.training.num_train_epochs),
                                 len(train_clips), len(test_clips), profile.finetuning.strategy, trainable, total,
                                 device, precision.name, self.resume_checkpoint))
@@ -203,6 +209,7 @@ class TrainingJob:
             log(f"stopped: {stopped}")
             control.status(stopped=stopped)
         control.check_cancel()
+        self._choose_merge_strength()
 
         final_wer = None
         if eval_ds is not None and profile.training.eval_strategy == "no":
@@ -264,6 +271,8 @@ class TrainingJob:
                    "final_wer": final_wer, "train_clips": n_train, "test_clips": n_test,
                    "steps": control.step, "keep_clips": len(self.keep_clips), "stopped": stopped,
                    "bad_clips": bad_clips, **keep}
+        if self.merge_choice is not None:
+            metrics.update(merge_strength=self.merge_choice.strength, merge_strength_why=self.merge_choice.why)
         control.status(status="finished", finished=now_iso(), duration_s=round(duration, 1), best_wer=scores.best_wer,
                        base_wer=scores.base_wer, final_wer=final_wer, base_keep_wer=scores.base_keep_wer,
                        best_keep_wer=scores.best_keep_wer, final_keep_wer=final_keep_wer, bad_clips=bad_clips)
@@ -327,15 +336,93 @@ class TrainingJob:
             # on the checkpoint it resumed from, which a resume evaluates first again.
             self.control.check_cancel()
 
-    def evaluate_keep(self) -> tuple[float, float] | None:
-        """(WER, CER) of the model as it is now on the keep set; None without one. Runs on every rank."""
+    def evaluate_keep(self) -> tuple[float, float, float | None] | None:
+        """(WER, CER, eSpeak WER) of the model as it is now on the keep set; None without one. WER and CER are
+        the recorded speech's (keep_set.py); the eSpeak sentences' WER is the second line (None without them).
+        Runs on every rank."""
         if not self.has_keep_set or self.trainer is None:
             return None
         metrics = self.trainer.evaluate(eval_dataset=self.setup.keep_ds, metric_key_prefix="keep")
-        wer = metrics.get("keep_wer")
+        wer = metrics.get("keep_wer_real", metrics.get("keep_wer"))
         if wer is None:
             return None
-        return float(wer), float(metrics.get("keep_cer", float("nan")))
+        cer = metrics.get("keep_cer_real", metrics.get("keep_cer", float("nan")))
+        synthetic = metrics.get("keep_wer_synthetic")
+        return float(wer), float(cer), (float(synthetic) if synthetic is not None else None)
+
+    def _probes_merge_strength(self) -> bool:
+        from whisper_tui.training.merge_strength import supports
+
+        return self.profile.finetuning.choose_merge_strength and supports(self.profile.finetuning.strategy)
+
+    def _choose_merge_strength(self) -> None:
+        """finetuning.merge_strength after training (merge_strength.py) scales the LoRA change to it;
+        finetuning.choose_merge_strength measures STRENGTHS on the test split and the keep set and keeps the one `choose` picks. The
+        chosen model is offered to the best-checkpoint rule as one more evaluation, so best/ never keeps a
+        model that forgets more than the saved final/ without being better on validation."""
+        from whisper_tui.training import merge_strength as ms
+
+        finetuning = self.profile.finetuning
+        setting = "auto" if finetuning.choose_merge_strength else float(finetuning.merge_strength)
+        if setting == 1.0 or not ms.supports(finetuning.strategy) or self._model is None:
+            return
+        delta = ms.LoraDelta(self._model)
+        if not delta:
+            return
+        control, scores = self.control, self.scores
+        if setting != "auto":
+            delta.set(float(setting))
+            self.merge_choice = ms.StrengthChoice(float(setting), (), f"merge strength {float(setting):g} "
+                                                  "(finetuning.merge_strength)")
+            control.log(self.merge_choice.why)
+            control.status(merge_strength=float(setting))
+            return
+        if self.trainer is None or self.trainer.eval_dataset is None:
+            return
+        measured = []
+        last = scores.last_eval
+        for strength in (1.0, *ms.STRENGTHS):
+            if strength == 1.0 and last is not None and last[0] == control.step:
+                measured.append(ms.StrengthScore(1.0, last[1], last[2]))
+                continue
+            score = self._probe_strength(delta, strength)
+            if score is None:  # a cancel: keep the trained model as it is
+                delta.set(1.0)
+                control.log("merge strength: stopped by the cancel; the trained model is kept at full strength",
+                            "warning")
+                return
+            measured.append(score)
+        choice = self.merge_choice = ms.choose(measured, scores.base_keep_wer, scores.keep_tolerance)
+        delta.set(choice.strength)
+        control.log(choice.why)
+        chosen = next(s for s in measured if s.strength == choice.strength)
+        if is_main_process():
+            self.folder.append_metric({"type": "merge_strength", "step": control.step, "strength": choice.strength,
+                                       "why": choice.why, "time": time.time(),
+                                       "scores": [vars(s) for s in measured]})
+        control.status(merge_strength=choice.strength, merge_strength_why=choice.why)
+        scores.last_eval = (control.step, chosen.wer, chosen.keep_wer)  # the final model's figures from here on
+        if choice.strength < 1.0 and scores.tracker.offer(control.step, chosen.wer, chosen.keep_wer):
+            self.save_model(self.folder.best, reason="best", step=control.step)
+            control.log(f"best model: the final model at merge strength {choice.strength:g} -> best/")
+
+    def _probe_strength(self, delta, strength: float):
+        """Validation and keep WER at one merge strength, off the run's record; None when a cancel cut it."""
+        from whisper_tui.training.merge_strength import StrengthScore
+
+        delta.set(strength)
+        self.probing = True
+        try:
+            metrics = self.trainer.evaluate()
+            keep = self.evaluate_keep() if "eval_wer" in metrics and not self.control.cancel_requested else None
+        finally:
+            self.probing = False
+        if self.control.cancel_requested or "eval_wer" not in metrics:
+            return None
+        self.control.log(f"merge strength {strength:g}: validation WER {metrics['eval_wer']:.3f}"
+                         + (f", general speech {keep[0]:.3f}" if keep else ""))
+        return StrengthScore(strength, float(metrics["eval_wer"]), keep[0] if keep else None,
+                             metrics.get("eval_loss"))
 
     def _evaluate_base_keep(self) -> None:
         """On resume of a run whose metrics.jsonl has no base keep WER: the model is still the base model here

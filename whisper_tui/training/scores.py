@@ -13,12 +13,16 @@ from collections.abc import Iterable
 from whisper_tui.training.best_rule import BestTracker, keep_summary
 
 
+SATURATED_WER = 0.005
+
+
 class RunScores:
     def __init__(self, keep_tolerance: float):
         self.keep_tolerance = keep_tolerance
         self.tracker = BestTracker(keep_tolerance)
         self.base_wer: float | None = None
         self.last_eval: tuple[int, float, float | None] | None = None  # (step, WER, keep WER) of the latest eval
+        self.saturated_warned = False  # the "validation WER is ~0" warning is said once
         self.evaluated_steps: set = set()  # steps metrics.jsonl has an evaluation of (a resumed run)
 
     # the best so far and the base keep WER live in the tracker (the rule compares against them)
@@ -48,10 +52,10 @@ class RunScores:
         if keep_wer is not None:
             self.base_keep_wer = keep_wer
 
-    def record(self, step: int, wer: float, keep_wer: float | None) -> tuple[bool, bool]:
+    def record(self, step: int, wer: float, keep_wer: float | None, loss: float | None = None) -> tuple[bool, bool]:
         """One evaluation after training steps: (is the new best, keep WER within the tolerance)."""
         within = self.tracker.is_within(keep_wer)
-        is_best = self.tracker.offer(step, wer, keep_wer)
+        is_best = self.tracker.offer(step, wer, keep_wer, loss)
         self.last_eval = (step, wer, keep_wer)
         return is_best, within
 
@@ -69,7 +73,19 @@ class RunScores:
                 if rec.get("keep_wer") is not None:
                     self.base_keep_wer = rec.get("keep_wer")
             else:
-                self.tracker.offer(rec.get("step", 0), rec["wer"], rec.get("keep_wer"))
+                self.tracker.offer(rec.get("step", 0), rec["wer"], rec.get("keep_wer"), rec.get("eval_loss"))
+
+    def saturation_note(self, wer: float, epoch: float) -> str | None:
+        """The warning, once, when the test split's WER reaches ~0 (under half a point): from then on it cannot
+        tell checkpoints apart, so a user should know what best/ and the merge strength rest on."""
+        if self.saturated_warned or wer > SATURATED_WER:
+            return None
+        self.saturated_warned = True
+        return (f"validation WER is {100 * wer:.1f}% at epoch {epoch:.1f}: the test split no longer tells "
+                "checkpoints apart (its sentences likely share templates or near-duplicates with training). "
+                "best/ now follows the validation loss among equal WERs and the keep set (recorded speech) guards "
+                "general speech; for a figure that means something give data.test_dir or split by speaker "
+                "(data.split_by)")
 
     def keep_wer_at(self, step: int) -> float | None:
         """The keep WER of the evaluation at `step` (the final model's when `step` is the last one), else None."""
