@@ -38,7 +38,9 @@ def test_keep_set_is_evaluated_by_default(assets, tmp_path, capsys, session_keep
     out = capsys.readouterr().out
     saved = json.loads(report.read_text())
     keep_section = saved["keep"]
-    n_keep = 1 + 8 + 2  # jfk.flac, the everyday sentences, the user's folder
+    from whisper_tui.data.keep_set import real_speech_clips
+
+    n_keep = len(real_speech_clips()) + 2  # the recorded prompts and jfk.flac, the user's folder (no eSpeak)
     assert keep_section["n_clips"] == len(keep_section["clips"]) == n_keep
     assert keep_section["keep_dir"] == str(keep)
     assert {"clip00.wav", "jfk.flac"} <= {c["file_name"] for c in keep_section["clips"]}

@@ -198,15 +198,16 @@ def evaluate_on(model_name: str, data_dir: Path, test_split: float, seed: int, b
 
 
 def keep_set_for(keep_dir: str | None) -> list | None:
-    """The keep set's clips for `evaluate`: a bad --keep-dir is an error; without one, a keep set that
-    cannot be made (eSpeak missing) is a warning and None (general speech is then not measured)."""
+    """The keep set's clips for `evaluate`: its recorded speech (keep_set.py) and --keep-dir, without the eSpeak
+    sentences, so the one figure is real speech (synthetic speech is too easy to show forgetting). A bad
+    --keep-dir is an error; a bundled set that cannot be read is a warning and None (not measured)."""
     from whisper_tui.data.keep_set import keep_clips
 
     warn = lambda message: say(f"warning: {message}", err=True)  # noqa: E731
     if keep_dir:
-        return keep_clips(keep_dir, log=warn)
+        return keep_clips(keep_dir, synthetic=False, log=warn)
     try:
-        return keep_clips(log=warn)
+        return keep_clips(synthetic=False, log=warn)
     except WhisperTuiError as exc:
         warn(f"general speech not measured: {exc}")
         return None
