@@ -76,29 +76,32 @@ def tiny_assets(tmp_path, tiny_whisper_dir):
     return tiny_whisper_dir, write_tone_dataset(tmp_path / "data", n=8)
 
 
-def _final_lora_b(run_dir):
+def _lora_b(run_dir, folder="final"):
     from safetensors.torch import load_file
 
-    tensors = load_file(str(run_dir / "final" / "adapter_model.safetensors"))
+    tensors = load_file(str(run_dir / folder / "adapter_model.safetensors"))
     return {k: v for k, v in tensors.items() if "lora_B" in k}
 
 
-def test_a_fixed_merge_strength_scales_the_saved_adapter(tiny_assets, tmp_path):
+def test_a_fixed_merge_strength_scales_the_saved_adapters_final_and_best(tiny_assets, tmp_path):
+    """Evaluations during training run at full strength in both runs, so both pick the same best step; the
+    0.5 run saves final/ and best/ at half the change, and training itself is the same."""
     import torch
 
     runs = {}
     for strength in (1.0, 0.5):
-        profile = tiny_job_profile(*tiny_assets, **{**SHORT_RUN, "finetuning.merge_strength": strength,
-                                                    "training.eval_strategy": "no"})
+        profile = tiny_job_profile(*tiny_assets, **{**SHORT_RUN, "finetuning.merge_strength": strength})
         out = tmp_path / f"run-{strength}"
         result = TrainingJob(profile, out, evaluate_base=False).run()
         assert isinstance(result, ev.RunFinished), result
-        runs[strength] = (_final_lora_b(out), result)
-    full, half = runs[1.0][0], runs[0.5][0]
-    assert full.keys() == half.keys() and full
-    assert any(v.abs().max() > 0 for v in full.values())  # trained, not the zero init
-    for key in full:
-        assert torch.allclose(half[key], 0.5 * full[key], atol=1e-6), key
+        runs[strength] = ({f: _lora_b(out, f) for f in ("final", "best")}, result)
+    assert runs[1.0][1].metrics["best_step"] == runs[0.5][1].metrics["best_step"]
+    for folder in ("final", "best"):
+        full, half = runs[1.0][0][folder], runs[0.5][0][folder]
+        assert full.keys() == half.keys() and full
+        assert any(v.abs().max() > 0 for v in full.values())  # trained, not the zero init
+        for key in full:
+            assert torch.allclose(half[key], 0.5 * full[key], atol=1e-6), (folder, key)
     assert runs[0.5][1].metrics["merge_strength"] == 0.5 and "merge_strength" not in runs[1.0][1].metrics
 
 

@@ -356,28 +356,24 @@ class TrainingJob:
         return self.profile.finetuning.choose_merge_strength and supports(self.profile.finetuning.strategy)
 
     def _choose_merge_strength(self) -> None:
-        """finetuning.merge_strength after training (merge_strength.py) scales the LoRA change to it;
-        finetuning.choose_merge_strength measures STRENGTHS on the test split and the keep set and keeps the one `choose` picks. The
-        chosen model is offered to the best-checkpoint rule as one more evaluation, so best/ never keeps a
-        model that forgets more than the saved final/ without being better on validation."""
+        """After training (merge_strength.py): finetuning.merge_strength scales the LoRA change to it;
+        finetuning.choose_merge_strength measures STRENGTHS on the test split and the keep set and keeps the one
+        `choose` picks. The chosen model is offered to the best-checkpoint rule as one more evaluation, so best/
+        never keeps a model that forgets more than the saved final/ without being better on validation."""
         from whisper_tui.training import merge_strength as ms
 
-        finetuning = self.profile.finetuning
-        setting = "auto" if finetuning.choose_merge_strength else float(finetuning.merge_strength)
-        if setting == 1.0 or not ms.supports(finetuning.strategy) or self._model is None:
-            return
-        delta = ms.LoraDelta(self._model)
-        if not delta:
+        if self._model is None or not (delta := ms.LoraDelta(self._model)):
             return
         control, scores = self.control, self.scores
-        if setting != "auto":
-            delta.set(float(setting))
-            self.merge_choice = ms.StrengthChoice(float(setting), (), f"merge strength {float(setting):g} "
-                                                  "(finetuning.merge_strength)")
+        fixed = self._fixed_strength()
+        if fixed is not None:
+            delta.set(fixed)
+            self.merge_choice = ms.StrengthChoice(fixed, (), f"merge strength {fixed:g} (finetuning.merge_strength; "
+                                                  "best/ is saved at it too)")
             control.log(self.merge_choice.why)
-            control.status(merge_strength=float(setting))
+            control.status(merge_strength=fixed)
             return
-        if self.trainer is None or self.trainer.eval_dataset is None:
+        if not self._probes_merge_strength() or self.trainer is None or self.trainer.eval_dataset is None:
             return
         measured = []
         last = scores.last_eval
@@ -447,8 +443,29 @@ class TrainingJob:
             return
         from whisper_tui.training.saving import write_model_folder
 
-        write_model_folder(target, self._model, self._processor, self._model_info(step))
+        strength = self._fixed_strength() if reason == "best" else None
+        if strength is not None:  # best/ during training: saved at the strength final/ will have, training goes on
+            from whisper_tui.training.merge_strength import LoraDelta
+
+            delta = LoraDelta(self._model)
+            delta.set(strength)
+            try:
+                write_model_folder(target, self._model, self._processor, self._model_info(step))
+            finally:
+                delta.set(1.0)
+        else:
+            write_model_folder(target, self._model, self._processor, self._model_info(step))
         self.control.emit(CheckpointSaved(target, step, reason))
+
+    def _fixed_strength(self) -> float | None:
+        """finetuning.merge_strength when it scales what is saved (below 1, a LoRA strategy, not chosen), else None."""
+        from whisper_tui.training.merge_strength import supports
+
+        finetuning = self.profile.finetuning
+        strength = float(finetuning.merge_strength)
+        if finetuning.choose_merge_strength or strength == 1.0 or not supports(finetuning.strategy):
+            return None
+        return strength
 
     def _save_merged(self, target: Path) -> None:
         from whisper_tui.training.saving import write_merged_folder
