@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .common import format_table, machine_info, peak_rss_mb, run_variant, sample_data_dir, write_json
+from .common import format_table, machine_info, peak_rss_mb, run_variant, sample_data_dir, side_data_dir, write_json
 from .real_speech import real_speech_dir
 
 SEED = 42
@@ -40,24 +40,7 @@ DEFAULT_STRENGTHS = "1,0.75,0.5,0.25,0"
 
 def train_side_dir() -> Path:
     """The sample set's training rows as a folder of their own (no split column): a user's one folder."""
-    from whisper_tui.data.dataset import load_dataset_split, metadata_csv_bytes
-
-    source = sample_data_dir()
-    folder = source.parent / f"{source.name}-train-side"
-    marker = folder / ".source"
-    stamp = (source / "metadata.csv").read_bytes()
-    if marker.is_file() and marker.read_bytes() == stamp:
-        return folder
-    train, _test, _report = load_dataset_split(source)
-    folder.mkdir(parents=True, exist_ok=True)
-    for clip in train:
-        target = folder / clip.file_name
-        if not target.exists():
-            os.link(clip.path, target)
-    rows = [(c.file_name, c.transcription, c.column("speaker")) for c in train]
-    (folder / "metadata.csv").write_bytes(metadata_csv_bytes(rows, ("speaker",)))
-    marker.write_bytes(stamp)
-    return folder
+    return side_data_dir("train")
 
 
 def eval_sets(smoke: bool) -> dict:

@@ -67,22 +67,30 @@ def sample_data_dir(n_clips: int = 120) -> Path:
 def heldout_data_dir(n_clips: int = 120) -> Path:
     """The test side of `sample_data_dir()` as a folder of its own: sentences and (half the) voices that a
     model fine-tuned on the sample set's training side never heard, for benchmarks that transcribe a folder."""
+    return side_data_dir("test", n_clips)
+
+
+def side_data_dir(side: str, n_clips: int = 120) -> Path:
+    """One side ("train" or "test") of `sample_data_dir()`'s split as a folder of its own, with no split column
+    (the train side is a user's one folder: the engine splits its own validation set from it); remade when
+    the sample set changes."""
     import shutil
 
     from whisper_tui.data.dataset import load_dataset_split, metadata_csv_bytes
 
     source = sample_data_dir(n_clips)
-    folder = source.parent / f"{source.name}-test-side"
+    folder = source.parent / f"{source.name}-{side}-side"
     marker = folder / ".source"
     stamp = (source / "metadata.csv").read_bytes()
     if marker.is_file() and marker.read_bytes() == stamp:
         return folder
-    _train, test, _report = load_dataset_split(source)
+    train, test, _report = load_dataset_split(source)
+    clips = {"train": train, "test": test}[side]
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    for clip in test:
+    for clip in clips:
         shutil.copy2(clip.path, folder / clip.file_name)
-    rows = [(c.file_name, c.transcription, c.column("speaker")) for c in test]
+    rows = [(c.file_name, c.transcription, c.column("speaker")) for c in clips]
     (folder / "metadata.csv").write_bytes(metadata_csv_bytes(rows, ("speaker",)))
     marker.write_bytes(stamp)
     return folder
