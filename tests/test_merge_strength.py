@@ -83,26 +83,45 @@ def _lora_b(run_dir, folder="final"):
     return {k: v for k, v in tensors.items() if "lora_B" in k}
 
 
-def test_a_fixed_merge_strength_scales_the_saved_adapters_final_and_best(tiny_assets, tmp_path):
-    """Evaluations during training run at full strength in both runs, so both pick the same best step; the
-    0.5 run saves final/ and best/ at half the change, and training itself is the same."""
+def test_a_fixed_merge_strength_is_what_every_evaluation_measures_and_what_is_saved(tiny_assets, tmp_path):
+    """Two runs, at strength 1 and 0.5, train the same weights (the scaling during evaluations is undone
+    exactly). Whenever the 0.5 run evaluates, its adapters are half the trained ones: the best WER it
+    reports and the best/ it picks are of the model it saves, not of the full fine-tune (a run once
+    reported the full model's best WER beside a best/ saved at 0.75). final/ and best/ are at half."""
     import torch
 
     runs = {}
     for strength in (1.0, 0.5):
         profile = tiny_job_profile(*tiny_assets, **{**SHORT_RUN, "finetuning.merge_strength": strength})
         out = tmp_path / f"run-{strength}"
-        result = TrainingJob(profile, out, evaluate_base=False).run()
+        job = TrainingJob(profile, out, evaluate_base=False)
+        seen = {}
+
+        def at_eval(event, job=job, seen=seen):
+            if isinstance(event, ev.EvalEvent):
+                seen[event.step] = {k: v.detach().clone() for k, v in job._model.named_parameters() if "lora_B" in k}
+
+        job.add_listener(at_eval)
+        result = job.run()
         assert isinstance(result, ev.RunFinished), result
-        runs[strength] = ({f: _lora_b(out, f) for f in ("final", "best")}, result)
-    assert runs[1.0][1].metrics["best_step"] == runs[0.5][1].metrics["best_step"]
-    for folder in ("final", "best"):
-        full, half = runs[1.0][0][folder], runs[0.5][0][folder]
-        assert full.keys() == half.keys() and full
+        runs[strength] = ({f: _lora_b(out, f) for f in ("final", "best")}, result, seen)
+    full_run, half_run = runs[1.0], runs[0.5]
+    assert half_run[2].keys() == full_run[2].keys() and len(half_run[2]) >= 2
+    for step, full in full_run[2].items():
         assert any(v.abs().max() > 0 for v in full.values())  # trained, not the zero init
-        for key in full:
-            assert torch.allclose(half[key], 0.5 * full[key], atol=1e-6), (folder, key)
-    assert runs[0.5][1].metrics["merge_strength"] == 0.5 and "merge_strength" not in runs[1.0][1].metrics
+        for key, value in full.items():
+            assert torch.allclose(half_run[2][step][key], 0.5 * value, atol=1e-6), (step, key)
+    full, half = full_run[0]["final"], half_run[0]["final"]
+    assert full.keys() == half.keys() and full
+    for key in full:
+        assert torch.allclose(half[key], 0.5 * full[key], atol=1e-6), key
+    best_step = half_run[1].metrics["best_step"]
+    measured = {k.replace(".default", ""): v for k, v in half_run[2][best_step].items()}
+    saved = half_run[0]["best"]
+    assert measured.keys() == saved.keys(), (sorted(measured), sorted(saved))
+    for key in saved:
+        assert torch.allclose(measured[key], saved[key], atol=1e-6), key
+    assert half_run[1].metrics["merge_strength"] == 0.5 and "merge_strength" not in full_run[1].metrics
 
 
 @pytest.mark.usefixtures("own_cache")

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from whisper_tui.system.quiet import quiet_libraries
 from whisper_tui.training.events import CheckpointSaved, LogEvent, RunCancelled, RunFinished, RunStarted, TrainingEvent
+from whisper_tui.training.merge_strength import SavedStrength
 from whisper_tui.training.run_control import Listener, RunControl, is_main_process
 from whisper_tui.training.run_folder import RunFolder, now_iso, resolve_resume
 from whisper_tui.training.scores import RunScores
@@ -67,6 +68,7 @@ class TrainingJob:
         self.trainer = None  # the Seq2SeqTrainer of this run (evaluate_keep)
         self._model = None
         self._processor = None
+        self.saved_strength = SavedStrength(None, 1.0)  # the fixed merge strength, once the model is loaded
         self._started = time.time()  # when run() began: the time budget counts from here
         self._resume_checked = False
 
@@ -231,6 +233,8 @@ class TrainingJob:
         self.control.check_cancel()
         self.trainer = setup.trainer(model, processor, train_ds, eval_ds, lr, precision, device, cached_top_from,
                                      JobCallback(self))
+        self.saved_strength = SavedStrength(model, self._fixed_strength() or 1.0)
+        self.trainer.eval_scope = self.saved_strength.applied  # evaluations measure the model as it is saved
         return self.trainer
 
     def _total_steps(self, trainer) -> int:
@@ -367,9 +371,9 @@ class TrainingJob:
         control, scores = self.control, self.scores
         fixed = self._fixed_strength()
         if fixed is not None:
-            delta.set(fixed)
+            self.saved_strength.make_permanent()
             self.merge_choice = ms.StrengthChoice(fixed, (), f"merge strength {fixed:g} (finetuning.merge_strength; "
-                                                  "best/ is saved at it too)")
+                                                  "every evaluation, best/ and the figures reported are of the model at it)")
             control.log(self.merge_choice.why)
             control.status(merge_strength=fixed)
             return
@@ -443,17 +447,7 @@ class TrainingJob:
             return
         from whisper_tui.training.saving import write_model_folder
 
-        strength = self._fixed_strength() if reason == "best" else None
-        if strength is not None:  # best/ during training: saved at the strength final/ will have, training goes on
-            from whisper_tui.training.merge_strength import LoraDelta
-
-            delta = LoraDelta(self._model)
-            delta.set(strength)
-            try:
-                write_model_folder(target, self._model, self._processor, self._model_info(step))
-            finally:
-                delta.set(1.0)
-        else:
+        with self.saved_strength.applied():  # best/ during training: at the strength final/ will have
             write_model_folder(target, self._model, self._processor, self._model_info(step))
         self.control.emit(CheckpointSaved(target, step, reason))
 

@@ -18,6 +18,7 @@ Engine module: torch only through the model handed in.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 # candidates below 1.0, tried from the strongest down; 1.0 is the trained model, measured already by
@@ -113,6 +114,46 @@ class LoraDelta:
             for param, trained in self._weights:
                 param.copy_(trained * strength)
         self.strength = float(strength)
+
+
+class SavedStrength:
+    """A fixed merge strength below 1, applied whenever the model is measured or saved during training.
+
+    best/ and final/ are saved at `finetuning.merge_strength`, so the evaluations that choose best/ and
+    the figures the run reports (best WER, keep WER, run.json) must be of the model at that strength,
+    not of the full fine-tune that only exists while it trains. `applied()` scales the LoRA change for
+    its block and restores the trained weights exactly after; nested blocks (the keep set evaluated,
+    best/ saved, from inside an evaluation) do nothing more. `make_permanent()` after training leaves
+    the model at the strength for good and turns the scaling off.
+    """
+
+    def __init__(self, model, strength: float):
+        self.model = model
+        self.strength = float(strength)
+        self._depth = 0
+
+    @contextmanager
+    def applied(self):
+        if self.strength == 1.0 or self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        delta = LoraDelta(self.model)
+        delta.set(self.strength)
+        self._depth += 1
+        try:
+            yield
+        finally:
+            self._depth -= 1
+            delta.set(1.0)
+
+    def make_permanent(self) -> None:
+        if self.strength != 1.0 and not self._depth:
+            LoraDelta(self.model).set(self.strength)
+        self.strength = 1.0
 
 
 def supports(strategy: str) -> bool:

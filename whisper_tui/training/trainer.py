@@ -16,6 +16,8 @@ precision, checkpoint/resume and schedulers as transformers does them. Additions
 
 from __future__ import annotations
 
+import contextlib
+
 from transformers import Seq2SeqTrainer
 
 from whisper_tui.models.parts import base_of, encoder_of
@@ -32,6 +34,7 @@ class WhisperTrainer(Seq2SeqTrainer):
         self.fast_cross = fast_cross  # cross_kv.FastCrossAttention, installed on the model, or None
         self.frame_budget = int(frame_budget)  # encoder positions per forward pass (batching.py); 0 = no limit
         self.pieces_run = 0  # forward passes of batches that were split (for the tests and the log)
+        self.eval_scope = contextlib.nullcontext  # merge_strength.SavedStrength.applied: evaluate what is saved
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         """The Trainer's step, in pieces when the batch is over the frame budget (batching.py)."""
@@ -88,10 +91,13 @@ class WhisperTrainer(Seq2SeqTrainer):
         from torch's): training then draws the same dropout masks whether or not, and however far,
         an evaluation ran, so a run cancelled and resumed at any point trains exactly as one that
         was not (benchmarks/soak_cancel.py).
+
+        It measures the model at the merge strength it will be saved with (`eval_scope`).
         """
         saved = _rng_state()
         try:
-            return super().evaluate(*args, **kwargs)
+            with self.eval_scope():
+                return super().evaluate(*args, **kwargs)
         except EvaluationCancelled:
             if self.state.global_step > 0:
                 self.control.should_save = True
