@@ -138,7 +138,7 @@ class _FakeClock:
 
 
 def test_thread_tuner_keeps_the_faster_setting_and_checks_again(monkeypatch):
-    from whisper_tui.training import threads
+    from whisper_tui.system import threads
 
     clock = _FakeClock({2: 1.0, 1: 0.4})  # a busy machine: one thread wins
     monkeypatch.setattr(threads.time, "perf_counter", clock.perf_counter)
@@ -155,7 +155,7 @@ def test_thread_tuner_keeps_the_faster_setting_and_checks_again(monkeypatch):
 
 
 def test_thread_candidates():
-    from whisper_tui.training.threads import thread_candidates
+    from whisper_tui.system.threads import thread_candidates
 
     assert thread_candidates(1) == [1]
     assert thread_candidates(2) == [2, 1]

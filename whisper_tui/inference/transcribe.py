@@ -245,9 +245,9 @@ class Transcriber:
             enable_any_window(self.model)
         config = self.model.config
         self._max_target = int(getattr(config, "max_target_positions", 448))
-        from whisper_tui.training.threads import ThreadTuner, tuning_enabled
+        from whisper_tui.system.threads import ThreadTuner, tuning_enabled
 
-        # per-batch thread tuning on CPU (see training/threads.py); torch's setting is restored after each batch
+        # per-batch thread tuning on CPU (see system/threads.py); torch's setting is restored after each batch
         self._tuner = ThreadTuner(probe_steps=1, hold_steps=8) if tuning_enabled(self.device.type) else None
 
     def _init_ct2(self, model, device: str, compute_type: str | None, language: str | None) -> None:
@@ -416,7 +416,7 @@ class CT2Whisper:
 
         from whisper_tui.inference.ct2_tokenizer import WhisperTokens
         from whisper_tui.inference.log_mel import LogMel
-        from whisper_tui.training.threads import ThreadTuner, thread_candidates, tuning_enabled
+        from whisper_tui.system.threads import ThreadTuner, thread_candidates, tuning_enabled
 
         folder = ct2_folder_for(model)
         self.folder = folder

@@ -37,7 +37,7 @@ from whisper_tui.config.locations import cache_dir
 from whisper_tui.models.parts import base_of, encoder_of
 from whisper_tui.models.window import POSITIONS_PER_SECOND
 from whisper_tui.training.augment import CACHE_OFF_REASON, augments_encoder_input
-from whisper_tui.training.threads import ThreadTuner, tuning_enabled
+from whisper_tui.system.threads import ThreadTuner, tuning_enabled
 
 BUILD_BATCH = 4
 

@@ -351,7 +351,7 @@ class TrainerSetup:
         from whisper_tui.data.keep_set import synthetic_references
         from whisper_tui.training.callbacks import DatasetEpochCallback, ThreadTuningCallback
         from whisper_tui.training.collator import WhisperCollator
-        from whisper_tui.training.threads import tuning_enabled
+        from whisper_tui.system.threads import tuning_enabled
         from whisper_tui.training.trainer import WhisperTrainer
 
         base = base_of(model)
