@@ -293,7 +293,7 @@ def test_an_adapter_export_keeps_its_windows(tiny_whisper_dir, tmp_path):
 
 
 def test_export_message_says_what_faster_whisper_gives_up(multi_dir, tmp_path, capsys):
-    from whisper_tui.models.export import cmd_export, usage_lines
+    from whisper_tui.cli.export_command import cmd_export, usage_lines
 
     args = argparse.Namespace(model=str(multi_dir), out=str(tmp_path / "out"), quantization="int8", force=False)
     assert cmd_export(args) == 0

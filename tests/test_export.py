@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from whisper_tui.errors import ModelError
-from whisper_tui.models.export import cmd_export, export_ct2, is_ct2_export
+from whisper_tui.cli.export_command import cmd_export
+from whisper_tui.models.export import export_ct2, is_ct2_export
 
 
 def _logits(model, tokens=(50257, 50362, 1870, 523, 616)):

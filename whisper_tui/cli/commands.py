@@ -299,7 +299,7 @@ def cmd_transcribe(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from whisper_tui.models.export import cmd_export as export
+    from whisper_tui.cli.export_command import cmd_export as export
 
     return export(args)
 
@@ -321,7 +321,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from whisper_tui.data.importers.command import cmd_import as run_import
+    from whisper_tui.cli.import_command import cmd_import as run_import
 
     return run_import(args)
 
@@ -446,13 +446,9 @@ def cmd_profiles(args) -> int:
 
 
 def cmd_cache(args) -> int:
-    from whisper_tui.storage.cache_admin import parse_age, run_command
+    from whisper_tui.cli.cache_command import cmd_cache as cache
 
-    try:
-        parse_age(args.older_than)
-    except ValueError as exc:
-        raise WhisperTuiError(str(exc), "give an age like 30d, 12h or 90m") from exc
-    return run_command(args.action, kind=args.kind, older_than=args.older_than, dry_run=args.dry_run, out=say)
+    return cache(args)
 
 
 def cmd_locate(args) -> int:

@@ -13,6 +13,10 @@ from pathlib import Path
 from platformdirs import user_cache_dir, user_config_dir, user_data_dir
 
 APP = "whisper-tui"
+# The files that mark a folder as whisper-tui's: a CTranslate2 model converted to transformers (models/convert.py)
+# and an export to CTranslate2 (models/export.py); storage/cache_admin.py lists the cache's folders by them.
+CONVERTED_MARKER = "converted_from.json"
+EXPORT_MARKER = "whisper_tui.json"
 
 
 def config_dir() -> Path:

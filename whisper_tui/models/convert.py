@@ -26,7 +26,7 @@ import numpy as np
 from whisper_tui.storage.atomic import atomic_directory, atomic_write_text
 from whisper_tui.models.ct2_format import CT2Model, read_model_bin
 from whisper_tui.errors import ModelError
-from whisper_tui.config.locations import converted_models_dir
+from whisper_tui.config.locations import CONVERTED_MARKER as MARKER, converted_models_dir
 from whisper_tui.models.window import POSITIONS_PER_SECOND, WHISPER_WINDOW_POSITIONS
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 EMBEDDED_NAME = "tiny.en"
 # Bump when the converted output changes, so caches built by older code are rebuilt.
 CONVERTER_VERSION = 1
-MARKER = "converted_from.json"
 
 _GELU = 3  # ctranslate2.specs.common_spec.Activation.GELU
 

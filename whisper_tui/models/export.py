@@ -16,7 +16,7 @@ An any-window model (model.windows) keeps its supported windows in the copied
 preprocessor_config.json (`windows`, beside `chunk_length` = the longest), and whisper_tui.json
 names them too. When its longest window is 30 s the export is also an ordinary faster-whisper model,
 but faster-whisper pads every clip to 30 s, so only whisper-tui's ct2 backend runs the short windows
-(and gets their speed); `cmd_export` says so.
+(and gets their speed); `whisper-tui export` says so (cli/export_command.py).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ import tempfile
 from pathlib import Path
 
 from whisper_tui.storage.atomic import atomic_directory, atomic_write_text, check_replaceable
+from whisper_tui.config.locations import EXPORT_MARKER
 from whisper_tui.errors import ModelError
 
 QUANTIZATIONS = ("float32", "int8", "int8_float32", "int16", "float16", "int8_float16", "bfloat16", "int8_bfloat16")
 DEFAULT_QUANTIZATION = "int8"
-EXPORT_MARKER = "whisper_tui.json"
 
 
 def export_ct2(model: str | Path, out_dir: str | Path, quantization: str | None = DEFAULT_QUANTIZATION,
@@ -131,42 +131,3 @@ def _training_info(ref) -> dict:
 def is_ct2_export(folder: str | Path) -> bool:
     folder = Path(folder)
     return (folder / "model.bin").is_file() and (folder / "config.json").is_file()
-
-
-# -- CLI ---------------------------------------------------------------------------------------
-def cmd_export(args) -> int:
-    """`whisper-tui export MODEL OUT [--quantization int8] [--force]`: prints where the export went."""
-    from whisper_tui.cli.console import say
-    from whisper_tui.system.quiet import quiet_libraries
-
-    quiet_libraries()
-    out = export_ct2(args.model, args.out, quantization=args.quantization, force=args.force,
-                     on_status=lambda msg: say(msg, err=True))
-    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    say(f"exported {args.model} -> {out} (CTranslate2, {args.quantization}, {size / 1e6:.0f} MB)")
-    for line in usage_lines(out):
-        say(line)
-    return 0
-
-
-def usage_lines(out: Path) -> list[str]:
-    """How to run the export at `out`, and what faster-whisper can and cannot do with it (its windows)."""
-    from whisper_tui.inference.backends import windows_label
-    from whisper_tui.models.window import WHISPER_WINDOW_S, saved_windows
-
-    windows = saved_windows(out)
-    window = windows[-1]
-    if window < WHISPER_WINDOW_S:
-        # faster-whisper 1.x pads every segment to a 30 s window; CTranslate2 refuses that for this model
-        return [f"use it with: whisper-tui transcribe FOLDER --model {out} --backend ct2  (a {window} s window model: "
-                f"faster-whisper pads to {WHISPER_WINDOW_S} s and cannot run it; ctranslate2.models.Whisper can, "
-                f"with {window} s features)"]
-    lines = [f"use it with: whisper-tui transcribe FOLDER --model {out}   or   faster_whisper.WhisperModel('{out}')"]
-    if len(windows) > 1:
-        shorter = "/".join(str(w) for w in windows[:-1])
-        lines.append(f"an any-window model ({windows_label(windows)}): faster-whisper runs it at {WHISPER_WINDOW_S} s "
-                     f"only, since it pads every clip to {WHISPER_WINDOW_S} s, so it gives up the {shorter} s windows "
-                     f"and their speed on short clips; `whisper-tui transcribe --backend ct2` runs each batch at the "
-                     f"shortest window that holds it")
-    return lines
-

@@ -1,5 +1,6 @@
 """Everything whisper-tui keeps under `locations.cache_dir()`: list it, keep the encoder caches under a size
-limit (least recently used go first), prune what is old, and clean up after killed builds.
+limit (least recently used go first), prune what is old, and clean up after killed builds. The `whisper-tui
+cache` command that prints them is cli/cache_command.py.
 
 What a cache is, by kind:
 - encoder: the frozen encoder layers' output for a dataset (`training/encoder_cache.py`):
@@ -31,12 +32,12 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from whisper_tui.errors import DiskFull, ProfileError
-from whisper_tui.config.locations import cache_dir
+from whisper_tui.config.locations import CONVERTED_MARKER, EXPORT_MARKER, cache_dir
 from whisper_tui.system.processes import pid_alive
 
 GB = 10**9  # finetuning.encoder_cache_max_gb and the messages use decimal GB, like disk sizes
@@ -287,9 +288,6 @@ def _cross_kv_entries(folder: Path) -> list[CacheEntry]:
 
 def list_caches(root: Path | None = None) -> list[CacheEntry]:
     """Every cache under the cache folder (default `locations.cache_dir()`), by kind then name. Reads only."""
-    from whisper_tui.models.convert import MARKER as CONVERTED_MARKER
-    from whisper_tui.models.export import EXPORT_MARKER
-
     root = Path(root or cache_dir())
     entries = encoder_entries(root / ENCODER_FOLDER)
     entries += _folder_entries(root / CONVERTED_FOLDER, "converted", CONVERTED_MARKER, ("source",))
@@ -418,52 +416,3 @@ def prune(kinds: Iterable[str] = KINDS, older_than_s: float | None = None, *, dr
         if encoder.is_dir():
             clean_leftovers(encoder)
     return chosen
-
-
-# -- the `whisper-tui cache` command ---------------------------------------------------------------------------
-
-def table(entries: list[CacheEntry], now: float | None = None) -> list[str]:
-    """Text rows: kind, name, size, last used, clips, what it belongs to; then the total."""
-    now = time.time() if now is None else now
-    rows = [("KIND", "NAME", "SIZE", "LAST USED", "CLIPS", "BELONGS TO")]
-    for e in entries:
-        note = e.belongs_to + (" [in use]" if e.in_use and e.kind != "building" else "")
-        rows.append((e.kind, e.name, format_size(e.size), format_age(now - e.last_used) if e.last_used else "-",
-                     "-" if e.clips is None else str(e.clips), note))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    lines = ["  ".join(cell.ljust(widths[i]) if i < 5 else cell for i, cell in enumerate(r)).rstrip() for r in rows]
-    total = sum(e.size for e in entries)
-    lines.append(f"total {format_size(total)} in {len(entries)} item{'s' if len(entries) != 1 else ''}")
-    return lines
-
-
-def run_command(action: str = "list", *, kind: str = "all", older_than: str = "30d", dry_run: bool = False,
-                out: Callable[[str], None] = print, root: Path | None = None) -> int:
-    """`whisper-tui cache [list|prune|clear]`: list never removes anything; prune removes caches of `kind`
-    not used for `older_than`; clear removes every cache of `kind`. Caches in use are always kept, and
-    leftovers of killed builds always go. `dry_run` prints what would go."""
-    root = Path(root or cache_dir())
-    kinds = KINDS if kind == "all" else (kind,)
-    if action == "list":
-        entries = list_caches(root)
-        out(f"caches in {root}")
-        if not entries:
-            out("nothing cached")
-            return 0
-        for line in table(entries):
-            out(line)
-        if any(e.kind == "leftover" for e in entries):
-            out("leftovers of killed builds: `whisper-tui cache prune` removes them")
-        return 0
-    older = parse_age(older_than) if action == "prune" else None
-    chosen = prune(kinds, older, dry_run=dry_run, root=root)
-    verb = "would remove" if dry_run else "removed"
-    for e in chosen:
-        out(f"{verb} {e.kind} {e.name} ({format_size(e.size)})")
-    what = "nothing to remove" if not chosen else \
-        f"{verb} {len(chosen)} item{'s' if len(chosen) != 1 else ''}, {format_size(sum(e.size for e in chosen))}"
-    kept = [e for e in list_caches(root) if e.in_use and e.kind in kinds] if not dry_run else []
-    if kept:
-        what += f"; kept {len(kept)} in use by a running process"
-    out(what)
-    return 0
