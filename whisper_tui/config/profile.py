@@ -1,7 +1,7 @@
 """Training profiles on disk: built-in presets, user profiles, command-line overrides, seed import.
 
-A profile is a TOML file holding every training setting (schema and checks in
-`profile_schema`). Built-in presets ship read-only in the top-level `profiles/` package; users
+A profile is a TOML file holding every training setting (schema in `profile_schema`, checks in
+`profile_checks`, TOML writing in `profile_toml`). Built-in presets ship read-only in the top-level `profiles/` package; users
 save their own under `locations.user_profiles_dir()` (moved with WHISPER_TUI_CONFIG_DIR). A user
 profile may not reuse a built-in name, so a name always means one file. Writes are atomic: an
 interrupted save leaves the previous file as it was.
@@ -21,10 +21,10 @@ from typing import Any
 from whisper_tui.config import locations
 from whisper_tui.storage.atomic import atomic_write_text
 from whisper_tui.errors import ProfileError, WhisperTuiError
+from whisper_tui.config.profile_checks import Context, looks_like_path, profile_from_data, unknown_key_error
 from whisper_tui.config.profile_schema import (
     LORA_TINY_LEARNING_RATE,
     LORA_RAISED_LEARNING_RATE,
-    Context,
     DataSettings,
     FinetuningSettings,
     LoraSettings,
@@ -34,13 +34,10 @@ from whisper_tui.config.profile_schema import (
     SettingSpec,
     TrainingSettings,
     all_keys,
-    key_lines,
-    looks_like_path,
-    profile_from_data,
     section_keys,
     settings,
-    unknown_key_error,
 )
+from whisper_tui.config.profile_toml import key_lines
 
 __all__ = [
     "BUILTIN_SOURCE", "DEFAULT_PROFILE", "LORA_TINY_LEARNING_RATE", "LORA_RAISED_LEARNING_RATE",

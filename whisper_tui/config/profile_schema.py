@@ -1,31 +1,24 @@
-"""What a training profile may contain, and the checks that turn raw TOML data into a `Profile`.
+"""What a training profile may contain: its sections, keys, defaults and rules (`Profile`).
 
 The section and key names copy the seed tool's `config.yaml` so its users find every setting
 where they expect it. Each key's type, allowed range and one-line help live next to its default
 (`Rule` in the field metadata), so validation, the saved TOML's comments, the CLI's `--set` help
 and the TUI's form all read one table instead of keeping their own copies.
 
-Everything here is pure data checking: no torch, no file writes. The only disk access is the
-`model.name` sanity check (does a path-like name point at a Whisper model folder?).
+Beside it: profile_checks.py turns raw TOML data into a `Profile` (coercion, ranges, cross-checks, the
+model-name check) and profile_toml.py writes a profile as commented TOML and finds keys' lines in a file.
+Pure data: no torch, no disk access.
 """
 
 from __future__ import annotations
 
-import difflib
 import functools
-import json
-import math
-import re
 import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import tomli_w
-
-from whisper_tui.errors import ProfileError
 from whisper_tui.models.parts import WHISPER_LINEAR_LAYERS
 from whisper_tui.models.window import WHISPER_WINDOW_S
 
@@ -60,9 +53,9 @@ class Rule:
                 "int_list": "a list of whole seconds"}[self.kind]
         bounds = []
         if self.low is not None:
-            bounds.append(f"{'>' if self.low_open else '>='} {_fmt_number(self.low)}")
+            bounds.append(f"{'>' if self.low_open else '>='} {format_number(self.low)}")
         if self.high is not None:
-            bounds.append(f"{'<' if self.high_open else '<='} {_fmt_number(self.high)}")
+            bounds.append(f"{'<' if self.high_open else '<='} {format_number(self.high)}")
         return " ".join([noun, " and ".join(bounds)]).strip()
 
 
@@ -264,9 +257,9 @@ class Profile:
         lr = self.training.learning_rate
         if self.uses_lora and lr <= LORA_TINY_LEARNING_RATE:
             return LORA_RAISED_LEARNING_RATE, (
-                f"learning_rate {_fmt_number(lr)} is too low for {self.finetuning.strategy.upper()} adapters: "
-                f"raised to {_fmt_number(LORA_RAISED_LEARNING_RATE)} (set training.learning_rate to "
-                f"more than {_fmt_number(LORA_TINY_LEARNING_RATE)} to keep your own value)")
+                f"learning_rate {format_number(lr)} is too low for {self.finetuning.strategy.upper()} adapters: "
+                f"raised to {format_number(LORA_RAISED_LEARNING_RATE)} (set training.learning_rate to "
+                f"more than {format_number(LORA_TINY_LEARNING_RATE)} to keep your own value)")
         return lr, None
 
     def describe(self) -> str:
@@ -283,7 +276,7 @@ class Profile:
         batch = f"batch {tr.per_device_train_batch_size}"
         if tr.gradient_accumulation_steps > 1:
             batch += f"x{tr.gradient_accumulation_steps}"
-        return f"{strategy}, {epochs}, lr {_fmt_number(tr.learning_rate)}, {batch}"
+        return f"{strategy}, {epochs}, lr {format_number(tr.learning_rate)}, {batch}"
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as plain TOML-ready data (tuples become lists)."""
@@ -302,6 +295,8 @@ class Profile:
         return value
 
     def to_toml(self) -> str:
+        from whisper_tui.config.profile_toml import render_toml
+
         return render_toml(self)
 
 
@@ -333,10 +328,10 @@ def _iter_specs(cls: type, prefix: str) -> Iterator[SettingSpec]:
             default = f.default_factory() if callable(f.default_factory) else f.default
             yield SettingSpec(f"{prefix}{f.name}", default, f.metadata["rule"])
         else:
-            yield from _iter_specs(_nested_class(cls, f.name), f"{prefix}{f.name}.")
+            yield from _iter_specs(nested_class(cls, f.name), f"{prefix}{f.name}.")
 
 
-def _nested_class(cls: type, name: str) -> type:
+def nested_class(cls: type, name: str) -> type:
     """The dataclass of a sub-table (annotations are strings under `from __future__ import annotations`)."""
     return typing.get_type_hints(cls)[name]
 
@@ -369,217 +364,6 @@ def section_keys() -> frozenset[str]:
     return frozenset(keys)
 
 
-# ---------------------------------------------------------------------------------------------
-# Validation
-# ---------------------------------------------------------------------------------------------
-
-@dataclass
-class Context:
-    """Where the data came from, for error messages: 'my.toml: training.learning_rate must be ...'."""
-
-    where: str  # file path, "command line", ...
-    key_lines: Mapping[str, int] = field(default_factory=dict)  # dotted key -> line in the file
-    key_names: Mapping[str, str] = field(default_factory=dict)  # our key -> the user's spelling (seed import)
-
-    def error(self, key: str, problem: str, hint: str = "") -> ProfileError:
-        shown = self.key_names.get(key, key)
-        line = self.key_lines.get(key)
-        at = f" (line {line})" if line else ""
-        return ProfileError(f"{self.where}: {shown} {problem}{at}", hint, where=key)
-
-
-def profile_from_data(data: Mapping[str, Any], ctx: Context, *, name: str, source: str,
-                      notes: tuple[str, ...] = ()) -> Profile:
-    """Check every key and value of parsed TOML data; missing keys take their defaults."""
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        if key == "description":
-            values[key] = _coerce(value, DESCRIPTION_RULE, key, ctx)
-        elif key in SECTIONS:
-            values[key] = _build_section(SECTIONS[key], value, key, ctx)
-        else:
-            raise unknown_key_error(key, ctx)
-    profile = Profile(name=name, source=source, notes=notes, **values)
-    _check_cross_fields(profile, ctx)
-    return profile
-
-
-def _build_section(cls: type, data: Any, prefix: str, ctx: Context) -> Any:
-    if not isinstance(data, Mapping):
-        raise ctx.error(prefix, f"must be a table of settings (got {_show(data)})",
-                        f"write it as a [{prefix}] section with key = value lines")
-    by_name = {f.name: f for f in fields(cls)}
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        dotted = f"{prefix}.{key}"
-        f = by_name.get(key)
-        if f is None:
-            raise unknown_key_error(dotted, ctx)
-        if "rule" in f.metadata:
-            values[key] = _coerce(value, f.metadata["rule"], dotted, ctx)
-        else:
-            values[key] = _build_section(_nested_class(cls, key), value, dotted, ctx)
-    return cls(**values)
-
-
-def _coerce(value: Any, rule: Rule, key: str, ctx: Context) -> Any:
-    """Check one value's type and range; returns it normalised (ints as floats, lists as tuples)."""
-    bad = ctx.error(key, f"must be {rule.requirement()} (got {_show(value)})", _hint(rule, key, value))
-    if rule.kind == "bool":
-        if not isinstance(value, bool):
-            raise bad
-        return value
-    if rule.kind == "str":
-        if isinstance(value, bool) and rule.choices == ("auto", "true", "false"):
-            value = str(value).lower()  # a TOML true/false for an auto/true/false key (data.only_reviewed)
-        if not isinstance(value, str):
-            raise bad
-        if rule.choices:
-            if value.strip().lower() not in rule.choices:
-                raise bad
-            return value.strip().lower()
-        return value
-    if rule.kind == "str_list":
-        return _coerce_list(value, rule, key, ctx, bad)
-    if rule.kind == "int_list":
-        return _coerce_int_list(value, rule, key, ctx, bad)
-    # numbers: bool is an int in Python but never a number in a profile
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise bad
-    if isinstance(value, float) and not math.isfinite(value):
-        raise bad
-    if rule.kind == "int":
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise bad
-            value = int(value)
-    elif rule.kind == "float":
-        value = float(value)
-    if not _in_range(value, rule):
-        raise bad
-    return value
-
-
-def _coerce_list(value: Any, rule: Rule, key: str, ctx: Context, bad: ProfileError) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple) or not value:
-        raise bad
-    items = []
-    for item in value:
-        if not isinstance(item, str) or not item.strip():
-            raise ctx.error(key, f"must list layer names as text (got {_show(item)} in {_show(value)})",
-                            _hint(rule, key, value))
-        name = item.strip()
-        if rule.allowed and name not in rule.allowed:
-            close = difflib.get_close_matches(name, rule.allowed, n=1)
-            hint = f'did you mean "{close[0]}"? ' if close else ""
-            raise ctx.error(key, f'names an unknown layer "{name}"',
-                            hint + "Whisper's adaptable layers are " + ", ".join(rule.allowed))
-        if name not in items:
-            items.append(name)
-    return tuple(items)
-
-
-def _coerce_int_list(value: Any, rule: Rule, key: str, ctx: Context, bad: ProfileError) -> tuple[int, ...]:
-    """Whole numbers in range, sorted and without repeats; "10, 20, 30" as typed in a form counts as a list."""
-    if isinstance(value, str):
-        parts = [p for p in value.replace(",", " ").split() if p]
-        try:
-            value = [int(p) for p in parts]
-        except ValueError:
-            raise bad from None
-    if not isinstance(value, list | tuple):
-        raise bad
-    items = set()
-    for item in value:
-        if isinstance(item, float) and item.is_integer():
-            item = int(item)
-        if isinstance(item, bool) or not isinstance(item, int) or not _in_range(item, rule):
-            raise ctx.error(key, f"must list whole seconds from {_fmt_number(rule.low)} to {_fmt_number(rule.high)} "
-                            f"(got {_show(item)} in {_show(value)})", _hint(rule, key, value))
-        items.add(item)
-    return tuple(sorted(items))
-
-
-def _in_range(value: float, rule: Rule) -> bool:
-    if rule.low is not None and (value <= rule.low if rule.low_open else value < rule.low):
-        return False
-    return not (rule.high is not None and (value >= rule.high if rule.high_open else value > rule.high))
-
-
-def _hint(rule: Rule, key: str, value: Any) -> str:
-    leaf = key.rsplit(".", 1)[-1]
-    if rule.choices and isinstance(value, str):
-        close = difflib.get_close_matches(value.strip().lower(), rule.choices, n=1)
-        if close:
-            return f'did you mean "{close[0]}"? ({rule.help})'
-    if rule.kind in ("int", "float", "number") and isinstance(value, str):
-        return f"write numbers without quotes, e.g. {leaf} = {value.strip() or 1}"
-    if rule.kind == "bool" and isinstance(value, str | int):
-        return f"write {leaf} = true or {leaf} = false, without quotes"
-    if rule.kind == "str" and not isinstance(value, str):
-        return f'put text in double quotes, e.g. {leaf} = "{value}"'
-    default = all_keys()[key].default if key in all_keys() else None
-    suffix = f" (default {_show(list(default) if isinstance(default, tuple) else default)})" if default is not None else ""
-    return f"{rule.help}{suffix}"
-
-
-def unknown_key_error(key: str, ctx: Context) -> ProfileError:
-    """Unknown section or key, with the closest valid name (same table first, then anywhere)."""
-    keys = all_keys()
-    parent, _, leaf = key.rpartition(".")
-    siblings = sorted({k[len(parent) + 1:].split(".")[0] if parent else k.split(".")[0]
-                       for k in keys if not parent or k.startswith(parent + ".")})
-    suggestion = _closest_key(parent, leaf, siblings, keys)
-    hint = f"did you mean {suggestion}?" if suggestion else "valid names here: " + ", ".join(siblings)
-    what = "section or key" if not parent else "key"
-    return ctx.error(key, f"is not a known {what}", hint)
-
-
-def _closest_key(parent: str, leaf: str, siblings: list[str], keys: Mapping[str, SettingSpec]) -> str:
-    """Right name in the wrong table first ([training] strategy), then a misspelling, then a part of a name."""
-    elsewhere = [k for k in keys if k.rpartition(".")[2] == leaf and k.rpartition(".")[0] != parent]
-    if elsewhere:
-        return elsewhere[0]
-    close = difflib.get_close_matches(leaf, siblings, n=1, cutoff=0.6)
-    if close:
-        return f"{parent}.{close[0]}" if parent else close[0]
-    by_leaf = {k.rpartition(".")[2]: k for k in keys}
-    close = difflib.get_close_matches(leaf, list(by_leaf), n=1, cutoff=0.6)
-    if close:
-        return by_leaf[close[0]]
-    containing = [k for k in by_leaf if len(leaf) >= 4 and leaf.lower() in k]
-    return by_leaf[containing[0]] if containing else ""
-
-
-def _check_cross_fields(profile: Profile, ctx: Context) -> None:
-    data, tr = profile.data, profile.training
-    if data.min_duration_s >= data.max_duration_s:
-        raise ctx.error("data.min_duration_s",
-                        f"must be below data.max_duration_s ({_fmt_number(data.min_duration_s)} >= "
-                        f"{_fmt_number(data.max_duration_s)})", "lower min_duration_s or raise max_duration_s")
-    model = profile.model
-    window = max(model.trained_windows) if model.trained_windows else model.window_s
-    key = "model.windows" if model.trained_windows else "model.window_s"
-    if window > 0 and data.min_duration_s >= window:
-        raise ctx.error("data.min_duration_s", f"must be below {key} ({_fmt_number(data.min_duration_s)} >= "
-                        f"{window}): every clip would be skipped", f"lower min_duration_s or raise {key.partition('.')[2]}")
-    if tr.warmup_steps >= 1 and not float(tr.warmup_steps).is_integer():
-        raise ctx.error("training.warmup_steps", f"must be a ratio below 1 or a whole number of steps "
-                        f"(got {_fmt_number(tr.warmup_steps)})", "e.g. warmup_steps = 0.1 or warmup_steps = 50")
-    if tr.spec_augment and not spec_augment_masks_anything(tr):
-        raise ctx.error("training.spec_augment", "is true but draws no mask (a kind of mask needs a count and "
-                        "a width above 0: spec_augment_freq_masks and _freq_width, or spec_augment_time_masks and "
-                        "_time_width)", "raise one of those counts and widths, or set spec_augment = false")
-    if tr.augment_snr_high_db and tr.augment_snr_low_db > tr.augment_snr_high_db:
-        raise ctx.error("training.augment_snr_low_db", f"must not exceed training.augment_snr_high_db "
-                        f"({_fmt_number(tr.augment_snr_low_db)} > {_fmt_number(tr.augment_snr_high_db)})",
-                        "e.g. augment_snr_low_db = 10 and augment_snr_high_db = 30 (or high = 0 for no noise)")
-    if tr.max_steps == 0:
-        raise ctx.error("training.max_steps", "must be -1 (run every epoch) or a number of steps > 0 (got 0)",
-                        "set max_steps = -1 to train for num_train_epochs")
-    check_model_name(profile.model.name, ctx)
-
-
 def spec_augment_masks_anything(tr: TrainingSettings) -> bool:
     """Whether the SpecAugment settings draw any mask at all (a count and a width above 0 on one axis)."""
     freq = tr.spec_augment_freq_masks > 0 and tr.spec_augment_freq_width > 0
@@ -587,100 +371,7 @@ def spec_augment_masks_anything(tr: TrainingSettings) -> bool:
     return freq or time
 
 
-# ---------------------------------------------------------------------------------------------
-# model.name sanity check (no torch: only looks at config files)
-# ---------------------------------------------------------------------------------------------
-
-def looks_like_path(name: str) -> bool:
-    return "/" in name or "\\" in name or name.startswith((".", "~"))
-
-
-def check_model_name(name: str, ctx: Context) -> None:
-    """Refuse a path-like model.name that exists but holds no Whisper model or adapter.
-
-    A missing 'org/model' is left alone (it may be a hub id; the model loader decides), but a
-    name starting with '.', '~' or '/' can only be a local folder, so it must exist.
-    """
-    key = "model.name"
-    hint = ("use tiny.en (bundled), a folder saved by whisper-tui or transformers (config.json with "
-            'model_type "whisper"), a LoRA adapter folder (adapter_config.json), a run folder, or a hub id')
-    if not name.strip():
-        raise ctx.error(key, "is empty", hint)
-    if not looks_like_path(name):
-        return
-    path = Path(name).expanduser()
-    if not path.exists():
-        if name.startswith((".", "~", "/")):
-            raise ctx.error(key, f'points at "{path}", which does not exist', hint)
-        return
-    if path.is_file():
-        raise ctx.error(key, f'"{name}" is a file, not a model folder', hint)
-    problem = _whisper_folder_problem(path)
-    if problem is None:
-        return
-    # A run folder keeps its models one level down (see docs/ENGINE_API.md, run folder layout).
-    if (path / "run.json").is_file():
-        return
-    if any(_whisper_folder_problem(path / sub) is None for sub in RUN_MODEL_FOLDERS):
-        return
-    raise ctx.error(key, f'"{name}" is not a Whisper model folder ({problem})', hint)
-
-
-def _whisper_folder_problem(path: Path) -> str | None:
-    """None when `path` holds a Whisper model or a LoRA adapter, else what is wrong with it."""
-    if (path / "adapter_config.json").is_file():
-        return None
-    config = path / "config.json"
-    if not config.is_file():
-        return "no config.json or adapter_config.json"
-    try:
-        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type")
-    except (OSError, ValueError, AttributeError):
-        return "its config.json cannot be read as JSON"
-    if model_type != "whisper":
-        return f'config.json says model_type "{model_type}", not "whisper"'
-    return None
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing
-# ---------------------------------------------------------------------------------------------
-
-HEADER = """\
-# whisper-tui training profile. Every setting is listed with its meaning; a profile may also
-# leave keys out (they take their defaults). Section and key names follow the seed tool's
-# config.yaml.
-"""
-
-
-def render_toml(profile: Profile) -> str:
-    """TOML with every key, each under a comment saying what it does; values are encoded by tomli_w."""
-    lines = [HEADER.rstrip("\n")]
-    lines += [f"# note: {note}" for note in profile.notes]
-    lines += ["", f"# {DESCRIPTION_RULE.help}", f"description = {_toml_value(profile.description)}"]
-    current = None
-    for spec in settings()[1:]:
-        table, _, leaf = spec.key.rpartition(".")
-        if table != current:
-            lines += ["", f"[{table}]"]
-            current = table
-        choices = f" ({' | '.join(spec.rule.choices)})" if spec.rule.choices else ""
-        lines += [f"# {spec.rule.help}{choices}", f"{leaf} = {_toml_value(profile.get(spec.key))}"]
-    return "\n".join(lines) + "\n"
-
-
-def _toml_value(value: Any) -> str:
-    """One value as TOML; arrays stay on one line (tomli_w would spread them over several)."""
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    return tomli_w.dumps({"v": value}).strip()[len("v = "):]
-
-
-# ---------------------------------------------------------------------------------------------
-# Small helpers
-# ---------------------------------------------------------------------------------------------
-
-def _fmt_number(value: float) -> str:
+def format_number(value: float) -> str:
     """1e-3 rather than 0.001, 3 rather than 3.0: how people write training settings."""
     if isinstance(value, int) or float(value).is_integer():
         return str(int(value))
@@ -689,43 +380,3 @@ def _fmt_number(value: float) -> str:
     mantissa, exponent = f"{value:.6e}".split("e")
     mantissa = mantissa.rstrip("0").rstrip(".")
     return f"{mantissa}e{int(exponent)}"
-
-
-def _show(value: Any) -> str:
-    """A value the way it is written in TOML, for '(got ...)'."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, float):
-        return _fmt_number(value) if math.isfinite(value) else str(value)
-    if isinstance(value, Mapping):
-        return "a table"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_show(v) for v in value) + "]"
-    return str(value)
-
-
-def key_lines(text: str) -> dict[str, int]:
-    """Line number of each `key = value` and `[table]` in TOML text, by dotted key.
-
-    tomllib reports lines only for syntax errors; this lets value errors point at a line too.
-    Good enough for hand-written profiles (inline tables and multi-line strings are skipped).
-    """
-    lines: dict[str, int] = {}
-    table = ""
-    header = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
-    assignment = re.compile(r"^\s*([A-Za-z0-9_\-.\"' ]+?)\s*=")
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if m := header.match(raw):
-            table = _unquote_key(m.group(1))
-            lines.setdefault(table, number)
-        elif m := assignment.match(raw):
-            key = _unquote_key(m.group(1))
-            lines.setdefault(f"{table}.{key}" if table else key, number)
-    return lines
-
-
-def _unquote_key(key: str) -> str:
-    return ".".join(part.strip().strip("\"'") for part in key.split("."))
-
