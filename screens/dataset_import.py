@@ -50,7 +50,7 @@ def import_offer(folder: Path) -> ImportOffered | None:
     Asked before validating, because validating a folder of long recordings with `.txt` transcripts
     would write a metadata.csv of too-long clips into it instead of offering to cut them.
     """
-    from whisper_tui.data.dataset import METADATA_FILE
+    from whisper_tui.data.metadata import METADATA_FILE
 
     if not folder.is_dir() or (folder / METADATA_FILE).exists():
         return None

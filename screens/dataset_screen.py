@@ -440,7 +440,7 @@ class DatasetScreen(ReviewMixin, LabelFolderMixin, ImportOfferMixin, Screen):
                     return text
         try:
             if test_dir and Path(test_dir).expanduser().resolve() != self.report.folder.resolve():
-                from whisper_tui.data.dataset import read_metadata  # transcripts only: no audio is opened
+                from whisper_tui.data.metadata import read_metadata  # transcripts only: no audio is opened
 
                 split = check_separate_test_set(usable, read_metadata(Path(test_dir).expanduser())[0])
             else:
@@ -462,7 +462,8 @@ class DatasetScreen(ReviewMixin, LabelFolderMixin, ImportOfferMixin, Screen):
         return text
 
     def _refresh_summary(self) -> None:
-        from whisper_tui.data.dataset import PROBLEM_KINDS, duration_histogram
+        from whisper_tui.data.dataset import duration_histogram
+        from whisper_tui.data.metadata import PROBLEM_KINDS
         from whisper_tui.models.window import suggested_window_s
 
         report = self.report

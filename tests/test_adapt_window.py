@@ -100,7 +100,7 @@ def test_unsure_flagged_and_wordless_rows_are_left_out(tmp_path):
 
 
 def test_student_data_is_a_dataset_of_the_kept_rows_and_the_label_folder_is_untouched(tmp_path):
-    from whisper_tui.data.dataset import read_metadata
+    from whisper_tui.data.metadata import read_metadata
 
     folder = _label_folder(tmp_path / "teacher", [
         {"transcription": "One, two.", "source": format_source("a.wav", 0, 1), "confidence": "0.9"},

@@ -15,7 +15,7 @@ import soundfile as sf
 from helpers_audio import LECTURE_SENTENCES
 
 from whisper_tui.data.audio import SAMPLE_RATE
-from whisper_tui.data.dataset import MAX_CLIP_SECONDS
+from whisper_tui.data.metadata import MAX_CLIP_SECONDS
 from whisper_tui.data.importers.align import (
     POOR_BELOW,
     RecognisedWord,

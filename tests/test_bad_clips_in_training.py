@@ -82,7 +82,7 @@ def test_more_bad_clips_than_data_max_bad_fraction_stop_the_run_with_the_key_nam
 
 def test_the_training_set_does_not_keep_audio_in_memory(model, tmp_path):
     from whisper_tui.models.convert import build_processor, embedded_source_dir
-    from whisper_tui.data.dataset import read_metadata
+    from whisper_tui.data.metadata import read_metadata
     from whisper_tui.training.speech_dataset import FeatureDataset
 
     train, _test = data(tmp_path)

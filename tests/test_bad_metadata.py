@@ -16,7 +16,8 @@ from helpers_audio import make_dataset, snapshot, write_metadata, write_wav
 from whisper_tui.data import audio
 
 from whisper_tui.data import dataset
-from whisper_tui.data.dataset import ensure_metadata, read_metadata, validate_dataset
+from whisper_tui.data.dataset import validate_dataset
+from whisper_tui.data.metadata import ensure_metadata, read_metadata
 from whisper_tui.errors import DatasetError
 
 

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 
 from conftest import JFK_TEXT
-from whisper_tui.data.dataset import Clip
+from whisper_tui.data.metadata import Clip
 from whisper_tui.errors import DatasetError
 from whisper_tui.inference.evaluate import EvalReport, evaluate_model
 from whisper_tui.inference.metrics import clip_errors, error_rates

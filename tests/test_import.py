@@ -19,7 +19,8 @@ import soundfile as sf
 from helpers_audio import tone, write_wav
 
 from whisper_tui.cli import main
-from whisper_tui.data.dataset import read_metadata, validate_dataset
+from whisper_tui.data.dataset import validate_dataset
+from whisper_tui.data.metadata import read_metadata
 from whisper_tui.errors import DatasetError, NotOurFolder
 from whisper_tui.data.importers import detect_format, import_dataset
 from whisper_tui.data.importers import transcripts as transcripts_mod

@@ -21,7 +21,7 @@ from helpers_audio import LECTURE_SENTENCES
 
 from whisper_tui.cli.main import main
 from whisper_tui.data.audio import SAMPLE_RATE
-from whisper_tui.data.dataset import read_metadata
+from whisper_tui.data.metadata import read_metadata
 from whisper_tui.labelling import LABEL_COLUMNS, label_folder, parse_source, save_transcripts_as_dataset
 from whisper_tui.labelling.table import LabelTable
 

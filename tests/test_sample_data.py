@@ -12,7 +12,8 @@ from helpers_audio import snapshot
 from whisper_tui.data import tts
 from whisper_tui.storage.atomic import OWNER_MARK
 from whisper_tui.data.audio import SAMPLE_RATE
-from whisper_tui.data.dataset import read_metadata, validate_dataset
+from whisper_tui.data.dataset import validate_dataset
+from whisper_tui.data.metadata import read_metadata
 from whisper_tui.errors import AudioError, DatasetError
 from whisper_tui.data.sample_data import (DOMAIN_WORDS, EVERYDAY_SENTENCES, SAMPLE_MARKER,
                                      make_sample_dataset, plan_sample_dataset, word_counts)

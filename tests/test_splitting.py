@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 from helpers_audio import make_dataset, write_metadata
 
-from whisper_tui.data.dataset import Clip, load_dataset_split
+from whisper_tui.data.dataset import load_dataset_split
+from whisper_tui.data.metadata import Clip
 from whisper_tui.errors import DatasetError
 from whisper_tui.data.sample_data import DRUG_TEMPLATES, DOMAIN_WORDS, TEST_FRAMES, TEST_VOICES, TOOL_TEMPLATES, \
     plan_sample_dataset
@@ -55,6 +57,35 @@ def test_auto_is_text_without_a_split_column_and_is_deterministic():
     assert auto.keys == ("text",)
     assert [c.file_name for c in auto.test] == [c.file_name for c in split_dataset(list(reversed(clips)), 0.2, 3).test][::-1]
     assert split_dataset(clips, 0.2, seed=4).test != auto.test
+
+
+def test_clip_split_is_deterministic_and_order_independent():
+    clips = [_clip(i, f"text {i}") for i in range(50)]
+    split = split_dataset(clips, 0.2, seed=7, split_by="clip")
+    assert len(split.test) == 10 and len(split.train) == 40
+    assert {c.file_name for c in split.train + split.test} == {c.file_name for c in clips}
+    assert split_dataset(clips, 0.2, seed=7, split_by="clip").test == split.test
+    shuffled = clips[:]
+    random.Random(1).shuffle(shuffled)
+    assert {c.file_name for c in split_dataset(shuffled, 0.2, seed=7, split_by="clip").test} == \
+        {c.file_name for c in split.test}
+    assert split_dataset(clips, 0.2, seed=8, split_by="clip").test != split.test
+    assert [c.row for c in split.test] == sorted(c.row for c in split.test)  # metadata order kept
+
+
+def test_split_extremes():
+    clips = [_clip(i, f"text {i}") for i in range(5)]
+    none = split_dataset(clips, 0.0, split_by="clip")
+    assert (none.train, none.test) == (clips, [])
+    every = split_dataset(clips, 1.0, split_by="clip")
+    assert (every.train, every.test) == ([], clips)
+    two = split_dataset(clips[:2], 0.01, split_by="clip")
+    assert len(two.train) == 1 and len(two.test) == 1  # both sides get a clip when there are two
+    empty = split_dataset([], 0.2)
+    assert (empty.train, empty.test) == ([], [])
+    for bad in (-0.1, 1.5, "0.2"):
+        with pytest.raises(DatasetError, match="test_split"):
+            split_dataset(clips, bad)
 
 
 def test_speaker_split_holds_out_whole_speakers():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 def _from_folder(folder: Path) -> dict[Path, str]:
-    from whisper_tui.data.dataset import read_metadata
+    from whisper_tui.data.metadata import read_metadata
     from whisper_tui.errors import WhisperTuiError
 
     try:

@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from whisper_tui.data.dataset import Clip
+from whisper_tui.data.metadata import Clip
 
 JFK_FILE = "jfk.flac"
 JFK_TEXT = ("And so my fellow Americans, ask not what your country can do for you, "
@@ -55,7 +55,7 @@ def real_speech_dir() -> Path:
 
 def real_speech_clips() -> list[Clip]:
     """The shipped recorded prompts, then jfk.flac: the keep set's real speech (two speakers)."""
-    from whisper_tui.data.dataset import read_metadata
+    from whisper_tui.data.metadata import read_metadata
 
     clips, problems = read_metadata(real_speech_dir())
     if problems:  # a damaged install: say so rather than measure forgetting on half a set
@@ -94,7 +94,7 @@ def _marker() -> dict:
 def _everyday_cache_ok(folder: Path) -> list[Clip] | None:
     """The cached clips when the folder is complete and made from today's sentence list, else None."""
     from whisper_tui.data.audio import audio_info
-    from whisper_tui.data.dataset import read_metadata
+    from whisper_tui.data.metadata import read_metadata
     from whisper_tui.errors import WhisperTuiError
 
     try:
@@ -117,7 +117,7 @@ def everyday_clips() -> list[Clip]:
 
     from whisper_tui.storage.atomic import atomic_directory
     from whisper_tui.data.audio import SAMPLE_RATE
-    from whisper_tui.data.dataset import METADATA_FILE, metadata_csv_bytes, read_metadata
+    from whisper_tui.data.metadata import METADATA_FILE, metadata_csv_bytes, read_metadata
     from whisper_tui.data.tts import synthesize
 
     folder = everyday_dir()

@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from whisper_tui.data.csv_records import raw_records
+from whisper_tui.data.metadata import FILE_COLUMN, METADATA_FILE, TEXT_COLUMN, csv_header, csv_rows, read_metadata
 from whisper_tui.errors import DatasetError
 
 STATUS_COLUMN = "status"
@@ -102,8 +104,6 @@ class ReviewSheet:
     # -- reading -------------------------------------------------------------------------------
     @classmethod
     def open(cls, folder: str | os.PathLike) -> ReviewSheet:
-        from whisper_tui.data.dataset import METADATA_FILE
-
         folder = Path(folder).expanduser()
         path = folder / METADATA_FILE
         raw = _read(path)
@@ -111,15 +111,12 @@ class ReviewSheet:
 
     @classmethod
     def _parse(cls, path: Path, raw: bytes) -> ReviewSheet:
-        from whisper_tui.data.csv_records import raw_records
-        from whisper_tui.data.dataset import FILE_COLUMN, TEXT_COLUMN, _header, _records
-
         if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise DatasetError(f"{path} is UTF-16 (Excel's \"Unicode text\"); it can be read but not edited here",
                                "save it as CSV UTF-8, then open the folder again", where=str(path))
         prefix = b"\xef\xbb\xbf" if raw.startswith(b"\xef\xbb\xbf") else b""
         text = raw[len(prefix):].decode("utf-8", errors="surrogateescape")
-        _records_found, names, delimiter = _header(_records(text, ",", path), text, path)  # names what is missing
+        _records_found, names, delimiter = csv_header(csv_rows(text, ",", path), text, path)  # names what is missing
         segments: list[str] = []
         records: list[tuple[int, list[str], int]] = []  # (start line, fields, segment)
         header_at: int | None = None
@@ -397,8 +394,6 @@ def only_reviewed_note(train_dir: str | os.PathLike, setting) -> str:
     For the Train setup summary, which is redrawn on every form change. "" when the folder has no
     readable metadata.csv or the filter is off.
     """
-    from whisper_tui.data.dataset import METADATA_FILE, read_metadata
-
     if not str(train_dir).strip():
         return ""
     path = Path(train_dir).expanduser() / METADATA_FILE

@@ -212,7 +212,7 @@ def make_sample_dataset(out_dir: str | os.PathLike, n_clips: int = DEFAULT_CLIPS
     """
     import soundfile as sf
 
-    from whisper_tui.data.dataset import METADATA_FILE, metadata_csv_bytes
+    from whisper_tui.data.metadata import METADATA_FILE, metadata_csv_bytes
     from whisper_tui.data.tts import voice_available
 
     if n_clips < 1:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from whisper_tui.data.csv_records import raw_records
-from whisper_tui.data.dataset import FILE_COLUMN, METADATA_FILE, TEXT_COLUMN
+from whisper_tui.data.metadata import FILE_COLUMN, METADATA_FILE, TEXT_COLUMN
 from whisper_tui.errors import DatasetError
 from whisper_tui.storage.atomic import atomic_write_bytes
 

@@ -58,7 +58,7 @@ from pathlib import Path
 import numpy as np
 
 from whisper_tui.data.audio import SAMPLE_RATE, load_audio
-from whisper_tui.data.dataset import MAX_CLIP_SECONDS
+from whisper_tui.data.metadata import MAX_CLIP_SECONDS
 from whisper_tui.errors import WhisperTuiError
 
 MIN_SEGMENT_S = 2.0  # shorter sentences are joined to a neighbour when they fit

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import ModuleType
 
-from whisper_tui.data.dataset import METADATA_FILE
+from whisper_tui.data.metadata import METADATA_FILE
 from whisper_tui.errors import DatasetError
 from whisper_tui.data.importers import (
     common_voice,

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from whisper_tui.data.audio import SAMPLE_RATE, audio_info
-from whisper_tui.data.dataset import MAX_CLIP_SECONDS
+from whisper_tui.data.metadata import MAX_CLIP_SECONDS
 from whisper_tui.errors import AudioError
 
 LINKED, COPIED, WRITTEN, CUT = "linked", "copied", "written", "cut"

@@ -11,7 +11,7 @@ import itertools
 from pathlib import Path
 
 from whisper_tui.data.audio import AUDIO_EXTENSIONS, audio_info
-from whisper_tui.data.dataset import MAX_CLIP_SECONDS
+from whisper_tui.data.metadata import MAX_CLIP_SECONDS
 from whisper_tui.errors import WhisperTuiError
 from whisper_tui.data.importers.common import DETECT_DEPTH, DETECT_LIMIT, find_files, is_audio
 from whisper_tui.data.importers.subtitles import SUFFIXES as SUBTITLE_SUFFIXES

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from whisper_tui.storage.atomic import atomic_directory, check_replaceable, is_ours
-from whisper_tui.data.dataset import MAX_CLIP_SECONDS
+from whisper_tui.data.metadata import MAX_CLIP_SECONDS
 from whisper_tui.errors import DatasetError
 from whisper_tui.data.importers.detect import detect_format, format_module
 from whisper_tui.data.importers.entries import Options

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from whisper_tui.data.audio import audio_info
-from whisper_tui.data.dataset import KNOWN_COLUMNS, MAX_CLIP_SECONDS, METADATA_FILE, metadata_csv_bytes
+from whisper_tui.data.metadata import KNOWN_COLUMNS, MAX_CLIP_SECONDS, METADATA_FILE, metadata_csv_bytes
 from whisper_tui.errors import AudioError
 from whisper_tui.data.splitting import TEST_VALUES, TRAIN_VALUES
 from whisper_tui.data.importers.entries import Entry, FileAudio, Skipped

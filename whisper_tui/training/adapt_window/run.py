@@ -199,7 +199,7 @@ def student_profile(model: str, windows: tuple[int, ...], train_dir: Path, test_
 
 def held_out_clips(data_dir: Path) -> list[agreement.HeldOutClip]:
     from whisper_tui.data.audio import audio_info
-    from whisper_tui.data.dataset import read_metadata
+    from whisper_tui.data.metadata import read_metadata
 
     clips, _problems = read_metadata(data_dir)
     return [agreement.HeldOutClip(str(c.path), c.transcription, audio_info(c.path).duration_s) for c in clips]

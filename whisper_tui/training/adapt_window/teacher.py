@@ -117,7 +117,7 @@ def write_student_data(label_dir: Path, rows: list[TeacherRow], dest: Path) -> P
     import os
     import shutil
 
-    from whisper_tui.data.dataset import METADATA_FILE, metadata_csv_bytes
+    from whisper_tui.data.metadata import METADATA_FILE, metadata_csv_bytes
     from whisper_tui.storage.atomic import atomic_directory
 
     with atomic_directory(dest) as tmp:
