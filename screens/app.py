@@ -42,7 +42,7 @@ class WhisperTuiApp(App):
     CSS_PATH = [STYLES / "app.tcss"]
     DEFAULT_MODE = "dataset"
     MODE_CLASSES: dict[str, tuple[str, str]] = {
-        "dataset": ("screens.dataset_screen", "DatasetScreen"),
+        "dataset": ("screens.dataset.screen", "DatasetScreen"),
         "train": ("screens.train_setup", "TrainSetupScreen"),
         "dashboard": ("screens.dashboard", "DashboardScreen"),
         "transcribe": ("screens.transcribe_screen", "TranscribeScreen"),

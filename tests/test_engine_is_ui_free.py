@@ -65,6 +65,6 @@ def test_engine_never_imports_textual_or_rich():
 
 def test_first_paint_is_torch_free():
     """The engine modules the first screens use, and those screens, import no heavy package."""
-    modules = [*FIRST_PAINT_ENGINE, "screens.app", "screens.dataset_screen", "screens.train_setup"]
+    modules = [*FIRST_PAINT_ENGINE, "screens.app", "screens.dataset.screen", "screens.train_setup"]
     pulled = probe(modules, HEAVY_PACKAGES)
     assert pulled == {}, f"modules pulling heavy packages at import (first one to import each): {pulled}"

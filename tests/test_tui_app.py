@@ -11,7 +11,7 @@ from helpers_tui import isolated_dirs, settle  # noqa: F401 (fixture)
 
 from screens.app import WhisperTuiApp, _install_hangup_handler
 from screens.dashboard import DashboardScreen
-from screens.dataset_screen import DatasetScreen
+from screens.dataset.screen import DatasetScreen
 from screens.help_screen import HelpScreen
 from screens.runs_screen import RunsScreen
 from screens.train_setup import TrainSetupScreen

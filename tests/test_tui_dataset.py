@@ -9,7 +9,8 @@ from helpers_tui import GOOD_CLIPS, isolated_dirs, make_dataset, settle  # noqa:
 
 from screens.app import WhisperTuiApp
 from screens.presenters.dataset_rows import filter_rows, histogram_bin_seconds, rows_from_report, sort_rows
-from screens.dataset_screen import DatasetScreen, ReportScreen
+from screens.dataset.report import ReportScreen
+from screens.dataset.screen import DatasetScreen
 from screens.widgets.waveform import BRAILLE_BASE, Waveform, braille_waveform, column_peaks
 from whisper_tui.data.dataset import validate_dataset
 

@@ -12,7 +12,7 @@ from textual.widgets import Button, DataTable, Static
 from helpers_tui import isolated_dirs, settle  # noqa: F401 (fixture)
 
 from screens.app import WhisperTuiApp
-from screens.dataset_screen import DatasetScreen
+from screens.dataset.screen import DatasetScreen
 from screens.modals.confirm import ConfirmModal
 
 pytestmark = pytest.mark.usefixtures("isolated_dirs")

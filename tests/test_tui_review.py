@@ -8,7 +8,7 @@ from textual.widgets import DataTable, Input, Select, Static
 from helpers_tui import isolated_dirs, settle  # noqa: F401 (fixture)
 
 from screens.app import WhisperTuiApp
-from screens.dataset_screen import DatasetScreen
+from screens.dataset.screen import DatasetScreen
 from screens.widgets.transcript_editor import TranscriptEditor
 
 pytestmark = pytest.mark.usefixtures("isolated_dirs")

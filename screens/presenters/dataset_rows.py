@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ERROR, WARNING = "error", "warning"
+ROW_STYLES = {ERROR: "red", WARNING: "yellow", "": ""}  # a row's colour in the table, by its worst problem
 
 # column key -> (header, sort value of a ClipRow; None = unknown, always listed last)
 COLUMNS: dict[str, tuple[str, object]] = {

@@ -5,7 +5,7 @@ When a folder without a metadata.csv is opened, the validate worker first asks
 screen says so under the folder field and shows an Import button (focused, so Enter presses it);
 after a confirmation the import runs in a thread worker (`import_dataset`, into the data folder's
 `imports/NAME`) with the progress row, and the new dataset folder opens when it is done. The
-source is only read. Kept out of dataset_screen.py as a mixin so that screen stays about browsing.
+source is only read. Kept out of screen.py as a mixin so that screen stays about browsing.
 """
 
 from __future__ import annotations

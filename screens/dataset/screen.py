@@ -7,34 +7,35 @@ training, yellow: a warning) and can be filtered to; the side panel sums the fol
 training will see it (usable clips, train/test split with the profile's test_split).
 
 A labelled dataset (`whisper-tui label`: status, confidence and flags columns) is reviewed here too
-(dataset_review.py: edit in place, accept, undo; dataset_label.py: label a folder of recordings).
+(review.py: edit in place, accept, undo; label.py: label a folder of recordings). The side panel, the
+highlighted clip and the sample data are mixins of their own (summary.py, clip_detail.py, sample.py).
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
-from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
 from textual.widgets import Button, Checkbox, DataTable, Footer, Input, ProgressBar, Select, Sparkline, Static
 from textual.worker import Worker, get_current_worker
 
 from whisper_tui.errors import WhisperTuiError
 
-from screens.dataset_import import ImportOfferMixin, import_offer
-from screens.dataset_label import LabelFolderMixin
-from screens.dataset_review import ReviewMixin
-from screens.presenters.dataset_rows import (COLUMNS, ERROR, REVIEW_COLUMNS, SORT_CYCLE, STATUS_FILTERS, WARNING, WORST, ClipRow,
-                           filter_rows, folder_problems, format_clock, histogram_bin_seconds, review_columns,
-                           rows_from_report, sort_rows)
-from screens.messages import (DatasetValidated, EngineFailed, ReviewSheetRead, SampleDataProgress, SampleDataReady,
-                       WaveformLoaded)
+from screens.dataset.clip_detail import ClipDetailMixin
+from screens.dataset.import_offer import ImportOfferMixin, import_offer
+from screens.dataset.label import LabelFolderMixin
+from screens.dataset.report import ReportScreen
+from screens.dataset.review import ReviewMixin
+from screens.dataset.sample import SampleDataMixin
+from screens.dataset.summary import SummaryMixin
+from screens.presenters.dataset_rows import (COLUMNS, REVIEW_COLUMNS, ROW_STYLES, SORT_CYCLE, STATUS_FILTERS, WORST,
+                                             ClipRow, filter_rows, review_columns, rows_from_report, sort_rows)
+from screens.messages import DatasetValidated, EngineFailed, ReviewSheetRead
 from screens.notify import error_text, notify_error, notify_worker_failure
 from screens.modals.folder_picker import FolderPicker
 from screens.widgets.mode_bar import ModeBar
@@ -43,46 +44,13 @@ from screens.widgets.review_bar import ReviewBar
 from screens.widgets.transcript_editor import TranscriptEditor
 from screens.widgets.waveform import Waveform
 
-ROW_STYLES = {ERROR: "red", WARNING: "yellow", "": ""}
 STATUS_LABELS = {"": "All rows", "auto": "Not reviewed", "reviewed": "Reviewed", "flagged": "Flagged"}
 LOW_CONFIDENCE = 0.6  # label confidence under this is shown in yellow
 TRANSCRIPT_WIDTH = 60
-WAVEFORM_DELAY = 0.15  # s of highlight before a clip is decoded (arrowing through rows stays smooth)
 
 
-def _axis(left: str, middle: str, right: str) -> Table:
-    """One line under the histogram: labels at both ends, a caption between (fits any width)."""
-    grid = Table.grid(expand=True)
-    grid.add_column(justify="left", no_wrap=True)
-    grid.add_column(justify="center", ratio=1, no_wrap=True, overflow="ellipsis")
-    grid.add_column(justify="right", no_wrap=True)
-    grid.add_row(left, middle, right, style="dim")
-    return grid
-
-
-class ReportScreen(ModalScreen[None]):
-    """The full validation report as text (what `whisper-tui validate` prints)."""
-
-    BINDINGS = [Binding("escape,q,v", "close", "Close", id="report.close")]
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="report-box"):
-            yield Static(Text("Validation report — escape closes", style="bold"), id="report-title")
-            with VerticalScroll(id="report-body"):
-                yield Static(Text(self.text), id="report-text")
-
-    def on_mount(self) -> None:
-        self.query_one("#report-body").focus()
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-
-class DatasetScreen(ReviewMixin, LabelFolderMixin, ImportOfferMixin, Screen):
+class DatasetScreen(ReviewMixin, LabelFolderMixin, ImportOfferMixin, SummaryMixin, ClipDetailMixin, SampleDataMixin,
+                    Screen):
     AUTO_FOCUS = "#ds-table"  # not the folder field: a first key press should act, not type
     sample_clips: int | None = None  # size of the generated sample set: None = the engine's (tests make a small one)
     HELP = ("Open a dataset folder (audio + metadata.csv) to check it before training. Red rows are not "
@@ -137,7 +105,7 @@ class DatasetScreen(ReviewMixin, LabelFolderMixin, ImportOfferMixin, Screen):
             yield Button("Browse", id="ds-browse", compact=True)
             yield Button("Sample data", id="ds-sample", compact=True)
             yield Button("Label…", id="ds-label", compact=True)
-            yield Button("Import…", id="ds-import", compact=True, variant="primary")  # dataset_import.py
+            yield Button("Import…", id="ds-import", compact=True, variant="primary")  # import_offer.py
         yield Static("", id="ds-folder-error", classes="field-error")
         with Horizontal(id="ds-filters", classes="bar"):
             yield Input(placeholder="filter: words in file name, transcript or problem", id="ds-filter", compact=True)
@@ -400,261 +368,6 @@ class DatasetScreen(ReviewMixin, LabelFolderMixin, ImportOfferMixin, Screen):
             self.action_label_folder()
         elif event.button.id == "ds-progress-cancel":
             self.action_cancel_label()
-
-    # -- summary -------------------------------------------------------------------------------
-    def _split_settings(self) -> tuple[float, int, str, str]:
-        """(test_split, split_seed, split_by, test_dir) of the profile in Train setup: the summary shows its split."""
-        train = self.app.mode_screen("train") if hasattr(self.app, "mode_screen") else None
-        profile = getattr(train, "profile", None)
-        if profile is None:
-            try:
-                from whisper_tui.config.profile import DEFAULT_PROFILE, load_profile
-
-                profile = load_profile(DEFAULT_PROFILE)
-            except WhisperTuiError:
-                return 0.2, 42, "auto", ""
-        return profile.data.test_split, profile.data.split_seed, profile.data.split_by, profile.data.test_dir
-
-    def _only_reviewed_setting(self) -> str:
-        train = self.app.mode_screen("train") if hasattr(self.app, "mode_screen") else None
-        profile = getattr(train, "profile", None)
-        return getattr(getattr(profile, "data", None), "only_reviewed", "auto")
-
-    def _split_text(self, usable) -> Text:
-        """'train 84 · test 36 (split column)', the test set's voices, and any leak, for the summary."""
-        from whisper_tui.data.review import (REVIEWED, STATUS_COLUMN, only_reviewed_summary, resolve_only_reviewed,
-                                             with_sheet_status)
-        from whisper_tui.data.splitting import check_separate_test_set, split_dataset
-
-        usable = with_sheet_status(usable, getattr(self, "sheet", None))  # reviews made since the folder was read
-        test_split, seed, split_by, test_dir = self._split_settings()
-        text = Text()
-        setting = self._only_reviewed_setting()
-        note = only_reviewed_summary(usable, setting)
-        if note:  # training uses only the reviewed rows (data.only_reviewed): so does this split
-            text.append(f"\n{note}", style="bold" if any(c.column(STATUS_COLUMN) == REVIEWED for c in usable)
-                        else "bold yellow")
-            if resolve_only_reviewed(setting, usable):
-                usable = [c for c in usable if c.column(STATUS_COLUMN).strip().lower() == REVIEWED]
-                if not usable:
-                    return text
-        try:
-            if test_dir and Path(test_dir).expanduser().resolve() != self.report.folder.resolve():
-                from whisper_tui.data.metadata import read_metadata  # transcripts only: no audio is opened
-
-                split = check_separate_test_set(usable, read_metadata(Path(test_dir).expanduser())[0])
-            else:
-                split = split_dataset(usable, test_split, seed, split_by)
-        except WhisperTuiError as exc:
-            text.append(f"\nsplit: {exc.message}", style="bold red")
-            return text
-        how = ("split column" if split.keys == ("split",) else "test folder" if not split.keys
-               else f"{test_split:g} {split.how.split(':')[0]}")
-        text.append(f"\ntrain {len(split.train)} · test {len(split.test)} ({how})")
-        groups = split.test_groups()
-        if groups:
-            new = sum(1 for g in groups.values() if g == "new voices")
-            text.append(f"\ntest: {len(groups) - new} known · {new} new voices", style="dim")
-        if split.left_out:
-            text.append(f"\n{len(split.left_out)} left out of both sides", style="yellow")
-        if split.shared_sentences:
-            text.append(f"\n{split.shared_sentences} test sentences also in train", style="bold yellow")
-        return text
-
-    def _refresh_summary(self) -> None:
-        from whisper_tui.data.dataset import duration_histogram
-        from whisper_tui.data.metadata import PROBLEM_KINDS
-        from whisper_tui.models.window import suggested_window_s
-
-        report = self.report
-        usable = report.usable_clips
-        durations = report.durations()
-        summary = Text()
-        summary.append(f"{report.folder.name or report.folder}\n", style="bold")
-        summary.append(f"{len(report.clips)} clips · {len(usable)} usable\n")
-        summary.append(f"{format_clock(report.total_seconds)} audio")
-        if round(report.usable_seconds) != round(report.total_seconds):
-            summary.append(f" · {format_clock(report.usable_seconds)} usable")
-        summary.append(self._split_text(usable))
-        summary.append("\n")
-        if durations:
-            summary.append(f"{min(durations):.1f}–{max(durations):.1f} s, median "
-                           f"{sorted(durations)[len(durations) // 2]:.1f} s")
-            window = suggested_window_s(max(durations))
-            if window:
-                # model.window_s: "window seconds" in Train setup (README: Short encoder windows)
-                summary.append(f"\nall fit a {window} s window", style="dim")
-        self.query_one("#ds-summary", Static).update(summary)
-
-        spark = self.query_one("#ds-histogram", Sparkline)
-        axis = self.query_one("#ds-histogram-axis", Static)
-        if durations:
-            bin_s = histogram_bin_seconds(max(durations))
-            bins = duration_histogram(durations, bin_s)
-            spark.data = [count for _start, _end, count in bins]
-            spark.display = True
-            axis.update(_axis("0 s", "clip lengths", f"{bins[-1][1]:g} s"))
-        else:
-            spark.display = False
-            axis.update("")
-
-        counts = Text()
-        if not report.problems:
-            counts.append("No problems found ✓", style="green")
-        else:
-            counts.append(f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)\n", style="bold")
-            for kind, n in report.counts.items():
-                counts.append(f"{n:>4} {kind}\n", style=ROW_STYLES[PROBLEM_KINDS[kind][0]])
-            for problem in folder_problems(report):
-                counts.append(f"• {problem}\n", style=ROW_STYLES[problem.severity])
-        self.query_one("#ds-problem-counts", Static).update(counts)
-
-    # -- selected clip -------------------------------------------------------------------------
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        row = self._row_for_key(event.row_key.value if event.row_key else None)
-        if row is None:
-            return
-        self._show_clip_info(row)
-        if self._wave_timer is not None:
-            self._wave_timer.stop()
-        wave = self.query_one("#ds-wave", Waveform)
-        wave.border_title = row.file_name
-        if row.duration_s is None:
-            wave.show_message("cannot draw: the file is missing or unreadable")
-            return
-        wave.show_message("loading…")
-        self._wave_timer = self.set_timer(WAVEFORM_DELAY, lambda: self._load_wave(row.path))
-
-    def _row_for_key(self, key: str | None) -> ClipRow | None:
-        return next((r for r in self.shown if r.key == key), None)
-
-    def _show_clip_info(self, row: ClipRow) -> None:
-        text = Text()
-        text.append(row.transcription or "(no transcription)", style="" if row.transcription else "dim")
-        text.append("\n")
-        text.append(f"row {row.row}", style="dim")
-        if row.duration_s is not None:
-            text.append(f" · {row.duration_s:.2f} s · {row.sample_rate} Hz · {row.channels} ch", style="dim")
-        if row.status:
-            text.append(f" · {row.status}", style="green" if row.reviewed else "dim")
-        if row.confidence is not None:
-            text.append(f" · confidence {row.confidence:.2f}", style="dim")
-        text.append("\n")
-        if row.flags:
-            text.append(f"⚑ {', '.join(row.flags)}", style="bold yellow")
-            text.append(" — check this transcript (e edits, r accepts)\n", style="dim")
-        if not row.problems:
-            text.append("no problems ✓", style="green")
-        for problem in row.problems:
-            text.append(f"{problem.kind}: ", style=f"bold {ROW_STYLES[problem.severity]}")
-            text.append(problem.message)
-            if problem.hint:
-                text.append(f" — {problem.hint}", style="dim")
-            text.append("\n")
-        self.query_one("#ds-clip-info", Static).update(text)
-
-    def _clear_detail(self, message: str) -> None:
-        wave = self.query_one("#ds-wave", Waveform)
-        wave.border_title = "Waveform"
-        wave.show_message(message)
-        self.query_one("#ds-clip-info", Static).update("")
-
-    @work(thread=True, exclusive=True, group="waveform", exit_on_error=False, description="draw the waveform")
-    def _load_wave(self, path: Path) -> None:
-        from whisper_tui.data.audio import read_mono
-
-        worker = get_current_worker()
-        try:
-            wave, rate = read_mono(path)
-        except WhisperTuiError as exc:
-            if not worker.is_cancelled:
-                self.post_message(EngineFailed("draw the waveform", exc))
-            return
-        if not worker.is_cancelled:
-            self.post_message(WaveformLoaded(path, wave, rate))
-
-    def on_waveform_loaded(self, message: WaveformLoaded) -> None:
-        table = self.query_one("#ds-table", DataTable)
-        if not table.row_count:
-            return
-        row = self._row_for_key(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        if row is None or row.path != message.path:
-            return  # the cursor moved on
-        wave = self.query_one("#ds-wave", Waveform)
-        wave.set_wave(message.wave)
-        peak = float(abs(message.wave).max()) if message.wave.size else 0.0
-        dbfs = f"{20 * math.log10(peak):.0f} dBFS" if peak > 0 else "silent"
-        wave.border_title = f"{row.file_name} · peak {dbfs}" + (" · CLIPPED" if wave.clipped else "")
-
-    # -- sample data ---------------------------------------------------------------------------
-    def _sample_dir(self) -> Path:
-        from whisper_tui.config.locations import default_sample_data_dir
-
-        return default_sample_data_dir()
-
-    def action_open_sample(self) -> None:
-        from whisper_tui.data.sample_data import is_current_sample_dataset
-
-        folder = self._sample_dir()
-        if is_current_sample_dataset(folder):
-            self.open_folder(folder)
-            return
-        from screens.modals.confirm import ConfirmModal
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.action_generate_sample()
-
-        self.app.push_screen(ConfirmModal(
-            "Generate the sample dataset?",
-            f"It is synthesised offline with eSpeak NG ({self._sample_clip_count()} short clips of drug and software "
-            f"names, about a minute on 2 cores) into {folder}.", yes_label="Generate"), answered)
-
-    def _sample_clip_count(self) -> int:
-        """The engine's default is read when needed: importing sample_data at first paint loaded numpy (~0.2 s)."""
-        if self.sample_clips is not None:
-            return self.sample_clips
-        from whisper_tui.data.sample_data import DEFAULT_CLIPS
-
-        return DEFAULT_CLIPS
-
-    def action_generate_sample(self) -> None:
-        if self._generating:
-            self.notify("The sample dataset is already being generated.")
-            return
-        self._generating = True
-        folder = self._sample_dir()
-        row = self.query_one("#ds-progress-row")
-        row.display = True
-        bar = self.query_one("#ds-progress", ProgressBar)
-        bar.update(total=self._sample_clip_count(), progress=0)
-        self.query_one("#ds-progress-label", Static).update(f"Generating sample data in {folder}")
-        self._generate(folder)
-
-    def on_sample_data_progress(self, message: SampleDataProgress) -> None:
-        self.query_one("#ds-progress", ProgressBar).update(total=message.total, progress=message.done)
-
-    @work(thread=True, exclusive=True, group="sample", exit_on_error=False, description="generate the sample data")
-    def _generate(self, folder: Path) -> None:
-        from whisper_tui.data.sample_data import ensure_sample_dataset
-
-        try:
-            out = ensure_sample_dataset(folder, n_clips=self._sample_clip_count(),
-                                        on_progress=lambda done, total: self.post_message(SampleDataProgress(done, total)))
-        except WhisperTuiError as exc:
-            self.post_message(EngineFailed("generate the sample data", exc))
-            self.app.call_from_thread(self._stop_progress)
-            return
-        self.post_message(SampleDataReady(Path(out)))
-
-    def _stop_progress(self) -> None:
-        self._generating = False
-        self.query_one("#ds-progress-row").display = False
-
-    def on_sample_data_ready(self, message: SampleDataReady) -> None:
-        self._stop_progress()
-        self.notify(f"Sample dataset ready: {message.folder}")
-        self.open_folder(message.folder)
 
     # -- actions -------------------------------------------------------------------------------
     def action_focus_folder(self) -> None:

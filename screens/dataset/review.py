@@ -5,7 +5,7 @@ refusal when metadata.csv changed on disk, byte-exact undo); this mixin wires it
 enter/e edit the highlighted row in place (TranscriptEditor, live word diff), r accepts it as it is and
 moves on to the next row not reviewed yet, u undoes the last change. Saves are small (one CSV) and
 run on the main thread so changes stay in order; a failed save is a notification and the editor keeps
-the typed text. Kept out of dataset_screen.py, like the import offer, so that screen stays about browsing.
+the typed text. Kept out of screen.py, like the import offer, so that screen stays about browsing.
 """
 
 from __future__ import annotations
