@@ -54,6 +54,7 @@ from whisper_tui.models.window import (WHISPER_WINDOW_S, processor_window_s, sav
                                        window_for)
 
 MAX_CHUNK_S = float(WHISPER_WINDOW_S)
+MAX_TARGET_TOKENS = 448  # the decoder's positions: no decode asks for more
 CUT_SEARCH_S = 5.0  # look this far back from each 30 s mark for the quietest place to cut
 _MIN_SAMPLES = SAMPLE_RATE // 100  # under 10 ms there is nothing to hear
 _TOKENS_PER_SECOND = 10  # generous: fast speech is about 4-5 tokens/s
@@ -440,9 +441,8 @@ class CT2Whisper:
         self.features = self.features_at(self.windows[-1])
         self.tokens = WhisperTokens.from_folder(folder, self.multilingual)
         self._processor = None
-        # the names older callers use (labelling, importers.align)
-        self._sot, self._no_ts, self._task, self._eot = (self.tokens.sot, self.tokens.no_timestamps,
-                                                         self.tokens.transcribe, self.tokens.eot)
+        self.eot = self.tokens.eot
+        self.timestamp_begin = self.tokens.no_timestamps + 1  # <|0.00|>: every id from here on is a time
 
     def model_for(self, threads: int):
         """The instance running on `threads` intra-op threads, loaded on first use."""
@@ -491,30 +491,54 @@ class CT2Whisper:
                 set_supported_windows(self._processor, self.windows)
         return self._processor
 
-    def _prompt(self, language: str) -> list[int]:
-        return self.tokens.prompt(language or "en")
+    def prompt(self, language: str, timestamps: bool = False) -> list[int]:
+        """The decoder's start: <|startoftranscript|> (language, task) and <|notimestamps|> unless `timestamps`
+        (without it CTranslate2 applies Whisper's timestamp rules)."""
+        start = self.tokens.prompt(language or "en")
+        return start[:-1] if timestamps else start
+
+    @staticmethod
+    def storage(features: np.ndarray):
+        """A batch of log-mels (batch, mels, frames) as the StorageView CTranslate2 encodes."""
+        import ctranslate2
+
+        return ctranslate2.StorageView.from_array(np.ascontiguousarray(features, dtype=np.float32))
+
+    def decode(self, features, prompts: list[list[int]], max_new_tokens: int, *, num_beams: int = 1,
+               tuned: bool = False, **options) -> tuple[list[list[int]], list]:
+        """The one CTranslate2 decode: `features` (log-mels, or a StorageView already encoded) from `prompts`.
+
+        Owns the token cap and the loop guard: transformers' generate gives `max_new_tokens` new tokens,
+        CTranslate2 gives max_length // 2 (OpenAI's sample_len = n_text_ctx // 2 convention), so it asks for
+        twice as many, within the decoder's 448 positions; each sequence is cut where `LoopGuard` would have
+        stopped it. `tuned`: run on the thread tuner's current instance (transcription), else on `model`.
+        `options` go to CTranslate2's generate (return_no_speech_prob, return_logits_vocab, ...).
+        Returns the cut ids (with <|endoftext|> when the model ended) and CTranslate2's results.
+        """
+        storage = self.storage(features) if isinstance(features, np.ndarray) else features
+        kwargs = dict(beam_size=num_beams, max_length=min(MAX_TARGET_TOKENS, 2 * max_new_tokens),
+                      suppress_blank=True, suppress_tokens=[-1], **options)
+        if tuned:
+            self.tuner.before()
+            try:
+                results = self.model_for(self.tuner.current).generate(storage, prompts, **kwargs)
+            finally:
+                self.tuner.after()
+        else:
+            results = self.model.generate(storage, prompts, **kwargs)
+        guard = LoopGuard(self.eot)
+        return [guard.cut(r.sequences_ids[0]) for r in results], list(results)
 
     def generate(self, waves: list[np.ndarray], max_length: int, num_beams: int, language: str,
                  window: int | None = None) -> list[str]:
         """Texts for `waves` run at `window` seconds (default: the shortest of the model's that holds the longest)."""
-        import ctranslate2
-
         if window is None:
             window = window_for(max(len(w) for w in waves) / SAMPLE_RATE, self.windows)
         features = self.features_at(window)(waves)
-        storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(features, dtype=np.float32))
-        # transformers' Whisper generate gives `max_length` new tokens; CTranslate2 gives max_length // 2
-        # (OpenAI's sample_len = n_text_ctx // 2 convention), so ask for twice as many, within 448.
-        self.tuner.before()
-        try:
-            results = self.model_for(self.tuner.current).generate(
-                storage, [self._prompt(language)] * len(waves), beam_size=num_beams,
-                max_length=min(448, 2 * max_length), suppress_blank=True, suppress_tokens=[-1])
-        finally:
-            self.tuner.after()
-        guard = LoopGuard(self._eot)
+        ids, _ = self.decode(features, [self.prompt(language)] * len(waves), max_length, num_beams=num_beams,
+                             tuned=True)
         # text tokens sit below <|endoftext|>; timestamps and other specials are dropped by decode
-        return [self.tokens.decode(guard.cut(r.sequences_ids[0])).strip() for r in results]
+        return [self.tokens.decode(seq).strip() for seq in ids]
 
 
 def _ct2_threads() -> int:
@@ -542,7 +566,7 @@ def _ct2_threads() -> int:
 def ct2_folder_for(model) -> Path:
     """`model` itself when it is a CTranslate2 export, else its export cached under the user cache."""
     from whisper_tui.models.export import export_ct2, is_ct2_export
-    from whisper_tui.config.locations import cache_dir
+    from whisper_tui.config.locations import CT2_FOLDER, cache_dir
     from whisper_tui.models.loading import EMBEDDED_ALIASES, resolve_model
 
     if model is not None and is_ct2_export(Path(str(model)).expanduser()):
@@ -552,7 +576,7 @@ def ct2_folder_for(model) -> Path:
 
         return embedded_source_dir()  # the bundled model already is a CTranslate2 folder
     ref = resolve_model(str(model))
-    target = cache_dir() / "ct2" / _fingerprint(ref)
+    target = cache_dir() / CT2_FOLDER / _fingerprint(ref)
     if not (target / "model.bin").is_file():
         export_ct2(str(model), target, quantization="float32", force=True)
     return target
