@@ -24,7 +24,7 @@ from textual.widgets import Input, TextArea
 from screens.field_editing import HELP_CHARACTER, FieldEditing, is_text_field
 from screens.help_screen import HelpScreen
 from screens.palette import WhisperCommands
-from screens.widgets.mode_bar import MAIN_MODES
+from screens.modes import MAIN_MODES, MODE_CLASSES
 
 STYLES = Path(__file__).resolve().parent.parent / "styles"
 CANCEL_WAIT_SECONDS = 120.0  # how long quitting waits for a cancelled run to save its checkpoint
@@ -41,13 +41,7 @@ class WhisperTuiApp(App):
     TITLE = "whisper-tui"
     CSS_PATH = [STYLES / "app.tcss"]
     DEFAULT_MODE = "dataset"
-    MODE_CLASSES: dict[str, tuple[str, str]] = {
-        "dataset": ("screens.dataset.screen", "DatasetScreen"),
-        "train": ("screens.train_setup", "TrainSetupScreen"),
-        "dashboard": ("screens.dashboard", "DashboardScreen"),
-        "transcribe": ("screens.transcribe_screen", "TranscribeScreen"),
-        "runs": ("screens.runs_screen", "RunsScreen"),
-    }
+    MODE_CLASSES: dict[str, tuple[str, str]] = dict(MODE_CLASSES)  # screens/modes.py
     COMMANDS = App.COMMANDS | {WhisperCommands}
     BINDINGS = [
         *(_mode_binding(mode, key, label) for mode, key, label in MAIN_MODES),

@@ -153,3 +153,81 @@ def test_the_sample_data_is_made_when_missing_in_one_place():
                             == "make_sample_dataset" and (rel, func.name) not in allowed):
                         callers.append(f"{rel}:{node.lineno} ({func.name})")
     assert not callers, f"use sample_data.ensure_sample_dataset: {sorted(set(callers))}"
+
+
+FACTS_HOME = "whisper_tui/whisper_facts.py"
+ROOT = ENGINE.parent
+
+
+def _sources(*folders: str):
+    for folder in folders:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            yield path.relative_to(ROOT).as_posix(), ast.parse(path.read_text(encoding="utf-8"))
+
+
+def _ints(tree: ast.AST, value: int):
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Constant) and type(n.value) is int and n.value == value]
+
+
+@pytest.mark.parametrize(("value", "name"), [(16000, "SAMPLE_RATE"), (448, "MAX_TARGET_TOKENS")])
+def test_whisper_numbers_are_typed_once(value, name):
+    """16 kHz and the decoder's 448 positions appear as numbers only in whisper_facts.py (engine and UI)."""
+    copies = [_where(rel, node) for rel, tree in _sources("whisper_tui", "screens") if rel != FACTS_HOME
+              for node in _ints(tree, value)]
+    assert not copies, f"{value} typed again (import {name} from {FACTS_HOME}): {copies}"
+
+
+def test_mel_bins_are_typed_once():
+    """80 is a common number (columns, words per minute), so only a mel-bin name bound to 80 is a copy:
+    an `n_mels`/`num_mel_bins` default or an assignment to a name with "mel" in it."""
+    copies = []
+    for rel, tree in _sources("whisper_tui", "screens"):
+        if rel == FACTS_HOME:
+            continue
+        for node in ast.walk(tree):
+            pairs = []
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                args = node.args.posonlyargs + node.args.args
+                pairs += zip([a.arg for a in args[len(args) - len(node.args.defaults):]], node.args.defaults)
+                pairs += [(a.arg, d) for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults) if d is not None]
+            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+                pairs.append((node.target.id, node.value))
+            elif isinstance(node, ast.Assign):
+                pairs += [(t.id, node.value) for t in node.targets if isinstance(t, ast.Name)]
+            elif isinstance(node, ast.BoolOp):  # `model.n_mels or 80`
+                pairs += [("mel", v) for v in node.values if "mel" in ast.unparse(node).lower()]
+            copies += [_where(rel, value) for arg, value in pairs if "mel" in arg.lower() and _ints(value, 80)]
+    assert not copies, f"mel bins typed again (import MEL_BINS from {FACTS_HOME}): {copies}"
+
+
+CACHE_FOLDERS = {"encoder-cache", "ct2", "cross-kv", "models"}
+
+
+def test_cache_folder_names_are_typed_once():
+    """`cache_dir() / "cross-kv"`: a cache subfolder named again instead of config/locations.py's *_FOLDER."""
+    copies = []
+    for rel, tree in _sources("whisper_tui", "screens"):
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and isinstance(node.right, ast.Constant)
+                    and node.right.value in CACHE_FOLDERS and "cache_dir" in ast.unparse(node.left)):
+                copies.append(f"{_where(rel, node)} {node.right.value!r}")
+    assert not copies, f"cache folder named again (use config.locations' *_FOLDER): {copies}"
+
+
+def test_the_modes_are_listed_once():
+    """screens/modes.py lists the app's modes; a literal naming all of them elsewhere is a second list."""
+    from screens.modes import MODES
+
+    names = {m.name for m in MODES}
+    copies = []
+    for rel, tree in _sources("screens"):
+        if rel == "screens/modes.py":
+            continue
+        for node in ast.walk(tree):
+            elts = node.keys if isinstance(node, ast.Dict) else node.elts if isinstance(node, (ast.Tuple, ast.List, ast.Set)) else []
+            found = {e.value for e in elts if isinstance(e, ast.Constant)}
+            found |= {e.elts[0].value for e in elts if isinstance(e, ast.Tuple) and e.elts
+                      and isinstance(e.elts[0], ast.Constant)}
+            if found >= names:
+                copies.append(_where(rel, node))
+    assert not copies, f"the modes listed again (read screens/modes.py): {copies}"

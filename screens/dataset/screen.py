@@ -25,6 +25,7 @@ from textual.widgets import Button, Checkbox, DataTable, Footer, Input, Progress
 from textual.worker import Worker, get_current_worker
 
 from whisper_tui.errors import WhisperTuiError
+from whisper_tui.whisper_facts import SAMPLE_RATE
 
 from screens.dataset.clip_detail import ClipDetailMixin
 from screens.dataset.import_offer import ImportOfferMixin, import_offer
@@ -296,7 +297,7 @@ class DatasetScreen(ReviewMixin, LabelFolderMixin, ImportOfferMixin, SummaryMixi
     @staticmethod
     def _cells(row: ClipRow, columns: tuple[str, ...]) -> list[Text]:
         style = ROW_STYLES[row.severity]
-        rate_style = style or ("yellow" if row.sample_rate not in (None, 16000) else "")
+        rate_style = style or ("yellow" if row.sample_rate not in (None, SAMPLE_RATE) else "")
         transcript = row.transcription if len(row.transcription) <= TRANSCRIPT_WIDTH \
             else row.transcription[: TRANSCRIPT_WIDTH - 1] + "…"
         if row.reviewed:

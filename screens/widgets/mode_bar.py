@@ -11,14 +11,8 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
-# (mode, key, label); the app builds its MODES and bindings from this table too
-MAIN_MODES: tuple[tuple[str, str, str], ...] = (
-    ("dataset", "1", "Dataset"),
-    ("train", "2", "Train setup"),
-    ("dashboard", "3", "Dashboard"),
-    ("transcribe", "4", "Transcribe"),
-    ("runs", "5", "Runs"),
-)
+from screens.modes import MAIN_MODES  # (mode, key, label); re-exported for help and the palette
+
 SHORT_LABELS = {"train": "Train"}  # used when the bar is narrow
 
 

@@ -17,6 +17,11 @@ APP = "whisper-tui"
 # and an export to CTranslate2 (models/export.py); storage/cache_admin.py lists the cache's folders by them.
 CONVERTED_MARKER = "converted_from.json"
 EXPORT_MARKER = "whisper_tui.json"
+# The cache folder's subfolders (tests/test_one_home.py fails on a second copy of a name).
+ENCODER_FOLDER = "encoder-cache"
+CT2_FOLDER = "ct2"  # CTranslate2 exports made to transcribe a transformers model
+CONVERTED_FOLDER = "models"  # converted_models_dir(): CTranslate2 models converted to transformers
+CROSS_KV_FOLDER = "cross-kv"
 
 
 def config_dir() -> Path:
@@ -42,7 +47,7 @@ def builtin_profiles_dir() -> Path:
 
 
 def converted_models_dir() -> Path:
-    return cache_dir() / "models"
+    return cache_dir() / CONVERTED_FOLDER
 
 
 def default_sample_data_dir() -> Path:

@@ -21,14 +21,13 @@ from typing import Any
 
 from whisper_tui.models.parts import WHISPER_LINEAR_LAYERS
 from whisper_tui.models.window import WHISPER_WINDOW_S
+from whisper_tui.whisper_facts import MAX_TARGET_TOKENS, MEL_BINS
 
 # LoRA/QLoRA runs at or below this learning rate (a full-fine-tune rate) are raised to
 # LORA_RAISED_LEARNING_RATE: the seed tool's rule (`if lr <= 1e-5: lr = 1e-3` in its train.py).
 LORA_TINY_LEARNING_RATE = 1e-5
 LORA_RAISED_LEARNING_RATE = 1e-3
-WHISPER_MAX_TARGET_TOKENS = 448  # decoder positions in every Whisper size
 RUN_MODEL_FOLDERS = ("final", "best", "merged")  # where a run folder keeps loadable models
-WHISPER_MEL_BINS = 80  # log-mel bins of tiny (large-v3 has 128; wider masks are cut to the model's bins)
 
 
 @dataclass(frozen=True)
@@ -184,7 +183,7 @@ class TrainingSettings:
     early_stopping_patience: int = setting(0, Rule(
         "int", "stop when the test WER has not improved for this many evaluations (0 = never)", low=0))
     generation_max_length: int = setting(128, Rule(
-        "int", "longest transcript (tokens) generated when evaluating", low=1, high=WHISPER_MAX_TARGET_TOKENS))
+        "int", "longest transcript (tokens) generated when evaluating", low=1, high=MAX_TARGET_TOKENS))
     spec_augment: bool = setting(False, Rule(
         "bool", "SpecAugment: mask mel bands and time spans of the training clips (disables encoder_cache)"))
     # LibriSpeech-style defaults (Park et al. 2019, policy LD): 2 bands of up to 27 of 80 mel bins, 2 spans
@@ -194,7 +193,7 @@ class TrainingSettings:
     spec_augment_freq_masks: int = setting(2, Rule(
         "int", "SpecAugment: frequency bands masked per training clip", low=0, high=20))
     spec_augment_freq_width: int = setting(27, Rule(
-        "int", "SpecAugment: widest frequency mask, in mel bins (Whisper tiny has 80)", low=0, high=WHISPER_MEL_BINS))
+        "int", "SpecAugment: widest frequency mask, in mel bins (Whisper tiny has 80)", low=0, high=MEL_BINS))
     spec_augment_time_masks: int = setting(2, Rule(
         "int", "SpecAugment: time spans masked per training clip", low=0, high=20))
     spec_augment_time_width: float = setting(0.05, Rule(

@@ -17,8 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from whisper_tui.errors import AudioError
-
-SAMPLE_RATE = 16000
+from whisper_tui.whisper_facts import SAMPLE_RATE  # re-exported: the engine reads it here
 
 _FORMAT_EXTENSIONS = {
     "WAV": (".wav", ".wave"),

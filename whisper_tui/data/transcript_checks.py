@@ -13,7 +13,9 @@ from __future__ import annotations
 import functools
 import re
 
-DECODER_POSITIONS = 448  # Whisper's max_target_positions, every size
+from whisper_tui.whisper_facts import MAX_TARGET_TOKENS
+
+DECODER_POSITIONS = MAX_TARGET_TOKENS  # Whisper's max_target_positions, every size
 LONGEST_PROMPT = 4  # <|startoftranscript|> <|lang|> <|task|> <|notimestamps|> (multilingual models)
 MAX_TRANSCRIPT_TOKENS = DECODER_POSITIONS - LONGEST_PROMPT - 1  # and <|endoftext|>
 

@@ -18,14 +18,14 @@ from functools import lru_cache
 import numpy as np
 
 from whisper_tui.models.window import WHISPER_WINDOW_S
+from whisper_tui.whisper_facts import MEL_BINS, SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 N_FFT = 400
 HOP_LENGTH = 160
 
 
 @lru_cache(maxsize=8)
-def mel_filters(n_mels: int = 80, sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT) -> np.ndarray:
+def mel_filters(n_mels: int = MEL_BINS, sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT) -> np.ndarray:
     """(n_mels, n_fft // 2 + 1) Slaney mel filter bank from 0 to 8 kHz (librosa's `mel(htk=False, norm="slaney")`)."""
     fft_freqs = np.fft.rfftfreq(n=n_fft, d=1.0 / sample_rate)
     f_sp = 200.0 / 3  # linear part: 66.7 Hz per mel up to 1 kHz
@@ -62,7 +62,7 @@ class LogMel:
     style code reads it the same way.
     """
 
-    def __init__(self, n_mels: int = 80, chunk_length: int = WHISPER_WINDOW_S, sampling_rate: int = SAMPLE_RATE) -> None:
+    def __init__(self, n_mels: int = MEL_BINS, chunk_length: int = WHISPER_WINDOW_S, sampling_rate: int = SAMPLE_RATE) -> None:
         self.feature_size = int(n_mels)
         self.chunk_length = int(chunk_length)
         self.sampling_rate = int(sampling_rate)
@@ -90,6 +90,6 @@ class LogMel:
         return ((log_spec + 4.0) / 4.0).astype(np.float32, copy=False)
 
 
-def log_mel(waves: Sequence[np.ndarray], n_mels: int = 80, chunk_length: int = WHISPER_WINDOW_S) -> np.ndarray:
+def log_mel(waves: Sequence[np.ndarray], n_mels: int = MEL_BINS, chunk_length: int = WHISPER_WINDOW_S) -> np.ndarray:
     """Shortcut for `LogMel(n_mels, chunk_length)(waves)`."""
     return LogMel(n_mels, chunk_length)(waves)

@@ -52,9 +52,9 @@ from whisper_tui.inference.backends import (BACKENDS, CT2, BackendInfo, backend_
                                             windows_label)
 from whisper_tui.models.window import (WHISPER_WINDOW_S, processor_window_s, saved_windows, supported_windows,
                                        window_for)
+from whisper_tui.whisper_facts import MAX_TARGET_TOKENS, MEL_BINS
 
 MAX_CHUNK_S = float(WHISPER_WINDOW_S)
-MAX_TARGET_TOKENS = 448  # the decoder's positions: no decode asks for more
 CUT_SEARCH_S = 5.0  # look this far back from each 30 s mark for the quietest place to cut
 _MIN_SAMPLES = SAMPLE_RATE // 100  # under 10 ms there is nothing to hear
 _TOKENS_PER_SECOND = 10  # generous: fast speech is about 4-5 tokens/s
@@ -245,7 +245,7 @@ class Transcriber:
 
             enable_any_window(self.model)
         config = self.model.config
-        self._max_target = int(getattr(config, "max_target_positions", 448))
+        self._max_target = int(getattr(config, "max_target_positions", MAX_TARGET_TOKENS))
         from whisper_tui.system.threads import ThreadTuner, tuning_enabled
 
         # per-batch thread tuning on CPU (see system/threads.py); torch's setting is restored after each batch
@@ -260,7 +260,7 @@ class Transcriber:
         self.model_name = f"{model or 'tiny.en'} (CTranslate2 {self._ct2.compute_type})"
         self.multilingual = self._ct2.multilingual
         self.language = language or "en"
-        self._max_target = 448
+        self._max_target = MAX_TARGET_TOKENS
 
     @property
     def processor(self):
@@ -435,14 +435,15 @@ class CT2Whisper:
         self.tuner = ThreadTuner(threads, probe_steps=1, hold_steps=8, apply=self.model_for)
         self.model = self.model_for(threads[0])
         self.multilingual = bool(self.model.is_multilingual)
-        self.n_mels = int(self.model.n_mels or 80)
+        self.n_mels = int(self.model.n_mels or MEL_BINS)
         self.windows = saved_windows(folder)  # shortest first; an export records them (window.py)
         self._log_mels: dict[int, LogMel] = {}
         self.features = self.features_at(self.windows[-1])
         self.tokens = WhisperTokens.from_folder(folder, self.multilingual)
         self._processor = None
-        self.eot = self.tokens.eot
-        self.timestamp_begin = self.tokens.no_timestamps + 1  # <|0.00|>: every id from here on is a time
+        # the names older callers use (labelling, importers.align)
+        self._sot, self._no_ts, self._task, self._eot = (self.tokens.sot, self.tokens.no_timestamps,
+                                                         self.tokens.transcribe, self.tokens.eot)
 
     def model_for(self, threads: int):
         """The instance running on `threads` intra-op threads, loaded on first use."""
@@ -491,54 +492,30 @@ class CT2Whisper:
                 set_supported_windows(self._processor, self.windows)
         return self._processor
 
-    def prompt(self, language: str, timestamps: bool = False) -> list[int]:
-        """The decoder's start: <|startoftranscript|> (language, task) and <|notimestamps|> unless `timestamps`
-        (without it CTranslate2 applies Whisper's timestamp rules)."""
-        start = self.tokens.prompt(language or "en")
-        return start[:-1] if timestamps else start
-
-    @staticmethod
-    def storage(features: np.ndarray):
-        """A batch of log-mels (batch, mels, frames) as the StorageView CTranslate2 encodes."""
-        import ctranslate2
-
-        return ctranslate2.StorageView.from_array(np.ascontiguousarray(features, dtype=np.float32))
-
-    def decode(self, features, prompts: list[list[int]], max_new_tokens: int, *, num_beams: int = 1,
-               tuned: bool = False, **options) -> tuple[list[list[int]], list]:
-        """The one CTranslate2 decode: `features` (log-mels, or a StorageView already encoded) from `prompts`.
-
-        Owns the token cap and the loop guard: transformers' generate gives `max_new_tokens` new tokens,
-        CTranslate2 gives max_length // 2 (OpenAI's sample_len = n_text_ctx // 2 convention), so it asks for
-        twice as many, within the decoder's 448 positions; each sequence is cut where `LoopGuard` would have
-        stopped it. `tuned`: run on the thread tuner's current instance (transcription), else on `model`.
-        `options` go to CTranslate2's generate (return_no_speech_prob, return_logits_vocab, ...).
-        Returns the cut ids (with <|endoftext|> when the model ended) and CTranslate2's results.
-        """
-        storage = self.storage(features) if isinstance(features, np.ndarray) else features
-        kwargs = dict(beam_size=num_beams, max_length=min(MAX_TARGET_TOKENS, 2 * max_new_tokens),
-                      suppress_blank=True, suppress_tokens=[-1], **options)
-        if tuned:
-            self.tuner.before()
-            try:
-                results = self.model_for(self.tuner.current).generate(storage, prompts, **kwargs)
-            finally:
-                self.tuner.after()
-        else:
-            results = self.model.generate(storage, prompts, **kwargs)
-        guard = LoopGuard(self.eot)
-        return [guard.cut(r.sequences_ids[0]) for r in results], list(results)
+    def _prompt(self, language: str) -> list[int]:
+        return self.tokens.prompt(language or "en")
 
     def generate(self, waves: list[np.ndarray], max_length: int, num_beams: int, language: str,
                  window: int | None = None) -> list[str]:
         """Texts for `waves` run at `window` seconds (default: the shortest of the model's that holds the longest)."""
+        import ctranslate2
+
         if window is None:
             window = window_for(max(len(w) for w in waves) / SAMPLE_RATE, self.windows)
         features = self.features_at(window)(waves)
-        ids, _ = self.decode(features, [self.prompt(language)] * len(waves), max_length, num_beams=num_beams,
-                             tuned=True)
+        storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(features, dtype=np.float32))
+        # transformers' Whisper generate gives `max_length` new tokens; CTranslate2 gives max_length // 2
+        # (OpenAI's sample_len = n_text_ctx // 2 convention), so ask for twice as many, within 448.
+        self.tuner.before()
+        try:
+            results = self.model_for(self.tuner.current).generate(
+                storage, [self._prompt(language)] * len(waves), beam_size=num_beams,
+                max_length=min(MAX_TARGET_TOKENS, 2 * max_length), suppress_blank=True, suppress_tokens=[-1])
+        finally:
+            self.tuner.after()
+        guard = LoopGuard(self._eot)
         # text tokens sit below <|endoftext|>; timestamps and other specials are dropped by decode
-        return [self.tokens.decode(seq).strip() for seq in ids]
+        return [self.tokens.decode(guard.cut(r.sequences_ids[0])).strip() for r in results]
 
 
 def _ct2_threads() -> int:

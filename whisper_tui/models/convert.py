@@ -28,6 +28,7 @@ from whisper_tui.models.ct2_format import CT2Model, read_model_bin
 from whisper_tui.errors import ModelError
 from whisper_tui.config.locations import CONVERTED_MARKER as MARKER, converted_models_dir
 from whisper_tui.models.window import POSITIONS_PER_SECOND, WHISPER_WINDOW_POSITIONS
+from whisper_tui.whisper_facts import MEL_BINS
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +304,7 @@ def generation_config(ct2_dir: Path, tokenizer, dims: dict):
     return gen
 
 
-def build_processor(ct2_dir: str | Path, n_mels: int = 80, vocab_size: int | None = None,
+def build_processor(ct2_dir: str | Path, n_mels: int = MEL_BINS, vocab_size: int | None = None,
                     max_source_positions: int = WHISPER_WINDOW_POSITIONS):
     """WhisperProcessor from a CT2 folder's tokenizer.json, padded with timestamp tokens up to `vocab_size`.
 

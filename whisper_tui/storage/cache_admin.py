@@ -37,15 +37,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from whisper_tui.errors import DiskFull, ProfileError
-from whisper_tui.config.locations import CONVERTED_MARKER, EXPORT_MARKER, cache_dir
+from whisper_tui.config.locations import (
+    CONVERTED_FOLDER, CONVERTED_MARKER, CROSS_KV_FOLDER, CT2_FOLDER, ENCODER_FOLDER, EXPORT_MARKER, cache_dir,
+)
 from whisper_tui.system.processes import pid_alive
 
 GB = 10**9  # finetuning.encoder_cache_max_gb and the messages use decimal GB, like disk sizes
 DISK_RESERVE_BYTES = 256 * 1024**2  # never fill a disk to its last byte: checkpoints and logs still need room
-ENCODER_FOLDER = "encoder-cache"
-CT2_FOLDER = "ct2"
-CONVERTED_FOLDER = "models"  # locations.converted_models_dir()
-CROSS_KV_FOLDER = "cross-kv"
 KINDS = ("encoder", "views", "converted", "ct2")  # what `--kind` chooses; leftovers always go with prune/clear
 REMOVABLE = KINDS + ("cross-kv", "leftover")
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from whisper_tui.models.window import MEL_FRAMES_PER_SECOND, WHISPER_WINDOW_S
+from whisper_tui.whisper_facts import MEL_BINS
 
 CACHE_OFF_REASON = ("SpecAugment (training.spec_augment) masks the encoder's input differently every epoch, "
                     "so its output cannot be computed once and reused")
@@ -81,7 +82,7 @@ def example_seed(seed: int, epoch: int, index: int) -> int:
 class SpecAugment:
     """Masks one clip's (n_mels, frames) features with torchaudio's FrequencyMasking / TimeMasking."""
 
-    def __init__(self, settings: SpecAugmentSettings, seed: int, n_mels: int = 80):
+    def __init__(self, settings: SpecAugmentSettings, seed: int, n_mels: int = MEL_BINS):
         self.settings = settings
         self.seed = int(seed)
         self.freq_width = max(0, min(int(settings.freq_width), int(n_mels)))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from whisper_tui.config.locations import cache_dir
+from whisper_tui.config.locations import CROSS_KV_FOLDER, cache_dir
 from whisper_tui.models.parts import base_of, decoder_of
 from whisper_tui.system.processes import pid_alive
 
@@ -106,7 +106,7 @@ class CrossKVCache:
         """
         import torch
 
-        root = Path(root or cache_dir() / "cross-kv")
+        root = Path(root or cache_dir() / CROSS_KV_FOLDER)
         root.mkdir(parents=True, exist_ok=True)
         _sweep(root)
         folder = root / f"run-{os.getpid()}-{time.time_ns()}"

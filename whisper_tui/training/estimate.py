@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from whisper_tui.models.parts import WHISPER_LINEAR_LAYERS
 from whisper_tui.models.window import WHISPER_WINDOW_POSITIONS
+from whisper_tui.whisper_facts import MAX_TARGET_TOKENS, MEL_BINS
 
 RUNTIME_OVERHEAD_BYTES = 512 * 1024**2  # CUDA context / torch allocator slack / Python process
 NF4_BYTES_PER_PARAM = 0.5 + 4 / 64  # 4-bit weight + one fp32 absmax per 64-value block
@@ -36,9 +37,9 @@ class WhisperShape:
     encoder_ffn_dim: int = 1536
     decoder_ffn_dim: int = 1536
     vocab_size: int = 51864
-    num_mel_bins: int = 80
+    num_mel_bins: int = MEL_BINS
     max_source_positions: int = WHISPER_WINDOW_POSITIONS
-    max_target_positions: int = 448
+    max_target_positions: int = MAX_TARGET_TOKENS
 
     @classmethod
     def from_config(cls, config: Mapping[str, object]) -> WhisperShape:

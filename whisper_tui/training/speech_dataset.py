@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from whisper_tui.whisper_facts import MAX_TARGET_TOKENS
+
 _PLACEHOLDER_SAMPLES = 8000  # half a second of silence stands in for an unreadable clip; it is never trained on
 
 
@@ -160,7 +162,7 @@ class FeaturesOnAccess:
 class FeatureDataset(FeaturesOnAccess):
     """Examples with log-mel features computed on access from the clips on disk."""
 
-    def __init__(self, clips, processor, prefix: Sequence[int], max_label_length: int = 448,
+    def __init__(self, clips, processor, prefix: Sequence[int], max_label_length: int = MAX_TARGET_TOKENS,
                  bad: BadClips | None = None):
         self.clips = list(clips)
         self.processor = processor

@@ -318,14 +318,14 @@ class TrainerSetup:
         import shutil
 
         from whisper_tui.training.cross_kv import CrossKVCache, FastCrossAttention, cross_kv_is_valid, estimated_bytes
-        from whisper_tui.config.locations import cache_dir
+        from whisper_tui.config.locations import CROSS_KV_FOLDER, cache_dir
 
         ok, why = cross_kv_is_valid(model)
         if not ok:
             self.log(f"cross-attention cache off: {why}")
             return None
         need = estimated_bytes(model, train_ds.n_rows)  # one per clip, or per clip view (views.py)
-        root = cache_dir() / "cross-kv"
+        root = cache_dir() / CROSS_KV_FOLDER
         root.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(root).free
         if need > free // 2:

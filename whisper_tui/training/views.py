@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from whisper_tui.training.speech_dataset import FeaturesOnAccess
+from whisper_tui.whisper_facts import SAMPLE_RATE
 
 VIEWS_VERSION = 1  # part of the cache key: bump when a perturbation changes
 GAIN_DB = 6.0
@@ -134,7 +135,7 @@ def view_length(n_samples: int, params: ViewParams, sr: int) -> int:
     return -(-new * int(n_samples) // orig)
 
 
-def make_view(wave: np.ndarray, settings: ViewSettings, clip_key: str, view: int, sr: int = 16000) -> np.ndarray:
+def make_view(wave: np.ndarray, settings: ViewSettings, clip_key: str, view: int, sr: int = SAMPLE_RATE) -> np.ndarray:
     """The perturbed copy `view` (>= 1) of a clip's 16 kHz float32 waveform; view 0 returns it unchanged."""
     if view == 0:
         return wave

@@ -21,8 +21,8 @@ import hashlib
 from collections.abc import Sequence
 
 from whisper_tui.models.window import MEL_FRAMES_PER_SECOND, windows_holding
+from whisper_tui.whisper_facts import SAMPLE_RATE
 
-SAMPLE_RATE = 16000
 # Share of training batches at the shortest window that holds them; the rest spread evenly over the longer
 # ones. The shortest is where the saved model will run the batch, and the cheapest to train: on a CPU a step at
 # 30 s costs 2.3x one at 10 s (cpu-quick, batch 8), so an even spread would cost a time budget's epochs. At 0.6
