@@ -441,9 +441,8 @@ class CT2Whisper:
         self.features = self.features_at(self.windows[-1])
         self.tokens = WhisperTokens.from_folder(folder, self.multilingual)
         self._processor = None
-        # the names older callers use (labelling, importers.align)
-        self._sot, self._no_ts, self._task, self._eot = (self.tokens.sot, self.tokens.no_timestamps,
-                                                         self.tokens.transcribe, self.tokens.eot)
+        self.eot = self.tokens.eot
+        self.timestamp_begin = self.tokens.no_timestamps + 1  # <|0.00|>: every id from here on is a time
 
     def model_for(self, threads: int):
         """The instance running on `threads` intra-op threads, loaded on first use."""
@@ -492,30 +491,54 @@ class CT2Whisper:
                 set_supported_windows(self._processor, self.windows)
         return self._processor
 
-    def _prompt(self, language: str) -> list[int]:
-        return self.tokens.prompt(language or "en")
+    def prompt(self, language: str, timestamps: bool = False) -> list[int]:
+        """The decoder's start: <|startoftranscript|> (language, task) and <|notimestamps|> unless `timestamps`
+        (without it CTranslate2 applies Whisper's timestamp rules)."""
+        start = self.tokens.prompt(language or "en")
+        return start[:-1] if timestamps else start
+
+    @staticmethod
+    def storage(features: np.ndarray):
+        """A batch of log-mels (batch, mels, frames) as the StorageView CTranslate2 encodes."""
+        import ctranslate2
+
+        return ctranslate2.StorageView.from_array(np.ascontiguousarray(features, dtype=np.float32))
+
+    def decode(self, features, prompts: list[list[int]], max_new_tokens: int, *, num_beams: int = 1,
+               tuned: bool = False, **options) -> tuple[list[list[int]], list]:
+        """The one CTranslate2 decode: `features` (log-mels, or a StorageView already encoded) from `prompts`.
+
+        Owns the token cap and the loop guard: transformers' generate gives `max_new_tokens` new tokens,
+        CTranslate2 gives max_length // 2 (OpenAI's sample_len = n_text_ctx // 2 convention), so it asks for
+        twice as many, within the decoder's 448 positions; each sequence is cut where `LoopGuard` would have
+        stopped it. `tuned`: run on the thread tuner's current instance (transcription), else on `model`.
+        `options` go to CTranslate2's generate (return_no_speech_prob, return_logits_vocab, ...).
+        Returns the cut ids (with <|endoftext|> when the model ended) and CTranslate2's results.
+        """
+        storage = self.storage(features) if isinstance(features, np.ndarray) else features
+        kwargs = dict(beam_size=num_beams, max_length=min(MAX_TARGET_TOKENS, 2 * max_new_tokens),
+                      suppress_blank=True, suppress_tokens=[-1], **options)
+        if tuned:
+            self.tuner.before()
+            try:
+                results = self.model_for(self.tuner.current).generate(storage, prompts, **kwargs)
+            finally:
+                self.tuner.after()
+        else:
+            results = self.model.generate(storage, prompts, **kwargs)
+        guard = LoopGuard(self.eot)
+        return [guard.cut(r.sequences_ids[0]) for r in results], list(results)
 
     def generate(self, waves: list[np.ndarray], max_length: int, num_beams: int, language: str,
                  window: int | None = None) -> list[str]:
         """Texts for `waves` run at `window` seconds (default: the shortest of the model's that holds the longest)."""
-        import ctranslate2
-
         if window is None:
             window = window_for(max(len(w) for w in waves) / SAMPLE_RATE, self.windows)
         features = self.features_at(window)(waves)
-        storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(features, dtype=np.float32))
-        # transformers' Whisper generate gives `max_length` new tokens; CTranslate2 gives max_length // 2
-        # (OpenAI's sample_len = n_text_ctx // 2 convention), so ask for twice as many, within 448.
-        self.tuner.before()
-        try:
-            results = self.model_for(self.tuner.current).generate(
-                storage, [self._prompt(language)] * len(waves), beam_size=num_beams,
-                max_length=min(MAX_TARGET_TOKENS, 2 * max_length), suppress_blank=True, suppress_tokens=[-1])
-        finally:
-            self.tuner.after()
-        guard = LoopGuard(self._eot)
+        ids, _ = self.decode(features, [self.prompt(language)] * len(waves), max_length, num_beams=num_beams,
+                             tuned=True)
         # text tokens sit below <|endoftext|>; timestamps and other specials are dropped by decode
-        return [self.tokens.decode(guard.cut(r.sequences_ids[0])).strip() for r in results]
+        return [self.tokens.decode(seq).strip() for seq in ids]
 
 
 def _ct2_threads() -> int:

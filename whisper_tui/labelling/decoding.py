@@ -14,7 +14,7 @@ of labelling them with invented words). Two backends give the same `Decoded`:
   start-of-transcript position, the no-speech probability (OpenAI's definition).
 
 Timestamp tokens are kept in `Decoded.tokens` (ids >= `timestamp_begin`); text tokens sit below
-`eot`. Both backends stop a repetition loop the way `transcribe.LoopGuard` does.
+`eot`. Both backends stop a repetition loop the way `transcribe.LoopGuard` does (CT2: `CT2Whisper.decode`).
 
 An any-window model (window.py) decodes a clip without timestamps (a short file kept whole, a
 relabelled clip) at the shortest of its windows that holds it, as the transcriber does; a window of
@@ -33,7 +33,6 @@ import numpy as np
 from whisper_tui.data.audio import SAMPLE_RATE
 from whisper_tui.models.parts import encoder_of
 from whisper_tui.models.window import window_for
-from whisper_tui.whisper_facts import MAX_TARGET_TOKENS
 
 TOKENS_PER_SECOND = 10  # generous: fast speech is about 4-5 tokens a second (as transcribe.py)
 TOKEN_ALLOWANCE = 20
@@ -76,8 +75,8 @@ class CT2Decoder:
         from whisper_tui.inference.transcribe import CT2Whisper
 
         self._cw = CT2Whisper(model, device=device)
-        self.eot = self._cw._eot
-        self.timestamp_begin = self._cw._no_ts + 1
+        self.eot = self._cw.eot
+        self.timestamp_begin = self._cw.timestamp_begin
         self.multilingual = self._cw.multilingual
         self.windows = self._cw.windows
         self.window_s = self._cw.window_s
@@ -85,24 +84,16 @@ class CT2Decoder:
         self._decode_ids = self._cw.tokens.decode
 
     def decode(self, wave: np.ndarray, timestamps: bool, language: str = "en") -> Decoded:
-        import ctranslate2
-
-        from whisper_tui.inference.transcribe import LoopGuard
-
         cw = self._cw
         window = window_to_decode(len(wave) / SAMPLE_RATE, self.windows, timestamps)
         features = cw.features_at(window)([wave])
-        storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(features, dtype=np.float32))
-        prompt = cw._prompt(language)
-        if timestamps:
-            prompt = prompt[:-1]  # without <|notimestamps|>: CTranslate2 then applies the timestamp rules
         budget = math.ceil(len(wave) / SAMPLE_RATE * TOKENS_PER_SECOND) + TOKEN_ALLOWANCE
         if timestamps:
             budget *= 2  # a pair of timestamps per segment
-        result = cw.model.generate(storage, [prompt], beam_size=1, max_length=min(MAX_TARGET_TOKENS, 2 * budget),
-                                   return_no_speech_prob=True, return_logits_vocab=True,
-                                   suppress_blank=True, suppress_tokens=[-1])[0]
-        ids = [t for t in LoopGuard(self.eot).cut(result.sequences_ids[0]) if t != self.eot]
+        cut, results = cw.decode(features, [cw.prompt(language, timestamps)], budget,
+                                 return_no_speech_prob=True, return_logits_vocab=True)
+        result = results[0]
+        ids = [t for t in cut[0] if t != self.eot]
         steps = result.logits[0]
         probs = [_softmax_at(np.asarray(steps[k]), t) for k, t in enumerate(ids) if k < len(steps)]
         return Decoded(ids[:len(probs)], probs, float(result.no_speech_prob))

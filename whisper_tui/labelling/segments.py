@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from whisper_tui.data.audio import SAMPLE_RATE
-from whisper_tui.labelling import energy
+from whisper_tui.data import energy
 from whisper_tui.labelling.decoding import TIMESTAMP_S, Decoded
 from whisper_tui.models.window import WHISPER_WINDOW_S
 

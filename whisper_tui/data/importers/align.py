@@ -58,9 +58,9 @@ from pathlib import Path
 import numpy as np
 
 from whisper_tui.data.audio import SAMPLE_RATE, load_audio
+from whisper_tui.data.energy import frame_db, quietest
 from whisper_tui.data.metadata import MAX_CLIP_SECONDS
 from whisper_tui.errors import WhisperTuiError
-from whisper_tui.whisper_facts import MAX_TARGET_TOKENS
 
 MIN_SEGMENT_S = 2.0  # shorter sentences are joined to a neighbour when they fit
 POOR_BELOW = 0.6  # quality under this -> status "poor" (see the module docstring)
@@ -70,8 +70,6 @@ MAX_LEAD_S = 1.0  # a clip starts at most this long before its first word's esti
 PAUSE_S = 0.3  # a gap this long between recognised words counts as a pause (a place to cut a long sentence)
 TOKENS_PER_SECOND = 50  # alignment time steps: one per encoder position (20 ms)
 _BATCH = 8
-_FRAME = SAMPLE_RATE // 50  # 20 ms energy frames
-_SMOOTH_FRAMES = 5  # 100 ms: stop-consonant closures are shorter, pauses between words longer
 _SILENCE_DB = 35.0  # a frame this far below the recording's speech level is silence
 _FUZZY_CELLS = 40_000  # stretches bigger than this (words x words) are left to the plain matcher
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*$")
@@ -114,10 +112,8 @@ def _ct2_model(model: str | None, device: str):
 def recognise_words(wave: np.ndarray, model: str | None = None, *, device: str = "auto",
                     language: str = "en", on_progress: ProgressFn | None = None) -> list[RecognisedWord]:
     """Every word the base model hears in a 16 kHz mono wave of any length, with start and end times."""
-    import ctranslate2
-
     from whisper_tui.models.loading import device_for
-    from whisper_tui.inference.transcribe import _MIN_SAMPLES, CUT_SEARCH_S, LoopGuard, plan_chunks
+    from whisper_tui.inference.transcribe import _MIN_SAMPLES, CUT_SEARCH_S, plan_chunks
     from whisper_tui.models.window import processor_window_s
 
     cw = _ct2_model(None if model is None else str(model), device_for(device))
@@ -125,26 +121,21 @@ def recognise_words(wave: np.ndarray, model: str | None = None, *, device: str =
     wave = np.asarray(wave, dtype=np.float32).reshape(-1)
     pieces = [(s, e) for s, e in plan_chunks(wave, max_s=window_s, search_s=min(CUT_SEARCH_S, window_s / 3))
               if e - s >= _MIN_SAMPLES]
-    prompt = cw._prompt(language)
-    align_prompt = prompt[:-1]  # the same start without <|notimestamps|>
+    prompt = cw.prompt(language)
+    align_prompt = cw.prompt(language, timestamps=True)  # the same start without <|notimestamps|>
     tok = cw.processor.tokenizer
-    guard = LoopGuard(cw._eot)
     words: list[RecognisedWord] = []
     for begin in range(0, len(pieces), _BATCH):
         batch = pieces[begin:begin + _BATCH]
         waves = [wave[s:e] for s, e in batch]
         features = cw.processor.feature_extractor(waves, sampling_rate=SAMPLE_RATE, return_tensors="np").input_features
-        storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(features, dtype=np.float32))
-        encoded = cw.model.encode(storage)
+        encoded = cw.model.encode(cw.storage(features))
         longest_s = max(len(w) for w in waves) / SAMPLE_RATE
-        budget = min(MAX_TARGET_TOKENS, 2 * (math.ceil(longest_s * 10) + 20 + len(prompt)))
-        results = cw.model.generate(encoded, [prompt] * len(batch), beam_size=1, max_length=budget,
-                                    suppress_blank=True, suppress_tokens=[-1])
-        token_lists = [[t for t in guard.cut(r.sequences_ids[0]) if t < cw._eot] for r in results]
+        cut, _ = cw.decode(encoded, [prompt] * len(batch), math.ceil(longest_s * 10) + 20 + len(prompt))
+        token_lists = [[t for t in ids if t < cw.eot] for ids in cut]
         keep = [i for i, ids in enumerate(token_lists) if ids]
         if keep:
-            sub = encoded if len(keep) == len(batch) else ctranslate2.StorageView.from_array(
-                np.ascontiguousarray(features[keep], dtype=np.float32))
+            sub = encoded if len(keep) == len(batch) else cw.storage(features[keep])
             frames = [max(1, len(waves[i]) // (SAMPLE_RATE // 100)) for i in keep]
             aligned = cw.model.align(sub, align_prompt, [token_lists[i] for i in keep], frames)
             for i, result in zip(keep, aligned, strict=True):
@@ -417,28 +408,9 @@ def _plan_segments(words: list[_Word], ranks: list[int], max_s: float, min_s: fl
 
 
 def _energy_db(wave: np.ndarray) -> tuple[np.ndarray, float]:
-    """Per-20 ms-frame energy (dB), smoothed over 100 ms, and the level under which a frame is silence."""
-    n = max(1, len(wave) // _FRAME)
-    frames = np.zeros(n * _FRAME, np.float32)
-    frames[:min(len(wave), n * _FRAME)] = wave[:n * _FRAME]
-    power = (frames.reshape(n, _FRAME).astype(np.float64) ** 2).mean(axis=1)
-    smooth = np.convolve(power, np.ones(_SMOOTH_FRAMES) / _SMOOTH_FRAMES, mode="same")
-    db = 10 * np.log10(smooth + 1e-12)
-    speech = float(np.percentile(db, 95))
-    return db, max(speech - _SILENCE_DB, -90.0)
-
-
-def _quietest(db: np.ndarray, t0: float, t1: float) -> float:
-    """The middle of the quietest stretch between t0 and t1 (seconds)."""
-    t0, t1 = min(t0, t1), max(t0, t1)
-    f0, f1 = max(0, int(t0 * 50)), min(len(db), int(math.ceil(t1 * 50)) + 1)
-    if f1 <= f0:
-        return (t0 + t1) / 2
-    region = db[f0:f1]
-    low = np.flatnonzero(region <= region.min() + 1.0)  # near-ties: take the middle of the quiet run
-    runs = np.split(low, np.flatnonzero(np.diff(low) > 1) + 1)
-    run = max(runs, key=len)
-    return (f0 + (run[0] + run[-1]) / 2 + 0.5) / 50
+    """Per-20 ms-frame energy (dB, data/energy.py's frame_db) and the level under which a frame is silence."""
+    db = frame_db(wave)
+    return db, max(float(np.percentile(db, 95)) - _SILENCE_DB, -90.0)
 
 
 def _trim(db: np.ndarray, silence: float, lo: float, hi: float, first: float, last: float) -> tuple[float, float]:
@@ -510,17 +482,17 @@ def align_transcript(wave: np.ndarray, transcript: str, recognised: list[Recogni
         if before is None and after is None:
             continue
         if before is None:
-            starts.append(_quietest(db, foreign[-1].start, after.start + 0.1) if foreign else 0.0)
+            starts.append(quietest(db, foreign[-1].start, after.start + 0.1) if foreign else 0.0)
         elif after is None:
-            ends.append(_quietest(db, before.start, foreign[0].start + 0.1) if foreign else duration_s)
+            ends.append(quietest(db, before.start, foreign[0].start + 0.1) if foreign else duration_s)
         elif foreign:  # speech the transcript does not have: neither clip gets it
-            ends.append(_quietest(db, before.start, foreign[0].start + 0.1))
-            starts.append(_quietest(db, foreign[-1].start, after.start + 0.1))
+            ends.append(quietest(db, before.start, foreign[0].start + 0.1))
+            starts.append(quietest(db, foreign[-1].start, after.start + 0.1))
         else:
             # between the last word's start and the next word's: a word's estimated end can run on
             # through the pause that follows it
             a, b = before.start, after.start
-            cut = _quietest(db, min(a, b), max(a, b) + 0.1)
+            cut = quietest(db, min(a, b), max(a, b) + 0.1)
             ends.append(cut)
             starts.append(cut)
     # middles of the recognised words no transcript word is paired with: speech a clip may hold beyond its text
