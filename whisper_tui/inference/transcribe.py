@@ -52,9 +52,9 @@ from whisper_tui.inference.backends import (BACKENDS, CT2, BackendInfo, backend_
                                             windows_label)
 from whisper_tui.models.window import (WHISPER_WINDOW_S, processor_window_s, saved_windows, supported_windows,
                                        window_for)
+from whisper_tui.whisper_facts import MAX_TARGET_TOKENS, MEL_BINS
 
 MAX_CHUNK_S = float(WHISPER_WINDOW_S)
-MAX_TARGET_TOKENS = 448  # the decoder's positions: no decode asks for more
 CUT_SEARCH_S = 5.0  # look this far back from each 30 s mark for the quietest place to cut
 _MIN_SAMPLES = SAMPLE_RATE // 100  # under 10 ms there is nothing to hear
 _TOKENS_PER_SECOND = 10  # generous: fast speech is about 4-5 tokens/s
@@ -245,7 +245,7 @@ class Transcriber:
 
             enable_any_window(self.model)
         config = self.model.config
-        self._max_target = int(getattr(config, "max_target_positions", 448))
+        self._max_target = int(getattr(config, "max_target_positions", MAX_TARGET_TOKENS))
         from whisper_tui.system.threads import ThreadTuner, tuning_enabled
 
         # per-batch thread tuning on CPU (see system/threads.py); torch's setting is restored after each batch
@@ -260,7 +260,7 @@ class Transcriber:
         self.model_name = f"{model or 'tiny.en'} (CTranslate2 {self._ct2.compute_type})"
         self.multilingual = self._ct2.multilingual
         self.language = language or "en"
-        self._max_target = 448
+        self._max_target = MAX_TARGET_TOKENS
 
     @property
     def processor(self):
@@ -435,7 +435,7 @@ class CT2Whisper:
         self.tuner = ThreadTuner(threads, probe_steps=1, hold_steps=8, apply=self.model_for)
         self.model = self.model_for(threads[0])
         self.multilingual = bool(self.model.is_multilingual)
-        self.n_mels = int(self.model.n_mels or 80)
+        self.n_mels = int(self.model.n_mels or MEL_BINS)
         self.windows = saved_windows(folder)  # shortest first; an export records them (window.py)
         self._log_mels: dict[int, LogMel] = {}
         self.features = self.features_at(self.windows[-1])
