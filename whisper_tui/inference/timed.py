@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from whisper_tui.data.audio import SAMPLE_RATE
+from whisper_tui.whisper_facts import SAMPLE_RATE
 from whisper_tui.inference.subtitles import Segment
 
 _MIN_TAIL_S = 0.2  # a last piece shorter than this holds no speech worth a window
