@@ -206,7 +206,7 @@ def voice_available(voice: str) -> bool:
 
 
 def backend() -> str:
-    """Which engine synthesize() is using: "library", "binary" or "unavailable" (for `doctor` output)."""
+    """Which engine synthesize() is using: "library", "binary" or "unavailable" (tests/test_sample_data.py asks)."""
     try:
         synthesize("a")
     except AudioError:
