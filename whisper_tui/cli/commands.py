@@ -253,6 +253,10 @@ def _default_report_path(model_name: str) -> Path:
 # -- transcribe ------------------------------------------------------------------------------
 def cmd_transcribe(args) -> int:
     quiet_libraries()
+    if getattr(args, "format", None) or getattr(args, "output_dir", None) or getattr(args, "prompt", None):
+        from whisper_tui.cli.timed_command import run_timed
+
+        return run_timed(args)
     from whisper_tui.inference.transcribe import Transcriber, list_audio_files
 
     files = list_audio_files(Path(args.path).expanduser())

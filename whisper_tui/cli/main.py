@@ -87,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--json", action="store_true", help="print JSON lines instead of text")
     tr.add_argument("--backend", choices=["torch", "ct2"], default="torch",
                     help="ct2 = CTranslate2 (faster-whisper's engine; the model is exported once and cached)")
+    tr.add_argument("--format", choices=["txt", "srt", "vtt", "json", "tsv"], default=None,
+                    help="timed segments (Whisper's timestamp decoding) in this format: one file to stdout")
+    tr.add_argument("--output-dir", default=None, metavar="DIR",
+                    help="write one NAME.EXT per input here (atomically) instead of stdout")
+    tr.add_argument("--prompt", default=None, metavar="TEXT",
+                    help="previous text before each window (like OpenAI's initial_prompt): names, spellings, style")
 
     x = sub.add_parser("export", help="export a model (LoRA merged) to CTranslate2 for faster-whisper")
     x.add_argument("model", help="tiny.en, a run folder, its final/ or best/, or any local Whisper folder")

@@ -1,0 +1,32 @@
+"""`transcribe --format/--output-dir/--prompt`: timed segments to stdout or one file per input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from whisper_tui.inference.subtitles import parse
+
+JFK = Path(__file__).resolve().parents[1] / "whisper_tui" / "data" / "jfk.flac"
+
+
+@pytest.mark.timeout(120)
+def test_one_file_to_stdout_as_json_and_a_folder_to_files(tmp_path, capsys):
+    from whisper_tui.cli.main import main
+
+    assert main(["transcribe", str(JFK), "--format", "json", "--prompt", "President Kennedy."]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["segments"] and doc["segments"][0]["start"] == 0.0 and doc["segments"][-1]["end"] > 8
+    assert "fellow Americans" in doc["text"]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.flac", "b.flac"):
+        shutil.copy(JFK, folder / name)
+    assert main(["transcribe", str(folder), "--format", "vtt"]) != 0  # two files need --output-dir
+    assert main(["transcribe", str(folder), "--format", "vtt", "--output-dir", str(tmp_path / "out")]) == 0
+    written = sorted((tmp_path / "out").iterdir())
+    assert [p.name for p in written] == ["a.vtt", "b.vtt"]
+    assert all(p.read_text().startswith("WEBVTT") and parse(p.read_text(), "vtt") for p in written)

@@ -1,0 +1,51 @@
+"""`transcribe --format txt|srt|vtt|json|tsv [--output-dir DIR] [--prompt TEXT]`: timed segments out.
+
+One input goes to stdout; with --output-dir every input becomes DIR/NAME.EXT, written atomically.
+Segments come from Whisper's sequential timestamp decoding (inference/timed.py) on the model's
+CTranslate2 export (made once and cached for a transformers model or run folder).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from whisper_tui.cli.console import ProgressBar, say
+from whisper_tui.errors import WhisperTuiError
+from whisper_tui.exit_codes import EXIT_OK, EXIT_USER
+
+
+def run_timed(args) -> int:
+    from whisper_tui.data.audio import load_audio
+    from whisper_tui.inference.subtitles import render, write_transcript
+    from whisper_tui.inference.timed import transcribe_segments
+    from whisper_tui.inference.transcribe import CT2Whisper, list_audio_files
+    from whisper_tui.models.loading import device_for
+
+    fmt = args.format or "txt"
+    files = list_audio_files(Path(args.path).expanduser())
+    out_dir = Path(args.output_dir).expanduser() if args.output_dir else None
+    if len(files) > 1 and out_dir is None:
+        say(f"error: {len(files)} files: give --output-dir DIR for one {fmt} file per input", err=True)
+        return EXIT_USER
+    if getattr(args, "backend", "ct2") == "torch":
+        say("note: timed segments run on the model's CTranslate2 export", err=True)
+    cw = CT2Whisper(args.model, device=device_for("auto"))
+    failures = 0
+    bar = ProgressBar("transcribe", len(files)) if out_dir else None
+    for i, path in enumerate(files, 1):
+        try:
+            segments = transcribe_segments(cw, load_audio(path), prompt_text=args.prompt)
+        except WhisperTuiError as exc:
+            say(f"{path.name}: ERROR: {exc}", err=True)
+            failures += 1
+            continue
+        if out_dir is None:
+            sys.stdout.write(render(segments, fmt))
+        else:
+            write_transcript(segments, path, out_dir, fmt)
+            bar.update(i)
+    if bar is not None:
+        bar.close()
+        say(f"wrote {len(files) - failures} {fmt} file(s) to {out_dir}", err=True)
+    return EXIT_USER if failures else EXIT_OK
