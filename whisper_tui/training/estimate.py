@@ -498,4 +498,4 @@ def estimate_encoder_cache(profile, *, clips: int | None = None, train_clips: in
         * shape.d_model * 2, root=str(root), free_bytes=free,
         reclaimable_bytes=sum(e.size for e in caches if e.removable),
         held_bytes=sum(e.size for e in caches if not e.removable),
-        limit_bytes=limit_bytes(getattr(ft, "encoder_cache_max_gb", 0)))
+        limit_bytes=limit_bytes(ft.encoder_cache_max_gb))
