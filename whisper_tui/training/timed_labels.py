@@ -1,0 +1,43 @@
+"""Labels with timestamp tokens and previous text, as Whisper's own training mixes them (issue 25).
+
+A model trained only on `<|notimestamps|>` labels forgets where segments start. A single clip of
+duration d becomes `<|0.00|> text <|d|>` (d rounded to Whisper's 0.02 s step, within the window);
+a clip conditioned on previous text starts with `<|startofprev|> previous text` before
+<|startoftranscript|>, and those tokens are masked from the loss (`PROMPT_MASK`): the model reads them,
+it is not taught to write them. Not yet wired into the collator (a profile key for each share comes next).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+TIMESTAMP_STEP_S = 0.02
+PROMPT_MASK = -100  # the loss ignores these label positions
+MAX_PREVIOUS_TOKENS = 223  # OpenAI keeps at most n_text_ctx // 2 - 1 tokens of previous text
+
+
+def timestamp_token(seconds: float, timestamp_begin: int, window_s: float = 30.0) -> int:
+    """The id of <|t|> for `seconds` (rounded to 0.02 s, clamped to [0, window_s])."""
+    return timestamp_begin + round(min(max(float(seconds), 0.0), float(window_s)) / TIMESTAMP_STEP_S)
+
+
+def timed_label_ids(body: Sequence[int], prefix: Sequence[int], *, eot: int, no_timestamps: int,
+                    timestamp_begin: int, duration_s: float, window_s: float = 30.0,
+                    previous: Sequence[int] | None = None, sot_prev: int | None = None) -> list[int]:
+    """Labels for one clip: [<|startofprev|> previous (masked)] prefix without <|notimestamps|>,
+    <|0.00|> body <|duration|> <|endoftext|>. `body` is the text's tokens, `prefix` the usual decoder
+    prefix (<|startoftranscript|> [language task] <|notimestamps|>)."""
+    start = [t for t in prefix if t != no_timestamps]
+    ids = [*start, timestamp_token(0.0, timestamp_begin, window_s), *body,
+           timestamp_token(duration_s, timestamp_begin, window_s), eot]
+    if previous:
+        if sot_prev is None:
+            raise ValueError("previous text needs the <|startofprev|> id")
+        kept = list(previous)[-MAX_PREVIOUS_TOKENS:]
+        ids = [PROMPT_MASK] * (1 + len(kept)) + ids
+    return ids
+
+
+def prompt_ids(previous: Sequence[int], sot_prev: int) -> list[int]:
+    """The decoder input for the masked positions of `timed_label_ids(previous=...)`."""
+    return [sot_prev, *list(previous)[-MAX_PREVIOUS_TOKENS:]]
