@@ -47,6 +47,17 @@ def _fit_to_input(encoder, args, kwargs) -> None:
     encoder.config.max_source_positions = positions
 
 
+def one_segment(gen_kwargs: dict) -> dict:
+    """Generate kwargs for encoder outputs (one window per clip, no input_features): one decoding pass.
+
+    Without it transformers' generate treats a clip whose tokens hold two timestamps in a row (a random or
+    looping model emits them) as unfinished and goes round its long-form loop again, which slices the
+    input_features it was not given: TypeError "'NoneType' object is not subscriptable" in
+    `_maybe_reduce_batch`, for the whole batch. A window of encoder outputs is one segment, so one pass is all.
+    """
+    return {**gen_kwargs, "force_unique_generate_call": True}
+
+
 def _generate_at_input_window(self, *args, **kwargs):
     """Whisper's generate at the window of the features (or encoder outputs) it is given.
 
@@ -65,6 +76,8 @@ def _generate_at_input_window(self, *args, **kwargs):
         positions = int(hidden.shape[1])
     else:
         positions = full
+    if features is None and encoded is not None:
+        kwargs = one_segment(kwargs)
     if not 0 < positions < full:
         return type(self).generate(self, *args, **kwargs)
     self.config.max_source_positions = positions
