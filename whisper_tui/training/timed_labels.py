@@ -11,18 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from whisper_tui.models.window import WHISPER_WINDOW_S
+
 TIMESTAMP_STEP_S = 0.02
 PROMPT_MASK = -100  # the loss ignores these label positions
 MAX_PREVIOUS_TOKENS = 223  # OpenAI keeps at most n_text_ctx // 2 - 1 tokens of previous text
 
 
-def timestamp_token(seconds: float, timestamp_begin: int, window_s: float = 30.0) -> int:
+def timestamp_token(seconds: float, timestamp_begin: int, window_s: float = WHISPER_WINDOW_S) -> int:
     """The id of <|t|> for `seconds` (rounded to 0.02 s, clamped to [0, window_s])."""
     return timestamp_begin + round(min(max(float(seconds), 0.0), float(window_s)) / TIMESTAMP_STEP_S)
 
 
 def timed_label_ids(body: Sequence[int], prefix: Sequence[int], *, eot: int, no_timestamps: int,
-                    timestamp_begin: int, duration_s: float, window_s: float = 30.0,
+                    timestamp_begin: int, duration_s: float, window_s: float = WHISPER_WINDOW_S,
                     previous: Sequence[int] | None = None, sot_prev: int | None = None) -> list[int]:
     """Labels for one clip: [<|startofprev|> previous (masked)] prefix without <|notimestamps|>,
     <|0.00|> body <|duration|> <|endoftext|>. `body` is the text's tokens, `prefix` the usual decoder
