@@ -442,7 +442,7 @@ class CT2Whisper:
         self.tokens = WhisperTokens.from_folder(folder, self.multilingual)
         self._processor = None
         self.eot = self.tokens.eot
-        self.timestamp_begin = self.tokens.no_timestamps + 1  # <|0.00|>: every id from here on is a time
+        self.timestamp_begin = self.tokens.timestamp_begin  # <|0.00|>: every id from here on is a time
 
     def model_for(self, threads: int):
         """The instance running on `threads` intra-op threads, loaded on first use."""

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from whisper_tui.inference.ct2_tokenizer import TIMESTAMP_STEP_S  # one timestamp token per 20 ms
 from whisper_tui.models.window import WHISPER_WINDOW_S
 
-TIMESTAMP_STEP_S = 0.02
 PROMPT_MASK = -100  # the loss ignores these label positions
 MAX_PREVIOUS_TOKENS = 223  # OpenAI keeps at most n_text_ctx // 2 - 1 tokens of previous text
 
