@@ -231,3 +231,36 @@ def test_the_modes_are_listed_once():
             if found >= names:
                 copies.append(_where(rel, node))
     assert not copies, f"the modes listed again (read screens/modes.py): {copies}"
+
+
+def _timestamp_steps(tree: ast.AST) -> list[ast.Constant]:
+    """0.02 typed where timestamps are meant: inside a function or statement that speaks of timestamps
+    (a name or text with "timestamp", or a token like "<|%.2f|>"). Other 0.02s (a 2 % share) pass."""
+    found: list[ast.Constant] = []
+    scopes = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    statements = [n for n in getattr(tree, "body", []) if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                              ast.ClassDef))]
+    for scope in scopes + statements:
+        inner = scope.body if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else [scope]
+        text = ast.unparse(scope).lower()
+        if "timestamp" not in text and "<|" not in text:
+            continue
+        for stmt in inner:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue  # walked as a scope of its own
+            found += [n for n in ast.walk(stmt) if isinstance(n, ast.Constant) and type(n.value) is float
+                      and n.value == 0.02]
+    return found
+
+
+def test_the_timestamp_step_is_typed_once():
+    """Whisper's 0.02 s timestamp step: TIMESTAMP_STEP_S in whisper_facts.py, not a 0.02 near timestamps."""
+    copies = [_where(rel, node) for rel, tree in _sources("whisper_tui", "screens") if rel != FACTS_HOME
+              for node in _timestamp_steps(tree)]
+    assert not copies, f"the timestamp step typed again (import TIMESTAMP_STEP_S from {FACTS_HOME}): {copies}"
+
+
+def test_the_timestamp_check_finds_a_copy():
+    caught = ast.parse('TIMESTAMP_S = 0.02\n\ndef names(n):\n    return ["<|%.2f|>" % (i * 0.02) for i in range(n)]\n')
+    share = ast.parse("def reserve(budget_s):\n    return 0.02 * budget_s\n")
+    assert len(_timestamp_steps(caught)) == 2 and not _timestamp_steps(share)

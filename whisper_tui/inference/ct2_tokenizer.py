@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from whisper_tui.errors import ModelError
+from whisper_tui.whisper_facts import TIMESTAMP_STEP_S
 
-TIMESTAMP_STEP_S = 0.02  # one timestamp token per 20 ms (two encoder positions)
 TASKS = ("transcribe", "translate")
 
 

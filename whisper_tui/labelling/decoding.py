@@ -36,7 +36,6 @@ from whisper_tui.models.window import window_for
 
 TOKENS_PER_SECOND = 10  # generous: fast speech is about 4-5 tokens a second (as transcribe.py)
 TOKEN_ALLOWANCE = 20
-TIMESTAMP_S = 0.02  # one timestamp token step
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,9 @@ import numpy as np
 
 from whisper_tui.data.audio import SAMPLE_RATE
 from whisper_tui.data import energy
-from whisper_tui.labelling.decoding import TIMESTAMP_S, Decoded
+from whisper_tui.labelling.decoding import Decoded
 from whisper_tui.models.window import WHISPER_WINDOW_S
+from whisper_tui.whisper_facts import TIMESTAMP_STEP_S
 
 MAX_CLIP_S = float(WHISPER_WINDOW_S)
 MIN_CLIP_S = 1.5
@@ -74,7 +75,7 @@ def split_window(decoded: Decoded, timestamp_begin: int, eot: int, window_s: flo
     is_ts = [t >= timestamp_begin for t in tokens]
 
     def seconds(token: int) -> float:
-        return min(window_s, (token - timestamp_begin) * TIMESTAMP_S)
+        return min(window_s, (token - timestamp_begin) * TIMESTAMP_STEP_S)
 
     def segment(lo: int, hi: int, start: float, end: float) -> Segment | None:
         keep = [k for k in range(lo, hi) if tokens[k] < eot]

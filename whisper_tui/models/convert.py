@@ -28,7 +28,7 @@ from whisper_tui.models.ct2_format import CT2Model, read_model_bin
 from whisper_tui.errors import ModelError
 from whisper_tui.config.locations import CONVERTED_MARKER as MARKER, converted_models_dir
 from whisper_tui.models.window import POSITIONS_PER_SECOND, WHISPER_WINDOW_POSITIONS
-from whisper_tui.whisper_facts import MEL_BINS
+from whisper_tui.whisper_facts import MEL_BINS, TIMESTAMP_STEP_S
 
 log = logging.getLogger(__name__)
 
@@ -348,4 +348,4 @@ def _vocabulary_tail(ct2_dir: Path, start: int, stop: int) -> list[str]:
             tokens = json.loads((ct2_dir / "vocabulary.json").read_text(encoding="utf-8"))
     if len(tokens) >= stop and all(isinstance(t, str) and t for t in tokens[start:stop]):
         return tokens[start:stop]
-    return ["<|%.2f|>" % (i * 0.02) for i in range(stop - start)]
+    return ["<|%.2f|>" % (i * TIMESTAMP_STEP_S) for i in range(stop - start)]
