@@ -28,23 +28,19 @@ class SummaryMixin:
     """Needs the screen's `report`, `sheet` (review.py), `#ds-summary`, `#ds-histogram`, `#ds-histogram-axis`
     and `#ds-problem-counts`."""
 
-    def _split_settings(self) -> tuple[float, int, str, str]:
-        """(test_split, split_seed, split_by, test_dir) of the profile in Train setup: the summary shows its split."""
-        train = self.app.mode_screen("train") if hasattr(self.app, "mode_screen") else None
-        profile = getattr(train, "profile", None)
-        if profile is None:
-            try:
-                from whisper_tui.config.profile import DEFAULT_PROFILE, load_profile
+    def _train_profile(self):
+        """The profile in Train setup (the summary shows the split training will make), else the default one."""
+        train = self.app.mode_screen("train")  # None until Train setup is first visited
+        if train is not None and train.profile is not None:  # None while no valid profile has been read
+            return train.profile
+        from whisper_tui.config.profile import DEFAULT_PROFILE, load_profile
 
-                profile = load_profile(DEFAULT_PROFILE)
-            except WhisperTuiError:
-                return 0.2, 42, "auto", ""
-        return profile.data.test_split, profile.data.split_seed, profile.data.split_by, profile.data.test_dir
+        try:
+            return load_profile(DEFAULT_PROFILE)
+        except WhisperTuiError:  # a broken user file of that name: the schema's own defaults
+            from whisper_tui.config.profile_schema import Profile
 
-    def _only_reviewed_setting(self) -> str:
-        train = self.app.mode_screen("train") if hasattr(self.app, "mode_screen") else None
-        profile = getattr(train, "profile", None)
-        return getattr(getattr(profile, "data", None), "only_reviewed", "auto")
+            return Profile()
 
     def _split_text(self, usable) -> Text:
         """'train 84 · test 36 (split column)', the test set's voices, and any leak, for the summary."""
@@ -52,10 +48,11 @@ class SummaryMixin:
                                              with_sheet_status)
         from whisper_tui.data.splitting import check_separate_test_set, split_dataset
 
-        usable = with_sheet_status(usable, getattr(self, "sheet", None))  # reviews made since the folder was read
-        test_split, seed, split_by, test_dir = self._split_settings()
+        usable = with_sheet_status(usable, self.sheet)  # reviews made since the folder was read
+        data = self._train_profile().data
+        test_split, seed, split_by, test_dir = data.test_split, data.split_seed, data.split_by, data.test_dir
         text = Text()
-        setting = self._only_reviewed_setting()
+        setting = data.only_reviewed
         note = only_reviewed_summary(usable, setting)
         if note:  # training uses only the reviewed rows (data.only_reviewed): so does this split
             text.append(f"\n{note}", style="bold" if any(c.column(STATUS_COLUMN) == REVIEWED for c in usable)
