@@ -1,13 +1,28 @@
-"""Trainable-parameter count and a rough training-memory estimate, by arithmetic only.
+"""Trainable-parameter count and a training-memory estimate, by arithmetic only.
 
-The Train setup screen shows these while the user edits a profile, so they must be instant and
-torch-free: we count Whisper's parameters from its shape (d_model, layers, ffn, vocab,
-positions) the way `WhisperForConditionalGeneration` lays them out, rather than building a model.
-Memory = weights + gradients + AdamW states for the trainable part + activations for one batch
-+ a fixed runtime overhead. Which parts are frozen follows `training.model_setup` (bottom K encoder
-layers, adapters only above them). Activations are a rule of thumb (about 16 stored values per
-token per hidden unit per transformer layer, SDPA attention storing no seq×seq matrix), so the
-total is labelled an estimate everywhere it is shown.
+The Train setup screen shows these while the user edits a profile, and `whisper-tui train` logs the same
+`memory estimate: X.X GiB` line first thing, so they must be instant and torch-free: we count Whisper's
+parameters from its shape (d_model, layers, ffn, vocab, positions) the way `WhisperForConditionalGeneration`
+lays them out, rather than building a model. Which parts are frozen follows `training.model_setup` (bottom K
+encoder layers, adapters only above them).
+
+Memory on a CPU is the peak resident set (RSS) of the training process, the figure benchmarks/bench_memory.py
+measures (RESULTS section 14). It is what is always there plus the largest of the run's phases:
+
+- always: the process with torch and transformers imported (`PROCESS_BASELINE_BYTES`, measured), the
+  working set a run adds before its first step (`RUNTIME_WORKING_SET_BYTES`, calibrated: see there), the
+  weights, and for the trainable part its gradients and AdamW's two fp32 moments;
+- a training piece: the frame budget (batching.py) cuts every batch into forward passes of at most
+  batch x 10 s of audio, so activations follow the largest piece of any trained window (clips x positions),
+  not a whole batch at 30 s. What each layer keeps for its backward pass is counted tensor by tensor below
+  (`_ENC_*` units); SDPA attention (flash kernel on CPU) keeps no positions x positions matrix;
+- an evaluation batch (generation without gradients) at the longest window;
+- building the cross-attention K/V cache (cross_kv.py), written through a memory map: its pages are in the
+  RSS until the build ends.
+
+The encoder caches are read with pread (encoder_cache.py) and live in the page cache, not in the RSS, so they
+are not counted. On CUDA the same arithmetic gives GPU memory, with 16-bit activations under mixed precision
+and a CUDA context instead of the host process; no GPU run has confirmed it, and it says so wherever it is shown.
 """
 
 from __future__ import annotations
@@ -16,13 +31,38 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from whisper_tui.models.parts import WHISPER_LINEAR_LAYERS
-from whisper_tui.models.window import WHISPER_WINDOW_POSITIONS
+from whisper_tui.models.window import POSITIONS_PER_SECOND, WHISPER_WINDOW_POSITIONS
 from whisper_tui.whisper_facts import MAX_TARGET_TOKENS, MEL_BINS
 
-RUNTIME_OVERHEAD_BYTES = 512 * 1024**2  # CUDA context / torch allocator slack / Python process
+GIB = 1024**3
+MIB = 1024**2
+# `python -c "import torch, transformers; from transformers import Seq2SeqTrainer"` on the CPU wheel of torch 2.11
+# (CUDA 13 build): 0.70 GiB RSS, mostly mapped library pages (RESULTS section 14). Replaces the old guess of
+# 512 MiB "runtime overhead", which undercounted it.
+PROCESS_BASELINE_BYTES = int(0.70 * GIB)
+# Calibrated: an RSS trace of the cpu-quick run (84 training clips, tiny.en) between training steps reads
+# 1100 MiB = baseline 717 + weights 148 + 235 MiB. Of those, RssFile grows 286 -> 447 MiB once the first forward and
+# backward pass have run (oneDNN / MKL kernels and the rest of libtorch's code paged in), and RssAnon ~75 MiB (the
+# Trainer, datasets, tokenizer, the keep set's audio, allocator slack). The seed-settings run sits at the same
+# 1101 MiB between steps, so it does not depend on the recipe.
+RUNTIME_WORKING_SET_BYTES = 235 * MIB
+CUDA_CONTEXT_BYTES = 512 * MIB  # CUDA context + kernels + allocator slack on the device (not yet verified)
 NF4_BYTES_PER_PARAM = 0.5 + 4 / 64  # 4-bit weight + one fp32 absmax per 64-value block
-ACTIVATIONS_PER_TOKEN_PER_HIDDEN = 16  # stored values per token×hidden in one layer (no dropout masks)
-DEFAULT_LABEL_TOKENS = 96  # decoder length of a typical padded batch of short utterances
+# What one encoder layer keeps for its backward pass, in units of (positions x d_model) values, counted from the
+# layer's ops (pre-LN: LN, q/k/v, SDPA, out_proj, LN, fc1, GELU, fc2; ffn = 4 d_model):
+_ENC_PASS_GRADIENT = 10  # any layer a gradient flows through: LN inputs 2, q/k/v 3 + SDPA output 1, GELU input 4
+_ENC_FULL_EXTRA = 7  # weights that train keep their inputs too: LN outputs 2, out_proj input 1, GELU output 4
+_DROPOUT_COPY = 1.25  # LoRA dropout > 0: a dropped copy of the adapter's input + its bool mask (1 byte a value)
+_CONV_STEM = 6  # trained conv stem: conv1 output + its GELU (2 x 2 positions), conv2 output + its GELU
+_BACKWARD_WORKSPACE = 10  # gradients alive inside one layer's backward pass (the fc1/GELU ones are 4 each)
+_DECODER_PER_TOKEN = 24  # a decoder layer per label token (two attentions + FFN; tokens are few next to positions)
+_EVAL_ENCODER = 10  # the largest live set inside one encoder layer without gradients: residual + fc1 + GELU out
+_LOGIT_COPIES = 3  # fp32 logits, their log-softmax (kept by the loss) and its gradient
+# Label tokens per clip: Whisper's 3 special tokens + what a window of speech holds at ~3 tokens per second
+# (2.3 words/s x 1.3 tokens/word). The sample data's longest transcript is 22 text tokens in its 10 s window
+# (estimate: 33 tokens); a 30 s clip gets 93 (the old fixed guess was 96 at every window).
+LABEL_SPECIAL_TOKENS = 3
+LABEL_TOKENS_PER_SECOND = 3
 STRATEGIES = ("full", "lora", "qlora")
 
 
@@ -170,12 +210,15 @@ def _quantised_linear_params(shape: WhisperShape) -> int:
 
 @dataclass(frozen=True)
 class TrainingEstimate:
-    """What the Train setup screen shows; `parts` are bytes by cause so the UI can explain the total."""
+    """What `train` logs and the Train setup screen shows; `parts` are bytes by cause (they sum to the total:
+    what is always there plus the largest phase); `phases` are every phase's bytes, the largest in `parts`."""
 
     strategy: str
     total_params: int
     trainable_params: int
     parts: dict[str, int] = field(default_factory=dict)
+    phases: dict[str, int] = field(default_factory=dict)
+    cuda: bool = False
 
     @property
     def total_bytes(self) -> int:
@@ -185,43 +228,97 @@ class TrainingEstimate:
     def trainable_percent(self) -> float:
         return 100.0 * self.trainable_params / self.total_params if self.total_params else 0.0
 
+    @property
+    def headline(self) -> str:
+        """`memory estimate: X.X GiB (...)`, the line `train` logs first and the Train setup screen shows."""
+        where = "GPU memory, not yet verified on hardware" if self.cuda else "peak RAM of the training process"
+        return f"memory estimate: {self.total_bytes / GIB:.1f} GiB ({where})"
+
     def format_lines(self) -> list[str]:
         from whisper_tui.system.sysmon import format_bytes
 
         lines = [f"Trainable parameters: {self.trainable_params:,} of {self.total_params:,}"
-                 f" ({self.trainable_percent:.2f}%)",
-                 f"Estimated training memory: ~{format_bytes(self.total_bytes)} (rough estimate)"]
+                 f" ({self.trainable_percent:.2f}%)", self.headline]
         lines += [f"  {name}: {format_bytes(value)}" for name, value in self.parts.items()]
         return lines
 
 
-def _activation_bytes(shape: WhisperShape, *, batch_size: int, act_bytes: int, trained_encoder_layers: int,
-                      conv_trained: bool, cache_active: bool, checkpointing: bool, label_tokens: int) -> int:
-    """Activations of one forward pass kept for backward. Frozen layers below every trainable one keep
-    nothing (no gradient has to flow through them)."""
+def label_tokens_at(window_s: float, max_target_positions: int = MAX_TARGET_TOKENS) -> int:
+    """Label tokens of a clip trained at `window_s` (see LABEL_TOKENS_PER_SECOND), at most the decoder's positions."""
+    return min(int(max_target_positions), LABEL_SPECIAL_TOKENS + int(round(LABEL_TOKENS_PER_SECOND * window_s)))
+
+
+def largest_piece(windows_s: Iterable[float], batch_size: int, frame_budget_s: float = 0) -> tuple[int, int, float]:
+    """(clips, encoder positions, window s) of the largest forward pass a step runs: batching.budget_positions
+    cut by each window's positions, the largest over the trained windows (a 30 s window fits fewer clips)."""
+    from whisper_tui.training.batching import budget_positions
+
+    budget = budget_positions(frame_budget_s, batch_size)
+    best = (0, 0, 0.0)
+    for window in windows_s:
+        positions = max(1, int(round(window * POSITIONS_PER_SECOND)))
+        clips = min(max(1, int(batch_size)), max(1, budget // positions))
+        if clips * positions > best[1]:
+            best = (clips, clips * positions, float(window))
+    return best
+
+
+def _encoder_layer_units(shape: WhisperShape, *, full: bool, targets: set[str], dropout: bool) -> float:
+    """Values (x positions x d_model) one trained encoder layer keeps for backward."""
+    if full:
+        return _ENC_PASS_GRADIENT + _ENC_FULL_EXTRA
+    ffn = shape.encoder_ffn_dim / shape.d_model
+    units = float(_ENC_PASS_GRADIENT)
+    for name in targets:
+        width = ffn if name == "fc2" else 1.0  # an adapter's input: fc2 reads the ffn-wide GELU output
+        # dropout > 0 keeps a dropped copy; dropout 0 keeps the input itself (the base layer is frozen and kept none)
+        units += width * _DROPOUT_COPY if dropout else (width if name in ("fc1", "fc2") else 0.0)
+    if not dropout and targets & {"q_proj", "k_proj", "v_proj"}:
+        units += 1.0  # the LN output the attention adapters read
+    return units
+
+
+def _training_piece_bytes(shape: WhisperShape, *, clips: int, positions: int, window_s: float, act_bytes: int,
+                          trained_encoder_layers: int, full: bool, conv_trained: bool, cache_active: bool,
+                          checkpointing: bool, targets: set[str], dropout: bool) -> int:
+    """Activations of the largest forward pass (one frame-budget piece) at the start of its backward pass.
+    Frozen layers below every trainable one keep nothing (no gradient has to flow through them)."""
     d = shape.d_model
-    enc_tokens = shape.max_source_positions  # Whisper pads audio to its window: 30 s = 1500 positions
-    per_layer_full = ACTIVATIONS_PER_TOKEN_PER_HIDDEN * d
-    dec_per_layer_full = per_layer_full + 8 * d  # cross-attention's extra projections and norm
-    # input: log-mel features (fp32), or the cached frozen-encoder output
-    per_sample = enc_tokens * d * 4 if cache_active else shape.num_mel_bins * 2 * enc_tokens * 4
+    unit = positions * d * act_bytes
+    units = 1.0 if cache_active else 2 * shape.num_mel_bins / d  # the cached rows (fp32) or the log-mel input
     if conv_trained:
-        per_sample += (2 * (2 * enc_tokens * d) + 2 * (enc_tokens * d)) * act_bytes  # conv1, conv2 + GELUs
+        units += _CONV_STEM
+    per_layer = _encoder_layer_units(shape, full=full, targets=targets, dropout=dropout)
     if trained_encoder_layers:
-        if checkpointing:
-            layers = enc_tokens * d * trained_encoder_layers + enc_tokens * per_layer_full
+        if checkpointing:  # each layer's input, plus one layer recomputed in full during backward
+            units += trained_encoder_layers + per_layer
         else:
-            layers = enc_tokens * per_layer_full * trained_encoder_layers
-        per_sample += layers * act_bytes
-    per_sample += enc_tokens * d * act_bytes  # encoder output (cross-attention input)
-    if checkpointing:
-        dec = label_tokens * d * shape.decoder_layers + label_tokens * dec_per_layer_full
-    else:
-        dec = label_tokens * dec_per_layer_full * shape.decoder_layers
-    cross_kv = 2 * enc_tokens * d * shape.decoder_layers  # K/V of the encoder output in every decoder layer
-    per_sample += (dec + cross_kv) * act_bytes
-    per_sample += label_tokens * shape.vocab_size * 4 * 3  # fp32 logits, log-softmax and their gradient
-    return per_sample * batch_size
+            units += trained_encoder_layers * per_layer
+        units += 2 + _BACKWARD_WORKSPACE  # the final LN's input and output (the cross-attention input)
+    # cross-attention: SDPA keeps K and V of the encoder positions in every decoder layer; adapters on the
+    # cross k/v projections keep a dropped copy of the encoder output each
+    cross_adapters = len(targets & {"k_proj", "v_proj"}) * (_DROPOUT_COPY if dropout else 0)
+    units += shape.decoder_layers * (2 + (2 if full else cross_adapters))
+    tokens = clips * label_tokens_at(window_s, shape.max_target_positions)
+    per_token = (shape.decoder_layers + _DECODER_PER_TOKEN) if checkpointing else \
+        shape.decoder_layers * _DECODER_PER_TOKEN
+    decoder = tokens * d * per_token * act_bytes
+    logits = tokens * shape.vocab_size * 4 * _LOGIT_COPIES  # the loss runs in fp32
+    return int(units * unit + decoder + logits)
+
+
+def _evaluation_bytes(shape: WhisperShape, *, batch_size: int, act_bytes: int, encoder_runs: bool) -> int:
+    """Generation for one evaluation batch at the longest window: the encoder's largest layer without gradients
+    (when it is not cached) or the encoder output and every decoder layer's cross-attention K/V cache."""
+    unit = int(batch_size) * shape.max_source_positions * shape.d_model * act_bytes
+    features = int(batch_size) * shape.num_mel_bins * 2 * shape.max_source_positions * 4
+    cached = 1 + 2 * shape.decoder_layers
+    return int(features + unit * (max(_EVAL_ENCODER, cached) if encoder_runs else cached + 0.5))
+
+
+def cross_kv_bytes(shape: WhisperShape, rows: int) -> int:
+    """cross_kv.estimated_bytes without a model: fp16 K and V of every decoder layer for `rows` training rows."""
+    return int(rows) * shape.decoder_layers * 2 * shape.max_source_positions * shape.d_model * 2
 
 
 def estimate_training(
@@ -237,14 +334,22 @@ def estimate_training(
     spec_augment: bool = False,
     lora_r: int = 32,
     lora_target_modules: Iterable[str] = ("q_proj", "v_proj"),
-    label_tokens: int = DEFAULT_LABEL_TOKENS,
+    lora_dropout: float = 0.05,
+    windows_s: Iterable[float] = (),
+    frame_budget_s: float = 0,
+    eval_batch_size: int = 8,
+    cross_kv_rows: int = 0,
+    cuda: bool = False,
 ) -> TrainingEstimate:
-    """Trainable parameters and memory for one training configuration, following the trainer's rules.
+    """Trainable parameters and peak memory for one training configuration, following the trainer's rules.
 
     `frozen_encoder_layers` = K freezes the conv stem, positions and the bottom K encoder layers;
     `freeze_encoder` freezes all of it. LoRA adapters go only on unfrozen layers. `encoder_cache`
-    (when K > 0 and no SpecAugment) replaces the frozen bottom with its cached output. Precision
-    `fp16`/`bf16` is mixed precision: weights and optimizer states stay fp32, activations are 16-bit.
+    (when K > 0 and no SpecAugment) replaces the frozen bottom with its cached output; with the whole encoder
+    cached, gradient checkpointing is turned off (trainer_setup). `windows_s` are the trained windows (empty:
+    the shape's own); `cross_kv_rows` > 0 when the cross-attention cache is built for that many rows.
+    Precision `fp16`/`bf16` is mixed precision (CUDA only): weights and optimizer states stay fp32,
+    activations are 16-bit. `cuda` counts GPU memory (a CUDA context instead of the host process).
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
@@ -271,18 +376,28 @@ def estimate_training(
             weights = (total + trainable) * 4
         trained_encoder_layers = n - k if targets else 0
     act_bytes = 2 if precision in ("fp16", "bf16") else 4
-    activations = _activation_bytes(
-        shape, batch_size=batch_size, act_bytes=act_bytes, trained_encoder_layers=trained_encoder_layers,
-        conv_trained=strategy == "full" and k == 0, cache_active=encoder_cache and k > 0 and not spec_augment,
-        checkpointing=gradient_checkpointing, label_tokens=label_tokens)
-    parts = {
-        "weights": weights,
-        "gradients": trainable * 4,
-        "optimizer (AdamW)": trainable * 8,
-        f"activations (batch {batch_size})": activations,
-        "runtime overhead": RUNTIME_OVERHEAD_BYTES,
-    }
-    return TrainingEstimate(strategy=strategy, total_params=total, trainable_params=trainable, parts=parts)
+    cache_active = encoder_cache and k > 0 and not spec_augment
+    windows = tuple(windows_s) or (shape.max_source_positions / POSITIONS_PER_SECOND,)
+    clips, positions, window = largest_piece(windows, batch_size, frame_budget_s)
+    piece = _training_piece_bytes(
+        shape, clips=clips, positions=positions, window_s=window, act_bytes=act_bytes,
+        trained_encoder_layers=trained_encoder_layers, full=strategy == "full", conv_trained=strategy == "full"
+        and k == 0, cache_active=cache_active, checkpointing=gradient_checkpointing and not (cache_active and k >= n),
+        targets=set(targets) if strategy != "full" else set(), dropout=lora_dropout > 0)
+    phases = {f"activations (largest piece: {clips} clip(s) at {window:g} s)": piece,
+              f"evaluation (batch {eval_batch_size} at {shape.max_source_positions / POSITIONS_PER_SECOND:g} s)":
+                  _evaluation_bytes(shape, batch_size=eval_batch_size, act_bytes=act_bytes,
+                                    encoder_runs=not (cache_active and k >= n))}
+    if cross_kv_rows > 0:
+        phases[f"cross-attention K/V cache build ({cross_kv_rows} clips, memory-mapped)"] = \
+            cross_kv_bytes(shape, cross_kv_rows)
+    peak = max(phases, key=phases.get)
+    parts = {"CUDA context": CUDA_CONTEXT_BYTES} if cuda else {
+        "torch + transformers loaded": PROCESS_BASELINE_BYTES, "run working set": RUNTIME_WORKING_SET_BYTES}
+    parts.update({"weights": weights, "gradients": trainable * 4, "optimizer (AdamW)": trainable * 8,
+                  peak: phases[peak]})
+    return TrainingEstimate(strategy=strategy, total_params=total, trainable_params=trainable, parts=parts,
+                            phases=phases, cuda=cuda)
 
 
 def resolved_precision(precision: str, fp16: bool, cuda: bool) -> str:
@@ -345,12 +460,21 @@ def estimate_for_profile(profile, *, cuda: bool = False) -> tuple[TrainingEstima
     ft, tr = profile.finetuning, profile.training
     shape, note = _profile_shape(profile)
     augmented = augments_encoder_input(profile)
+    windows = profile.model.trained_windows or ((profile.model.window_s,) if profile.model.window_s > 0 else ())
+    # trainer_setup: several windows perturb the augmentation views as drawn, so no encoder cache
+    cache = ft.encoder_cache and not (len(windows) > 1 and tr.augment_views > 0)
+    full_cache = cache and ft.freeze_encoder and not augmented
+    rows = 0
+    if full_cache and len(windows) <= 1 and ft.strategy != "full":  # the cross-attention cache (cross_kv.py)
+        rows = dataset_clip_counts(profile)[1] * (1 + max(0, tr.augment_views))
     estimate = estimate_training(
         strategy=ft.strategy, shape=shape, precision=resolved_precision(tr.precision, tr.fp16, cuda),
         batch_size=tr.per_device_train_batch_size, gradient_checkpointing=ft.gradient_checkpointing,
         freeze_encoder=ft.freeze_encoder, frozen_encoder_layers=ft.frozen_encoder_layers,
-        encoder_cache=ft.encoder_cache, spec_augment=augmented, lora_r=ft.lora.r,
-        lora_target_modules=ft.lora.target_modules)
+        encoder_cache=cache, spec_augment=augmented, lora_r=ft.lora.r,
+        lora_target_modules=ft.lora.target_modules, lora_dropout=ft.lora.lora_dropout, windows_s=windows,
+        frame_budget_s=getattr(tr, "frame_budget_s", 0), eval_batch_size=tr.per_device_eval_batch_size,
+        cross_kv_rows=rows, cuda=cuda)
     frozen = ft.freeze_encoder or ft.frozen_encoder_layers > 0
     notes = [note] if note else []
     if augmented and ft.encoder_cache and frozen:
@@ -362,6 +486,12 @@ def estimate_for_profile(profile, *, cuda: bool = False) -> tuple[TrainingEstima
         notes.append(f"augmentation views: the encoder cache holds {1 + tr.augment_views} versions of each training "
                      f"clip ({format_bytes(per_clip * (1 + tr.augment_views))} per clip on disk)")
     return estimate, "\n".join(notes)
+
+
+def memory_estimate_line(profile, device: str = "cpu") -> str:
+    """The line `whisper-tui train` logs before loading the model (job.py): `estimate_for_profile` on `device`,
+    in the words the Train setup screen shows, `memory estimate: X.X GiB (...)`."""
+    return estimate_for_profile(profile, cuda=str(device).startswith("cuda"))[0].headline
 
 
 # ---------------------------------------------------------------------------------------------

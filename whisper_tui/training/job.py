@@ -162,6 +162,9 @@ class TrainingJob:
         from whisper_tui.training.model_setup import build_trainable_model, choose_device, choose_precision, count_parameters
 
         device = self.device or choose_device()
+        from whisper_tui.training.estimate import memory_estimate_line
+
+        log(memory_estimate_line(profile, device))  # the figure and words of the Train setup screen
         precision = choose_precision(profile, device)
         if precision.note:
             log(precision.note)
