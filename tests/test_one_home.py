@@ -264,3 +264,27 @@ def test_the_timestamp_check_finds_a_copy():
     caught = ast.parse('TIMESTAMP_S = 0.02\n\ndef names(n):\n    return ["<|%.2f|>" % (i * 0.02) for i in range(n)]\n')
     share = ast.parse("def reserve(budget_s):\n    return 0.02 * budget_s\n")
     assert len(_timestamp_steps(caught)) == 2 and not _timestamp_steps(share)
+
+
+def test_the_schema_names_equal_the_old_tables():
+    """Once, while both exist: Rule's label/flag/seed_key give the tables they replace, entry for entry."""
+    from screens.widgets.profile_form import LABELS, label_for
+    from whisper_tui.config.profile import SEED_KEY_MAP
+    from whisper_tui.config.profile_schema import flag_settings, settings
+
+    old_flags = {  # cli/commands.py's `simple` (argparse dest -> key) and --budget
+        "model": "model.name", "data": "data.train_dir", "test_dir": "data.test_dir",
+        "test_split": "data.test_split", "strategy": "finetuning.strategy",
+        "freeze_encoder": "finetuning.freeze_encoder", "frozen_encoder_layers": "finetuning.frozen_encoder_layers",
+        "grad_ckpt": "finetuning.gradient_checkpointing", "encoder_cache": "finetuning.encoder_cache",
+        "epochs": "training.num_train_epochs", "lr": "training.learning_rate",
+        "batch_size": "training.per_device_train_batch_size", "precision": "training.precision",
+        "max_steps": "training.max_steps", "merge_lora": "output.merge_lora", "split_by": "data.split_by",
+        "budget": "training.budget_s",
+    }
+    assert {s.rule.flag.replace("-", "_"): s.key for s in flag_settings()} == old_flags
+    assert {s.rule.seed_key: s.key for s in settings() if s.rule.seed_key} == SEED_KEY_MAP
+    assert {s.key: s.label for s in settings()} == {s.key: label_for(s.key) for s in settings()}
+    assert set(LABELS) <= {s.key for s in settings()}
+    assert {s.rule.metavar: s.key for s in flag_settings() if s.rule.metavar} == {
+        "K": "finetuning.frozen_encoder_layers", "TIME": "training.budget_s", "KEY": "data.split_by"}

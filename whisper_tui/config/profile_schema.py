@@ -32,7 +32,8 @@ RUN_MODEL_FOLDERS = ("final", "best", "merged")  # where a run folder keeps load
 
 @dataclass(frozen=True)
 class Rule:
-    """Type and range of one setting, plus the help line shown in saved files and forms."""
+    """Type and range of one setting, the help line shown in saved files, forms and `train --help`, and the
+    names it goes by outside a profile file (the one place each of them is written)."""
 
     kind: str  # "str" | "bool" | "int" | "float" | "number" (int or float, kept as given) | "str_list" | "int_list"
     help: str
@@ -42,6 +43,10 @@ class Rule:
     high_open: bool = False
     choices: tuple[str, ...] = ()
     allowed: tuple[str, ...] = ()  # str_list: every item must be one of these
+    label: str = ""  # the Train setup form's label (under 20 characters); empty = the key's last part
+    flag: str = ""  # `whisper-tui train --FLAG` (a bool also gets --no-FLAG); empty = only --set KEY=VALUE
+    metavar: str = ""  # the flag's value in `train --help`; empty = argparse's (the flag in capitals)
+    seed_key: str = ""  # the key's name in the seed tool's config.yaml; empty = the seed has no such key
 
     def requirement(self) -> str:
         """'an integer > 0', 'one of "a", "b"' ... (the middle of every error message)."""
@@ -72,21 +77,23 @@ def setting(default: Any, rule: Rule) -> Any:
 @dataclass(frozen=True)
 class ModelSettings:
     name: str = setting("tiny.en", Rule(
-        "str", "bundled tiny.en, a local model folder, a run folder, a LoRA adapter folder or a hub id"))
-    language: str = setting("en", Rule("str", "spoken language code (tiny.en is English only)"))
+        "str", "bundled tiny.en, a local model folder, a run folder, a LoRA adapter folder or a hub id",
+        label="model", flag="model", seed_key="model.name"))
+    language: str = setting("en", Rule("str", "spoken language code (tiny.en is English only)",
+                                       label="language", seed_key="model.language"))
     task: str = setting("transcribe", Rule("str", "transcribe, or translate to English",
-                                           choices=("transcribe", "translate")))
+                                           choices=("transcribe", "translate"), label="task", seed_key="model.task"))
     window_s: int = setting(0, Rule(
         "int", f"encoder window in seconds, 0 = the model's own ({WHISPER_WINDOW_S} for OpenAI's); 10 runs clips under 10 s "
         "~3x faster (longer clips are skipped in training); -1 = auto: the shortest of 10/15/20 s that holds "
         "every training and test clip, else the model's own",
-        low=-1, high=WHISPER_WINDOW_S))
+        low=-1, high=WHISPER_WINDOW_S, label="window seconds"))
     windows: tuple[int, ...] = setting([], Rule(
         "int_list", f"train at several encoder windows (seconds, e.g. [10, 20, {WHISPER_WINDOW_S}]): each batch runs at a "
         "window that holds its clips, and the saved model runs every batch at the shortest that fits (short clips "
         f"~3x faster); keep {WHISPER_WINDOW_S} in the list to keep full-length accuracy and faster-whisper export; "
         "empty = one window; a window_s other than 0 sets one window instead",
-        low=1, high=WHISPER_WINDOW_S))
+        low=1, high=WHISPER_WINDOW_S, label="windows (s)"))
 
     @property
     def trained_windows(self) -> tuple[int, ...]:
@@ -97,19 +104,24 @@ class ModelSettings:
 
 @dataclass(frozen=True)
 class DataSettings:
-    train_dir: str = setting("", Rule("str", "folder with audio + metadata.csv; empty = the bundled sample set"))
-    test_dir: str = setting("", Rule("str", "separate test folder; when set it is used instead of splitting train_dir"))
+    train_dir: str = setting("", Rule("str", "folder with audio + metadata.csv; empty = the bundled sample set",
+                                      label="train folder", flag="data", seed_key="data.train_dir"))
+    test_dir: str = setting("", Rule("str", "separate test folder; when set it is used instead of splitting train_dir",
+                                     label="test folder", flag="test-dir"))
     test_split: float = setting(0.2, Rule(
         "float", "share of clips held out for testing (1.0 = all, only useful for evaluation)",
-        low=0, low_open=True, high=1))
-    split_seed: int = setting(42, Rule("int", "seed of the train/test split (same seed = same split)", low=0))
+        low=0, low_open=True, high=1, label="test split", flag="test-split", seed_key="data.test_split"))
+    split_seed: int = setting(42, Rule("int", "seed of the train/test split (same seed = same split)", low=0,
+                                       label="split seed"))
     split_by: str = setting("auto", Rule(
         "str", "what a test clip shares with no training clip: text (its sentence), a metadata column "
-        "such as speaker, both as text+speaker, or clip; auto = the split column if there is one, else text"))
+        "such as speaker, both as text+speaker, or clip; auto = the split column if there is one, else text",
+        label="split by", flag="split-by", metavar="KEY"))
     max_duration_s: float = setting(float(WHISPER_WINDOW_S), Rule(
         "float", f"skip clips longer than this (Whisper sees at most {WHISPER_WINDOW_S} s)", low=0, low_open=True,
-        high=WHISPER_WINDOW_S))
-    min_duration_s: float = setting(0.1, Rule("float", "skip clips shorter than this", low=0))
+        high=WHISPER_WINDOW_S, label="max clip seconds", seed_key="data.max_duration_seconds"))
+    min_duration_s: float = setting(0.1, Rule("float", "skip clips shorter than this", low=0,
+                                              label="min clip seconds"))
     max_bad_fraction: float = setting(0.05, Rule(
         "float", "a clip that cannot be decoded during training is skipped and named in the log; the run stops when "
         "more than this share of the clips are bad", low=0, high=1))
@@ -119,110 +131,147 @@ class DataSettings:
         choices=("auto", "true", "false")))
     keep_set: bool = setting(True, Rule(
         "bool", "also measure general speech (bundled jfk.flac + everyday sentences + keep_dir) before training "
-        "and at every evaluation"))
+        "and at every evaluation", label="general speech"))
     keep_dir: str = setting("", Rule(
-        "str", "extra general-speech folder (audio + metadata.csv) for the keep set; empty = only the bundled set"))
+        "str", "extra general-speech folder (audio + metadata.csv) for the keep set; empty = only the bundled set",
+        label="general speech dir"))
 
 
 @dataclass(frozen=True)
 class LoraSettings:
-    r: int = setting(16, Rule("int", "LoRA rank: adapter capacity (8-64 is typical)", low=0, low_open=True))
-    lora_alpha: int = setting(32, Rule("int", "LoRA scaling factor, usually 2 x r", low=0, low_open=True))
-    lora_dropout: float = setting(0.05, Rule("float", "dropout on the adapter input", low=0, high=1, high_open=True))
+    r: int = setting(16, Rule("int", "LoRA rank: adapter capacity (8-64 is typical)", low=0, low_open=True,
+                              label="rank r", seed_key="finetuning.lora.r"))
+    lora_alpha: int = setting(32, Rule("int", "LoRA scaling factor, usually 2 x r", low=0, low_open=True,
+                                       label="alpha", seed_key="finetuning.lora.lora_alpha"))
+    lora_dropout: float = setting(0.05, Rule("float", "dropout on the adapter input", low=0, high=1, high_open=True,
+                                             label="dropout", seed_key="finetuning.lora.lora_dropout"))
     target_modules: tuple[str, ...] = setting(["q_proj", "v_proj"], Rule(
         "str_list", "Whisper layers that get adapters: " + ", ".join(WHISPER_LINEAR_LAYERS),
-        allowed=WHISPER_LINEAR_LAYERS))
+        allowed=WHISPER_LINEAR_LAYERS, label="target layers", seed_key="finetuning.lora.target_modules"))
 
 
 @dataclass(frozen=True)
 class FinetuningSettings:
-    strategy: str = setting("lora", Rule("str", "full = every weight, lora = adapters, qlora = adapters on a 4-bit base",
-                                         choices=("full", "lora", "qlora")))
-    freeze_encoder: bool = setting(True, Rule("bool", "freeze the whole audio encoder (train the decoder only)"))
+    strategy: str = setting("lora", Rule(
+        "str", "full = every weight, lora = adapters, qlora = adapters on a 4-bit base",
+        choices=("full", "lora", "qlora"), label="strategy", flag="strategy", seed_key="finetuning.strategy"))
+    freeze_encoder: bool = setting(True, Rule(
+        "bool", "freeze the whole audio encoder (train the decoder only)",
+        label="freeze encoder", flag="freeze-encoder", seed_key="finetuning.freeze_encoder"))
     frozen_encoder_layers: int = setting(0, Rule(
-        "int", "with freeze_encoder = false: freeze this many bottom encoder layers", low=0))
-    gradient_checkpointing: bool = setting(True, Rule("bool", "recompute activations: ~40% less memory, ~20% slower"))
-    encoder_cache: bool = setting(True, Rule("bool", "reuse frozen encoder outputs across epochs when valid"))
+        "int", "with freeze_encoder = false: freeze this many bottom encoder layers", low=0,
+        label="frozen enc. layers", flag="frozen-encoder-layers", metavar="K"))
+    gradient_checkpointing: bool = setting(True, Rule(
+        "bool", "recompute activations: ~40% less memory, ~20% slower",
+        label="grad checkpointing", flag="grad-ckpt", seed_key="finetuning.gradient_checkpointing"))
+    encoder_cache: bool = setting(True, Rule("bool", "reuse frozen encoder outputs across epochs when valid",
+                                             label="encoder cache", flag="encoder-cache"))
     encoder_cache_max_gb: float = setting(20.0, Rule(
         "float", "disk the encoder caches may use together, in GB; least recently used go first (0 = no limit)",
-        low=0))
+        low=0, label="cache limit GB"))
     merge_strength: float = setting(1.0, Rule(
         "float", "share of the fine-tune's change the saved LoRA/QLoRA model keeps (WiSE-FT): 1 = all of it; 0.75 "
         "kept the domain gain and gave back part of what general speech lost (benchmarks/RESULTS.md 12)",
-        low=0, low_open=True, high=1))
+        low=0, low_open=True, high=1, label="merge strength"))
     choose_merge_strength: bool = setting(False, Rule(
         "bool", "after training, measure merge strengths 1, 0.75 and 0.5 on the test split and the keep set and save "
-        "the best by the keep rule instead of merge_strength (2 more evaluations; needs a test split that is not ~0%)"))
+        "the best by the keep rule instead of merge_strength (2 more evaluations; needs a test split that is not ~0%)",
+        label="choose strength"))
     lora: LoraSettings = field(default_factory=LoraSettings)
 
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    num_train_epochs: int = setting(3, Rule("int", "passes over the training clips", low=0, low_open=True))
+    num_train_epochs: int = setting(3, Rule("int", "passes over the training clips", low=0, low_open=True,
+                                            label="epochs", flag="epochs", seed_key="training.num_train_epochs"))
     learning_rate: float = setting(1e-3, Rule(
-        "float", "peak learning rate (LoRA/QLoRA at 1e-5 or below is raised to 1e-3, as in the seed tool)", low=0, low_open=True))
-    fp16: bool = setting(False, Rule("bool", "mixed precision on CUDA (ignored on CPU); used when precision = auto"))
+        "float", "peak learning rate (LoRA/QLoRA at 1e-5 or below is raised to 1e-3, as in the seed tool)",
+        low=0, low_open=True, label="learning rate", flag="lr", seed_key="training.learning_rate"))
+    fp16: bool = setting(False, Rule("bool", "mixed precision on CUDA (ignored on CPU); used when precision = auto",
+                                     label="fp16 (when auto)", seed_key="training.fp16"))
     precision: str = setting("auto", Rule("str", "auto follows fp16 and the device; otherwise forces one",
-                                          choices=("auto", "fp32", "fp16", "bf16")))
-    per_device_train_batch_size: int = setting(4, Rule("int", "clips per training step", low=1))
-    per_device_eval_batch_size: int = setting(8, Rule("int", "clips per evaluation batch", low=1))
-    gradient_accumulation_steps: int = setting(1, Rule("int", "steps summed before each update", low=1))
-    warmup_steps: float = setting(0.1, Rule("number", "below 1 = share of all steps, else a number of steps", low=0))
-    weight_decay: float = setting(0.0, Rule("float", "AdamW weight decay", low=0))
+                                          choices=("auto", "fp32", "fp16", "bf16"),
+                                          label="precision", flag="precision"))
+    per_device_train_batch_size: int = setting(4, Rule(
+        "int", "clips per training step", low=1,
+        label="batch size", flag="batch-size", seed_key="training.per_device_train_batch_size"))
+    per_device_eval_batch_size: int = setting(8, Rule(
+        "int", "clips per evaluation batch", low=1,
+        label="eval batch size", seed_key="training.per_device_eval_batch_size"))
+    gradient_accumulation_steps: int = setting(1, Rule(
+        "int", "steps summed before each update", low=1,
+        label="grad accumulation", seed_key="training.gradient_accumulation_steps"))
+    warmup_steps: float = setting(0.1, Rule("number", "below 1 = share of all steps, else a number of steps", low=0,
+                                            label="warmup", seed_key="training.warmup_steps"))
+    weight_decay: float = setting(0.0, Rule("float", "AdamW weight decay", low=0, label="weight decay"))
     lr_scheduler_type: str = setting("linear", Rule(
-        "str", "learning-rate schedule after warmup", choices=("linear", "cosine", "constant", "constant_with_warmup")))
-    eval_strategy: str = setting("epoch", Rule("str", "when to compute test WER", choices=("epoch", "steps", "no")))
-    eval_steps: int = setting(50, Rule("int", "steps between evaluations when eval_strategy = steps", low=1))
-    logging_steps: int = setting(5, Rule("int", "steps between loss log lines", low=1))
-    save_total_limit: int = setting(2, Rule("int", "checkpoints kept on disk", low=1))
-    seed: int = setting(42, Rule("int", "random seed for initialisation and shuffling", low=0))
-    max_steps: int = setting(-1, Rule("int", "stop after this many steps; -1 = run all epochs", low=-1))
+        "str", "learning-rate schedule after warmup", choices=("linear", "cosine", "constant", "constant_with_warmup"),
+        label="scheduler"))
+    eval_strategy: str = setting("epoch", Rule("str", "when to compute test WER", choices=("epoch", "steps", "no"),
+                                               label="evaluate every"))
+    eval_steps: int = setting(50, Rule("int", "steps between evaluations when eval_strategy = steps", low=1,
+                                       label="eval steps", seed_key="training.eval_steps"))
+    logging_steps: int = setting(5, Rule("int", "steps between loss log lines", low=1,
+                                         label="logging steps", seed_key="training.logging_steps"))
+    save_total_limit: int = setting(2, Rule("int", "checkpoints kept on disk", low=1,
+                                            label="checkpoints kept", seed_key="training.save_total_limit"))
+    seed: int = setting(42, Rule("int", "random seed for initialisation and shuffling", low=0, label="seed"))
+    max_steps: int = setting(-1, Rule("int", "stop after this many steps; -1 = run all epochs", low=-1,
+                                      label="max steps", flag="max-steps"))
     budget_s: float = setting(0.0, Rule(
         "float", "time budget in seconds for the whole run (train --budget 5m): as many epochs as fit, up to "
-        "num_train_epochs, with the learning-rate schedule ending with the budget; 0 = no budget", low=0))
+        "num_train_epochs, with the learning-rate schedule ending with the budget; 0 = no budget", low=0,
+        label="time budget s", flag="budget", metavar="TIME"))
     early_stopping_patience: int = setting(0, Rule(
-        "int", "stop when the test WER has not improved for this many evaluations (0 = never)", low=0))
+        "int", "stop when the test WER has not improved for this many evaluations (0 = never)", low=0,
+        label="early stop after"))
     generation_max_length: int = setting(128, Rule(
-        "int", "longest transcript (tokens) generated when evaluating", low=1, high=MAX_TARGET_TOKENS))
+        "int", "longest transcript (tokens) generated when evaluating", low=1, high=MAX_TARGET_TOKENS,
+        label="max eval tokens"))
     spec_augment: bool = setting(False, Rule(
-        "bool", "SpecAugment: mask mel bands and time spans of the training clips (disables encoder_cache)"))
+        "bool", "SpecAugment: mask mel bands and time spans of the training clips (disables encoder_cache)",
+        label="SpecAugment"))
     # LibriSpeech-style defaults (Park et al. 2019, policy LD): 2 bands of up to 27 of 80 mel bins, 2 spans
     # of up to 5% of the clip. The time share is of the clip's speech, not of the 30 s window it is
     # padded to: masks in the padding would hide nothing. At most 20 masks (adaptive SpecAugment's
     # ceiling); a span over half the speech would leave little to transcribe.
     spec_augment_freq_masks: int = setting(2, Rule(
-        "int", "SpecAugment: frequency bands masked per training clip", low=0, high=20))
+        "int", "SpecAugment: frequency bands masked per training clip", low=0, high=20, label="SpecAug freq masks"))
     spec_augment_freq_width: int = setting(27, Rule(
-        "int", "SpecAugment: widest frequency mask, in mel bins (Whisper tiny has 80)", low=0, high=MEL_BINS))
+        "int", "SpecAugment: widest frequency mask, in mel bins (Whisper tiny has 80)", low=0, high=MEL_BINS,
+        label="SpecAug freq bins"))
     spec_augment_time_masks: int = setting(2, Rule(
-        "int", "SpecAugment: time spans masked per training clip", low=0, high=20))
+        "int", "SpecAugment: time spans masked per training clip", low=0, high=20, label="SpecAug time masks"))
     spec_augment_time_width: float = setting(0.05, Rule(
         "float", "SpecAugment: widest time mask, as a share of the clip's speech (not of the 30 s window)",
-        low=0, high=0.5))
+        low=0, high=0.5, label="SpecAug time share"))
     # Perturbed copies of the training clips' audio ("views", training/views.py), encoded once into the
     # encoder cache. No pitch key: torchaudio's pitch_shift took 30 s per 5 s clip here, and the speed
     # change already moves the pitch (Kaldi-style speed perturbation). Every view also gets a gain of +-6 dB.
     augment_views: int = setting(0, Rule(
         "int", "perturbed copies of each training clip besides the clean one, encoded once into the encoder "
-        "cache; each epoch draws one per clip (0 = off)", low=0, high=16))
+        "cache; each epoch draws one per clip (0 = off)", low=0, high=16, label="views per clip"))
     augment_speed: float = setting(0.1, Rule(
         "float", "views: largest speed change, 0.1 = 0.9x-1.1x (moves the pitch too; 0 = same speed)",
-        low=0, high=0.3))
+        low=0, high=0.3, label="views: speed ±"))
     augment_snr_low_db: float = setting(10.0, Rule(
-        "float", "views: loudest added noise, as signal-to-noise ratio in dB", low=0, high=60))
+        "float", "views: loudest added noise, as signal-to-noise ratio in dB", low=0, high=60,
+        label="views: SNR low dB"))
     augment_snr_high_db: float = setting(30.0, Rule(
-        "float", "views: quietest added noise, SNR in dB (0 = no noise)", low=0, high=60))
-    augment_reverb: bool = setting(True, Rule("bool", "views: light synthetic room reverb"))
+        "float", "views: quietest added noise, SNR in dB (0 = no noise)", low=0, high=60, label="views: SNR high dB"))
+    augment_reverb: bool = setting(True, Rule("bool", "views: light synthetic room reverb", label="views: reverb"))
     keep_tolerance: float = setting(2.0, Rule(
         "float", "WER points general speech (the keep set) may get worse; a checkpoint over it is never the best "
-        "while one within it exists", low=0))
+        "while one within it exists", low=0, label="keep tolerance pts"))
 
 
 @dataclass(frozen=True)
 class OutputSettings:
     dir: str = setting("", Rule("str", "folder new run folders (dated) are made in; relative = to the folder "
-                                       "whisper-tui is started from; empty = the app's runs folder"))
-    merge_lora: bool = setting(False, Rule("bool", "LoRA/QLoRA runs also save a merged full model"))
+                                       "whisper-tui is started from; empty = the app's runs folder",
+                                label="runs folder", seed_key="training.output_dir"))
+    merge_lora: bool = setting(False, Rule("bool", "LoRA/QLoRA runs also save a merged full model",
+                                           label="merge LoRA", flag="merge-lora"))
 
 
 SECTIONS: dict[str, type] = {"model": ModelSettings, "data": DataSettings, "finetuning": FinetuningSettings,
@@ -320,6 +369,11 @@ class SettingSpec:
     default: Any
     rule: Rule
 
+    @property
+    def label(self) -> str:
+        """What the form calls it: the rule's label, else the key's last part ("max bad fraction")."""
+        return self.rule.label or self.key.rpartition(".")[2].replace("_", " ")
+
 
 def _iter_specs(cls: type, prefix: str) -> Iterator[SettingSpec]:
     for f in fields(cls):
@@ -346,6 +400,11 @@ def _settings_table() -> tuple[SettingSpec, ...]:
 def settings() -> list[SettingSpec]:
     """Every setting in file order, with its default and rule."""
     return list(_settings_table())
+
+
+def flag_settings() -> list[SettingSpec]:
+    """The settings `whisper-tui train` has a flag for (`Rule.flag`), in file order."""
+    return [spec for spec in _settings_table() if spec.rule.flag]
 
 
 @functools.cache
