@@ -115,8 +115,8 @@ def _set_windows(model, processor, windows, log) -> None:
     _set_window(model, processor, max(windows), log, key="model.windows")
     set_supported_windows(processor, windows)
     listed = "/".join(str(w) for w in sorted(windows))
-    log(f"training at windows {listed} s (model.windows): each batch at one that holds its clips, evaluated at the "
-        "shortest; the saved model runs each batch at the shortest that fits")
+    log(f"training at windows {listed} s (model.windows): each batch at one that holds its clips, each test clip "
+        "evaluated at the shortest that holds it; the saved model runs each batch at the shortest that fits")
 
 
 def build_trainable_model(profile, device: str, precision: Precision, log=print):

@@ -6,6 +6,8 @@ precision, checkpoint/resume and schedulers as transformers does them. Additions
   grad, before the decoder sees the hidden states;
 - when a batch carries the decoder's frozen cross-attention keys/values (`cross_kv.py`), the
   cross-attention runs from them instead of projecting 1500 frames per layer;
+- an any-window model (`model.windows`) is evaluated with each clip at its own shortest window
+  (`get_eval_dataloader`), the window the saved model transcribes it at;
 - the loss projects only real label positions onto the 51k-token vocabulary (the largest matmul
   left once the encoder is cached); padded positions were computed and then ignored;
 - a batch over the frame budget (`batching.py`, `training.frame_budget_s`) runs its forward and backward
@@ -120,6 +122,27 @@ class WhisperTrainer(Seq2SeqTrainer):
         inputs = dict(inputs)
         inputs["encoder_outputs"] = BaseModelOutput(last_hidden_state=hidden)
         return inputs
+
+    def get_eval_dataloader(self, eval_dataset=None):
+        """The Trainer's, except for an evaluation set of an any-window model in one process: its batches then
+        hold clips of one window each (`window_mix.WindowedExamples.eval_batches`), so every clip is scored at
+        the window the saved model transcribes it at, and best/ is chosen by that WER. Batches of consecutive
+        clips would run whole at their longest clip's window. Under torchrun the Trainer's own loader stays (its
+        sharding and gathering assume batches of one size)."""
+        dataset = self.eval_dataset if eval_dataset is None else eval_dataset
+        if isinstance(dataset, str):
+            dataset = self.eval_dataset[dataset]
+        windows = getattr(self.data_collator, "windows", None)
+        batches = None
+        if windows is not None and self.args.world_size <= 1 and hasattr(dataset, "eval_batches"):
+            batches = dataset.eval_batches(self.args.eval_batch_size, windows.windows)
+        if not batches:
+            return super().get_eval_dataloader(eval_dataset)
+        from torch.utils.data import DataLoader
+
+        loader = DataLoader(dataset, batch_sampler=batches, collate_fn=self.data_collator,
+                            num_workers=self.args.dataloader_num_workers, pin_memory=self.args.dataloader_pin_memory)
+        return self.accelerator.prepare(loader)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = dict(self._expand_cached(inputs))

@@ -4,10 +4,14 @@ A batch runs at one window: its features (or cached encoder rows) share one leng
 decoder's cross-attention has no mask to skip padding. So the window is chosen per batch, among
 the windows that hold every clip of it (`window.windows_holding` on its longest clip), and each
 clip is trained at every window it will later be transcribed at. Training draws one of them, the
-shortest most often (SHORTEST_SHARE);
-evaluation takes the shortest, so the WER a run reports is the one the saved model gives when it
-transcribes (inference picks the shortest window that fits, `window.window_for`). The draw hashes
-the seed and the batch's clips: a resumed run makes the same choices as an uninterrupted one.
+shortest most often (SHORTEST_SHARE). The draw hashes the seed and the batch's clips: a resumed run
+makes the same choices as an uninterrupted one.
+
+Evaluation scores every clip at its own shortest window (`window.window_for`), the one the saved model
+gives it when it transcribes: its batches never mix clips of different windows (`eval_batches`, read
+by `WhisperTrainer.get_eval_dataloader`). Batches of consecutive clips would run a whole batch at the
+window of its longest clip, so the WER behind best/ depended on where the long clips of the test set
+happened to sit, and short clips were scored at windows the model would not run them at.
 
 Features are computed at the longest window and cut to the batch's: Whisper's log-mel of a clip
 padded to 10 s is the first 1000 frames of the same clip padded to 30 s. Cached encoder rows are
@@ -20,7 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from whisper_tui.models.window import MEL_FRAMES_PER_SECOND, windows_holding
+from whisper_tui.models.window import MEL_FRAMES_PER_SECOND, window_for, windows_holding
 from whisper_tui.whisper_facts import SAMPLE_RATE
 
 # Share of training batches at the shortest window that holds them; the rest spread evenly over the longer
@@ -94,6 +98,17 @@ class WindowedExamples:
             object.__setattr__(self, name, value)
         else:
             setattr(self.dataset, name, value)
+
+    def eval_batches(self, batch_size: int, windows: Sequence[int]) -> list[list[int]] | None:
+        """Evaluation batches of at most `batch_size` indices, each of clips with the same shortest window
+        (`window.window_for` of its `seconds`), in dataset order within a window; None for a training set."""
+        if self.mode != EVAL:
+            return None
+        by_window: dict[int, list[int]] = {}
+        for i, seconds in enumerate(self.seconds):
+            by_window.setdefault(window_for(seconds, windows), []).append(i)
+        size = max(1, int(batch_size))
+        return [group[k:k + size] for _, group in sorted(by_window.items()) for k in range(0, len(group), size)]
 
     def __getitem__(self, i: int) -> dict:
         if self.caches is not None:
