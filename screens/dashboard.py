@@ -24,6 +24,7 @@ from whisper_tui.errors import WhisperTuiError
 from whisper_tui.training.events import (
     CheckpointSaved,
     EvalEvent,
+    EvalFailed,
     LogEvent,
     Paused,
     Resumed,
@@ -226,7 +227,8 @@ class DashboardScreen(Screen):
         self._log_event(event)
         if isinstance(event, RunFinished) and self.state.base_wer is None:
             self._read_base_wer(event.run_dir)
-        if isinstance(event, (RunFinished, RunFailed, RunCancelled, EvalEvent, RunStarted, Paused, Resumed)):
+        if isinstance(event, (RunFinished, RunFailed, RunCancelled, EvalEvent, EvalFailed, RunStarted, Paused,
+                              Resumed)):
             self._redraw()  # rare and meaningful: show at once
         if isinstance(event, (RunFinished, RunFailed, RunCancelled)):
             self.refresh_bindings()
@@ -259,8 +261,11 @@ class DashboardScreen(Screen):
         elif isinstance(event, Resumed):
             log.write(Text(f"resumed at step {event.step}", style="green"))
         elif isinstance(event, RunStarted):
-            log.write(Text(f"training {event.train_clips} clips (testing on {event.test_clips}), {event.total_steps}"
-                           f" steps on {event.device} in {event.precision}", style="dim"))
+            length = f"{event.total_steps} steps" if not event.budget_s else (
+                f"at most {event.epochs:g} epochs ({event.total_steps} steps): the {fmt_duration(event.budget_s)} "
+                "time budget decides how many")
+            log.write(Text(f"training {event.train_clips} clips (testing on {event.test_clips}), {length}"
+                           f" on {event.device} in {event.precision}", style="dim"))
         elif isinstance(event, RunFailed):
             log.write(Text(f"failed: {event.reason}" + (f" — {event.hint}" if event.hint else ""), style="bold red"))
 
@@ -301,7 +306,11 @@ class DashboardScreen(Screen):
             run = profile or (state.run_dir.name if state.run_dir else "")
         self.query_one("#dash-run", Label).update(run)
         text, style = PHASE_LABELS.get(state.phase, (state.phase, ""))
-        self.query_one("#dash-phase", Label).update(Text(text, style=style))
+        phase = Text(text, style=style)
+        if state.eval_failed is not None and state.is_active:  # the ended run's summary says it in full
+            failed = state.eval_failed.count
+            phase.append(f" · {failed} evaluation{'s' if failed > 1 else ''} failed (see the log)", style="bold red")
+        self.query_one("#dash-phase", Label).update(phase)
         self._set_app_status()
 
     def _set_app_status(self) -> None:
@@ -329,7 +338,8 @@ class DashboardScreen(Screen):
             self.query_one("#dash-step", Label).update("waiting for the first training step…"
                                                        if state.is_active else "")
             return
-        epochs = state.started.epochs if state.started else None
+        # the epochs the run goes to: under a time budget those that fit (the job's estimate, from the first step)
+        epochs = step.total_epochs or (state.started.epochs if state.started else None)
         parts = [f"step {step.step}/{step.total_steps}", f"epoch {step.epoch:.2f}" + (f"/{epochs:g}" if epochs else "")]
         if state.is_active:
             parts.append(f"ETA {fmt_duration(step.eta_seconds)}")

@@ -12,6 +12,7 @@ from pathlib import Path
 from whisper_tui.training.events import (
     CheckpointSaved,
     EvalEvent,
+    EvalFailed,
     LogEvent,
     Paused,
     Resumed,
@@ -36,6 +37,7 @@ class RunState:
     losses: list[float] = field(default_factory=list)
     learning_rates: list[float] = field(default_factory=list)
     evals: list[EvalEvent] = field(default_factory=list)
+    eval_failed: EvalFailed | None = None  # the latest evaluation that raised (its count says how many did)
     last_checkpoint: CheckpointSaved | None = None
     finished: RunFinished | None = None
     failed: RunFailed | None = None
@@ -74,6 +76,15 @@ class RunState:
         return self.started.total_steps if self.started else 0
 
     @property
+    def eval_failed_text(self) -> str:
+        """'2 evaluations failed (latest: the final evaluation, TypeError: …)', or '' when none did."""
+        failed = self.eval_failed
+        if failed is None:
+            return ""
+        count = f"{failed.count} evaluations failed" if failed.count > 1 else "an evaluation failed"
+        return f"{count} (latest: {failed.during}, {failed.reason})"
+
+    @property
     def model_dir(self) -> Path | None:
         """The model to transcribe with: the best-WER one if saved, else the final one."""
         if self.finished is None:
@@ -95,6 +106,8 @@ class RunState:
                 self.base_wer = event.wer  # an eval before any training step scores the base model
             if event.step == 0 and self.base_keep_wer is None and event.keep_wer is not None:
                 self.base_keep_wer = event.keep_wer
+        elif isinstance(event, EvalFailed):
+            self.eval_failed = event
         elif isinstance(event, RunStarted):
             self.started = event
             self.run_dir = event.run_dir

@@ -44,6 +44,10 @@ def summary_text(state: RunState) -> Text:
             text, over = keep
             lines.append("\n")
             lines.append(("⚠ " if over else "") + text, style="bold yellow" if over else "green")
+        if state.eval_failed_text:  # the model is saved all the same; its figures may be missing
+            lines.append("\n")
+            lines.append(f"⚠ {state.eval_failed_text}: no figures for it, the model was saved; details in "
+                         f"{done.run_dir / 'train.log'}", style="bold yellow")
         saved = [f"{folder.name}/" for folder in (done.best_dir, done.final_dir) if folder is not None]
         lines.append(f"\nSaved in {done.run_dir}: {', '.join(dict.fromkeys(saved))}")
         if done.best_dir is not None:

@@ -109,6 +109,16 @@ class ProgressBar:
             self._bar = None
 
 
+def run_length(event: RunStarted) -> str:
+    """'440 steps', or under a time budget 'at most 40 epochs (440 steps): the 5m budget decides how many'."""
+    if not event.budget_s:
+        return f"{event.total_steps} steps"
+    from whisper_tui.training.budget import format_duration
+
+    return (f"at most {event.epochs:g} epochs ({event.total_steps} steps): the {format_duration(event.budget_s)} "
+            "time budget decides how many")
+
+
 class TrainingPrinter:
     """Listener that renders training events for a headless run."""
 
@@ -122,13 +132,14 @@ class TrainingPrinter:
                 self.bar = ProgressBar("train", event.total_steps, remaining=False)
             self.bar.total = max(1, event.total_steps)
             loss = f"loss {event.loss:.3f}" if event.loss == event.loss else "loss  ..."
-            self.bar.update(event.step, f"ep {event.epoch:.2f} {loss} {event.samples_per_second:.1f} samples/s "
-                                        f"ETA {_fmt_eta(event.eta_seconds)}")
+            epochs = f"/{event.total_epochs:g}" if event.total_epochs else ""  # under a budget: the epochs that fit
+            self.bar.update(event.step, f"ep {event.epoch:.2f}{epochs} {loss} {event.samples_per_second:.1f} "
+                                        f"samples/s ETA {_fmt_eta(event.eta_seconds)}")
             return
         self._break_bar()
         if isinstance(event, RunStarted):
             say(f"training {event.strategy} on {event.device} ({event.precision}): {event.train_clips} train / "
-                f"{event.test_clips} test clips, {event.total_steps} steps, "
+                f"{event.test_clips} test clips, {run_length(event)}, "
                 f"{event.trainable_params:,} trainable params", err=True)
         elif isinstance(event, LogEvent):
             if not self.quiet or event.level != "info":

@@ -27,6 +27,7 @@ import re
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from transformers import TrainerCallback
 
@@ -84,6 +85,15 @@ def refit_schedule(lr_scheduler, total_steps: int, warmup: float) -> bool:
     return changed
 
 
+@dataclass(frozen=True)
+class Outlook:
+    """What progress lines show under a budget: the epochs that fit, their steps and the time to go."""
+
+    epochs: int
+    total_steps: int
+    eta_s: float  # never more than what is left of the budget
+
+
 def plan_epochs(left_s: float, epoch_s: float, done_epochs: int, max_epochs: int) -> int:
     """How many epochs in all (done included) fit when `left_s` remain and one epoch takes `epoch_s`."""
     more = math.floor(left_s / max(epoch_s, 1e-6))
@@ -98,7 +108,8 @@ class BudgetCallback(TrainerCallback):
 
     def __init__(self, *, budget_s: float, started: float, steps_per_epoch: int, max_epochs: int,
                  warmup: float, eval_s: float = 0.0, patience: int = 0,
-                 log: Callable[[str, str], None] | None = None, clock: Callable[[], float] = time.time):
+                 log: Callable[[str, str], None] | None = None, clock: Callable[[], float] = time.time,
+                 timer: Callable[[], float] = time.perf_counter):
         self.budget_s = float(budget_s)
         self.started = started
         self.steps_per_epoch = max(1, steps_per_epoch)
@@ -107,6 +118,7 @@ class BudgetCallback(TrainerCallback):
         self.eval_s = eval_s  # one evaluation, measured on the base model (0 = unknown or no evaluation)
         self.patience = patience
         self.clock = clock
+        self.timer = timer  # times steps (a monotonic clock; `clock` is the wall clock the budget counts on)
         self.log = log or (lambda message, level="info": None)
         self.planned_epochs: int | None = None
         self.stop_reason: str | None = None
@@ -139,14 +151,33 @@ class BudgetCallback(TrainerCallback):
         """One epoch with its share of evaluation (one every `eval_every` epochs)."""
         return self.train_epoch_seconds() + self.eval_s / self.eval_every
 
+    def outlook(self, state) -> Outlook | None:
+        """The epochs that fit and the time to go, for progress lines from the first step on (None without a
+        budget, or before a step was timed): the plan once made, before it the epochs the steps timed so far
+        would fit (the same rule, revised every step). The time to go is capped at what is left of the budget:
+        the budget stops the run then, whatever the estimate says."""
+        if self.budget_s <= 0:
+            return None
+        self._record_step()  # asked before this callback's on_step_end (JobCallback comes first)
+        if not self._step_times and not self._train_gaps:
+            return None
+        epochs = self.planned_epochs or self._fit(state)
+        total = epochs * self.steps_per_epoch
+        to_go = max(0, total - state.global_step) / self.steps_per_epoch * self.epoch_seconds()
+        return Outlook(epochs, total, min(to_go, max(0.0, self.budget_s - self.elapsed())))
+
     # -- hooks -------------------------------------------------------------------------------------
     def on_step_begin(self, args, state, control, **kwargs):
-        self._t_step = time.perf_counter()
+        self._t_step = self.timer()
+
+    def _record_step(self) -> None:
+        """The time of the step that just ended, once (from on_step_end or an earlier `outlook`)."""
+        if self._t_step is not None:
+            self._step_times.append(self.timer() - self._t_step)
+            self._t_step = None
 
     def on_step_end(self, args, state, control, lr_scheduler=None, **kwargs):
-        if self._t_step is not None:
-            self._step_times.append(time.perf_counter() - self._t_step)
-            self._t_step = None
+        self._record_step()
         if self.budget_s <= 0:
             return control
         if self.planned_epochs is None and len(self._step_times) >= min(self.CALIBRATION_STEPS, self.steps_per_epoch):
@@ -222,18 +253,23 @@ class BudgetCallback(TrainerCallback):
                 control.should_training_stop = True
                 self.stop_reason = f"time budget: {self.planned_epochs} epoch(s) fit in {format_duration(self.budget_s)}"
 
-    def _replan(self, state, lr_scheduler, first: bool = False) -> None:
+    def _fit(self, state) -> int:
+        """Epochs in all that fit in what is left, at the epoch time measured so far."""
         done = math.floor(float(state.epoch or 0) + 1e-6)
         in_epoch = state.global_step - done * self.steps_per_epoch
         epoch_s = self.epoch_seconds()
         # the epoch under way still has to finish (its steps and its evaluation)
         finishing = (self.steps_per_epoch - in_epoch) / self.steps_per_epoch * epoch_s if in_epoch else 0.0
-        plan = plan_epochs(self.left() - finishing, epoch_s, done + (1 if in_epoch else 0), self.max_epochs)
+        return plan_epochs(self.left() - finishing, epoch_s, done + (1 if in_epoch else 0), self.max_epochs)
+
+    def _replan(self, state, lr_scheduler, first: bool = False) -> None:
+        plan = self._fit(state)
+        epoch_s = self.epoch_seconds()
         if plan == self.planned_epochs:
             return
         previous, self.planned_epochs = self.planned_epochs, plan
         refit_schedule(lr_scheduler, plan * self.steps_per_epoch, self.warmup)
-        # progress bars and ETAs read the total from the state (StepEvent.total_steps): show the plan, not the cap
+        # the Trainer's state says the plan too, not the cap (progress lines take theirs from `outlook`)
         state.max_steps = plan * self.steps_per_epoch
         if first:
             self.log(f"time budget {format_duration(self.budget_s)}: {format_duration(self.elapsed())} used so far, "

@@ -22,6 +22,7 @@ from whisper_tui.training.events import CheckpointSaved, EvalEvent, StepEvent
 from whisper_tui.training.trainer import EvaluationCancelled
 
 if TYPE_CHECKING:
+    from whisper_tui.training.budget import Outlook
     from whisper_tui.training.run_control import RunControl
     from whisper_tui.training.run_folder import RunFolder
     from whisper_tui.training.scores import RunScores
@@ -43,6 +44,8 @@ class TrainingRun(Protocol):
     def evaluate_keep(self) -> tuple[float, float, float | None] | None: ...
 
     def evaluate_missed(self, args, state) -> None: ...
+
+    def budget_outlook(self, state) -> Outlook | None: ...
 
     def save_model(self, target: Path, *, reason: str, step: int) -> None: ...
 
@@ -93,11 +96,18 @@ class JobCallback(TrainerCallback):
             self._recent.append(now - self._t_last)
         self._t_last = None
         sps = self.samples_per_second()
-        remaining = max(0, state.max_steps - state.global_step)
-        eta = remaining * self._samples_per_step / sps if sps > 0 else None
+        # Under a time budget the budget says how far the run goes, from the first step on (the epochs that
+        # fit, not training.num_train_epochs) and the ETA never passes its end.
+        outlook = self.run.budget_outlook(state)
+        if outlook is not None:
+            total, epochs, eta = outlook.total_steps, float(outlook.epochs), outlook.eta_s
+        else:
+            total, epochs = state.max_steps, float(state.num_train_epochs or 0)
+            remaining = max(0, total - state.global_step)
+            eta = remaining * self._samples_per_step / sps if sps > 0 else None
         if self.is_main:
-            self.run.control.emit(StepEvent(state.global_step, state.max_steps, float(state.epoch or 0),
-                                            self.last_loss, self.last_lr, sps, eta))
+            self.run.control.emit(StepEvent(state.global_step, total, float(state.epoch or 0), self.last_loss,
+                                            self.last_lr, sps, eta, epochs))
         self.run.control.step = state.global_step
         if not self.run.control.wait_while_paused(state.global_step):  # a cancel: checkpoint this step and stop
             control.should_save = True

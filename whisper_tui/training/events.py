@@ -28,6 +28,7 @@ class RunStarted(TrainingEvent):
     device: str
     precision: str
     resumed_from: Path | None = None
+    budget_s: float = 0.0  # training.budget_s: total_steps and epochs are then the cap, the budget decides
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class StepEvent(TrainingEvent):
     learning_rate: float
     samples_per_second: float
     eta_seconds: float | None
+    total_epochs: float = 0.0  # epochs the run goes to: under a time budget those that fit (0 = unknown)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,16 @@ class EvalEvent(TrainingEvent):
     keep_cer: float | None = None
     keep_within: bool = True  # keep_wer is within training.keep_tolerance of the base model's
     keep_synthetic_wer: float | None = None  # the keep set's eSpeak sentences: a second line, never the rule's
+
+
+@dataclass(frozen=True)
+class EvalFailed(TrainingEvent):
+    """An evaluation raised (generating, scoring): no figures for it, and the run goes on (issue 24)."""
+
+    step: int
+    reason: str  # "TypeError: 'NoneType' object is not subscriptable"
+    during: str  # what was evaluated: "the test set at step 8", "the final evaluation", ...
+    count: int = 1  # evaluations of this run that failed so far
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from whisper_tui.system.quiet import quiet_libraries
-from whisper_tui.training.events import CheckpointSaved, LogEvent, RunCancelled, RunFinished, RunStarted, TrainingEvent
+from whisper_tui.training.events import (CheckpointSaved, EvalFailed, LogEvent, RunCancelled, RunFinished, RunStarted,
+                                         TrainingEvent)
 from whisper_tui.training.merge_strength import SavedStrength
 from whisper_tui.training.run_control import Listener, RunControl, is_main_process
 from whisper_tui.training.run_folder import RunFolder, now_iso, resolve_resume
@@ -57,10 +58,14 @@ class TrainingJob:
         else:
             self.folder = RunFolder(new_run_dir(getattr(profile, "name", "run"), runs_root))
         self.control = RunControl(self.folder, listeners)
+        if self.resume_checkpoint is not None:  # trained up to there: a cancel before the next step names it
+            self.control.step = int(self.resume_checkpoint.name.rsplit("-", 1)[-1])
         # the keep set (general speech, keep_set.py) and the best-checkpoint rule that guards it (best_rule.py)
         self.scores = RunScores(float(getattr(getattr(profile, "training", None), "keep_tolerance", 2.0)))
         self.last_checkpoint: Path | None = None
         self.evaluating_base = False  # True while the model is evaluated before training
+        self.final_evaluation = False  # True while final/ is evaluated after training
+        self.evaluation_failures = 0  # evaluations that raised (evaluation_failed); the run went on each time
         self.probing = False  # True while merge strengths are measured: those evaluations are not the run's
         self.merge_choice = None  # merge_strength.StrengthChoice once chosen
         self.keep_clips: list = []
@@ -143,7 +148,8 @@ class TrainingJob:
             if not resumed:
                 save_profile(profile, folder.path / "profile.toml")
             control.status(status="running", started=now_iso(), profile=getattr(profile, "name", ""),
-                           strategy=profile.finetuning.strategy, model=profile.model.name, finished=None, reason=None)
+                           strategy=profile.finetuning.strategy, model=profile.model.name, finished=None, reason=None,
+                           evaluation_failed=None)
         log(f"run folder: {folder.path}")
         if resumed:
             log(f"resuming from {self.resume_checkpoint}")
@@ -199,7 +205,8 @@ class TrainingJob:
             self.setup.budget.after_evals = len(STRENGTHS)  # measured after training, within the budget
         control.emit(RunStarted(folder.path, self._total_steps(trainer), float(profile.training.num_train_epochs),
                                 len(train_clips), len(test_clips), profile.finetuning.strategy, trainable, total,
-                                device, precision.name, self.resume_checkpoint))
+                                device, precision.name, self.resume_checkpoint,
+                                float(profile.training.budget_s)))
         control.set_state("running")
 
         if eval_ds is not None and self.evaluate_base and not resumed:
@@ -207,23 +214,35 @@ class TrainingJob:
         elif self.has_keep_set and self.evaluate_base and resumed and self.scores.base_keep_wer is None:
             self._evaluate_base_keep()
 
+        control.check_cancel()  # a cancel during the resume-time evaluations: stop before any step
         trainer.train(resume_from_checkpoint=str(self.resume_checkpoint) if resumed else None)
         budget = self.setup.budget
         stopped = budget.stop_reason if budget is not None else None
         if stopped and not control.cancel_requested:
             log(f"stopped: {stopped}")
             control.status(stopped=stopped)
-        control.check_cancel()
+        control.check_cancel()  # training cut short by a cancel: the run ends cancelled on its checkpoint
+        # Training is done: from here on nothing (an evaluation that fails, a cancel) costs the trained model.
         self._choose_merge_strength()
-
-        final_wer = None
-        if eval_ds is not None and profile.training.eval_strategy == "no":
-            final_wer = float(trainer.evaluate().get("eval_wer", float("nan")))
-            control.check_cancel()
         self.save_model(folder.final, reason="final", step=control.step)
+        final_wer = self._final_evaluation() if eval_ds is not None and profile.training.eval_strategy == "no" \
+            else None
         if profile.output.merge_lora and profile.finetuning.strategy in ("lora", "qlora"):
             self._save_merged(folder.path / "merged")
         return self._finished(len(train_clips), len(test_clips), final_wer, stopped)
+
+    def _final_evaluation(self) -> float | None:
+        """The test WER of the saved final/ (runs that did not evaluate during training); None when it failed
+        (`evaluation_failed` said why) or a cancel skipped it: final/ is already on disk either way."""
+        self.final_evaluation = True
+        try:
+            wer = self.trainer.evaluate().get("eval_wer")
+        finally:
+            self.final_evaluation = False
+        if wer is None and self.control.cancel_requested:
+            self.control.log("cancel after training: the final evaluation was skipped; the trained model is in "
+                             f"{self.folder.final}", "warning")
+        return float(wer) if wer is not None else None
 
     def _build_trainer(self, model, processor, train_clips, test_clips, k_frozen, lr, precision, device,
                        durations=None):
@@ -238,7 +257,37 @@ class TrainingJob:
                                      JobCallback(self))
         self.saved_strength = SavedStrength(model, self._fixed_strength() or 1.0)
         self.trainer.eval_scope = self.saved_strength.applied  # evaluations measure the model as it is saved
+        self.trainer.on_evaluation_failed = self.evaluation_failed
         return self.trainer
+
+    def evaluation_failed(self, exc: Exception, prefix: str = "eval") -> None:
+        """An evaluation raised (WhisperTrainer.evaluate caught it): say so in the log, run.json and an event,
+        and go on. It has no figures, so best/ and the budget skip it; the run's training is never lost to it."""
+        import traceback
+
+        control = self.control
+        self.evaluation_failures += 1
+        step = control.step
+        what = "general speech (keep set) of " if prefix == "keep" else ""
+        if self.evaluating_base:
+            during, after = f"{what}the model before training", "training goes on without a base WER"
+        elif self.probing:
+            during, after = f"{what}a merge-strength probe", "the trained model is kept at full strength"
+        elif self.final_evaluation:
+            during, after = f"{what}the final evaluation", f"the trained model is saved in {self.folder.final}"
+        else:
+            during, after = f"{what}the evaluation at step {step}", "training goes on"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        reason = f"{type(exc).__name__}: {first}"[:300] if first else type(exc).__name__
+        if is_main_process():
+            try:
+                self.folder.log("".join(traceback.format_exception(exc)), "error")
+                control.status(evaluation_failed={"reason": reason, "during": during, "step": step,
+                                                  "count": self.evaluation_failures})
+            except OSError:
+                pass  # a full disk: the log line and the event below still say it
+        control.log(f"evaluation failed: {reason} ({during}); {after}; details in {self.folder.log_file}", "error")
+        control.emit(EvalFailed(step, reason, during, self.evaluation_failures))
 
     def _total_steps(self, trainer) -> int:
         from whisper_tui.training.trainer_setup import estimate_steps
@@ -257,9 +306,11 @@ class TrainingJob:
         finally:
             self.evaluating_base = False
         control.check_cancel()  # a cancel stops the evaluation between batches (WhisperTrainer.evaluate)
+        scores = self.scores
+        if scores.base_wer is None:  # it failed (evaluation_failed said why)
+            return
         if self.setup.budget is not None:  # one evaluation's cost, for planning epochs within the budget
             self.setup.budget.eval_s = time.time() - eval_started
-        scores = self.scores
         control.status(base_wer=scores.base_wer, base_keep_wer=scores.base_keep_wer)
         control.log(f"WER before training: {scores.base_wer:.3f}"
                     + (f"; general speech (keep set) {scores.base_keep_wer:.3f}" if scores.base_keep_wer is not None
@@ -277,7 +328,7 @@ class TrainingJob:
         metrics = {"base_wer": scores.base_wer, "best_wer": scores.best_wer, "best_step": scores.best_step,
                    "final_wer": final_wer, "train_clips": n_train, "test_clips": n_test,
                    "steps": control.step, "keep_clips": len(self.keep_clips), "stopped": stopped,
-                   "bad_clips": bad_clips, **keep}
+                   "bad_clips": bad_clips, "evaluation_failures": self.evaluation_failures, **keep}
         if self.merge_choice is not None:
             metrics.update(merge_strength=self.merge_choice.strength, merge_strength_why=self.merge_choice.why)
         control.status(status="finished", finished=now_iso(), duration_s=round(duration, 1), best_wer=scores.best_wer,
@@ -343,6 +394,11 @@ class TrainingJob:
             # on the checkpoint it resumed from, which a resume evaluates first again.
             self.control.check_cancel()
 
+    def budget_outlook(self, state):
+        """Under a time budget: the epochs that fit and the time to go (budget.Outlook) for progress; else None."""
+        budget = self.setup.budget if self.setup is not None else None
+        return budget.outlook(state) if budget is not None else None
+
     def evaluate_keep(self) -> tuple[float, float, float | None] | None:
         """(WER, CER, eSpeak WER) of the model as it is now on the keep set; None without one. WER and CER are
         the recorded speech's (keep_set.py); the eSpeak sentences' WER is the second line (None without them).
@@ -389,10 +445,11 @@ class TrainingJob:
                 measured.append(ms.StrengthScore(1.0, last[1], last[2]))
                 continue
             score = self._probe_strength(delta, strength)
-            if score is None:  # a cancel: keep the trained model as it is
+            if score is None:  # a cancel, or the evaluation failed (said already): keep the trained model as it is
                 delta.set(1.0)
-                control.log("merge strength: stopped by the cancel; the trained model is kept at full strength",
-                            "warning")
+                if control.cancel_requested:
+                    control.log("merge strength: stopped by the cancel; the trained model is kept at full strength",
+                                "warning")
                 return
             measured.append(score)
         choice = self.merge_choice = ms.choose(measured, scores.base_keep_wer, scores.keep_tolerance)

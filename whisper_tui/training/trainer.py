@@ -13,7 +13,10 @@ precision, checkpoint/resume and schedulers as transformers does them. Additions
 - a batch over the frame budget (`batching.py`, `training.frame_budget_s`) runs its forward and backward
   passes in pieces with the gradients summed, so a step's memory does not grow with the encoder window;
 - an evaluation can be cancelled between batches (`EvaluationCancelled`): the Trainer then saves
-  a checkpoint of the step just trained and stops, as a cancel between steps does.
+  a checkpoint of the step just trained and stops, as a cancel between steps does;
+- an evaluation that fails (a generate error on one batch, a metric that cannot be computed) returns no
+  metrics and is handed to `on_evaluation_failed` instead of ending training: the run reports it and
+  goes on (issue 24: a run that trained to the end lost its final/ to its last evaluation).
 """
 
 from __future__ import annotations
@@ -29,6 +32,14 @@ class EvaluationCancelled(Exception):
     """Raised by a callback's on_prediction_step to stop an evaluation between batches."""
 
 
+class EvaluationFailed(Exception):
+    """An evaluation's own work (generating, scoring) raised `cause`; raised out of `evaluation_loop` only."""
+
+    def __init__(self, cause: Exception):
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.cause = cause
+
+
 class WhisperTrainer(Seq2SeqTrainer):
     def __init__(self, *args, cached_top_from: int | None = None, fast_cross=None, frame_budget: int = 0, **kwargs):
         super().__init__(*args, **kwargs)
@@ -37,6 +48,8 @@ class WhisperTrainer(Seq2SeqTrainer):
         self.frame_budget = int(frame_budget)  # encoder positions per forward pass (batching.py); 0 = no limit
         self.pieces_run = 0  # forward passes of batches that were split (for the tests and the log)
         self.eval_scope = contextlib.nullcontext  # merge_strength.SavedStrength.applied: evaluate what is saved
+        # on_evaluation_failed(exc, metric_key_prefix): told of an evaluation that failed (None: it raises)
+        self.on_evaluation_failed = None
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         """The Trainer's step, in pieces when the batch is over the frame budget (batching.py)."""
@@ -95,6 +108,10 @@ class WhisperTrainer(Seq2SeqTrainer):
         was not (benchmarks/soak_cancel.py).
 
         It measures the model at the merge strength it will be saved with (`eval_scope`).
+
+        An evaluation whose generating or scoring raises returns no metrics once `on_evaluation_failed`
+        has been told (training goes on); without that hook the error is raised as before. Errors of the
+        `on_evaluate` callbacks (saving best/, a full disk) are not evaluation failures and are raised.
         """
         saved = _rng_state()
         try:
@@ -105,8 +122,24 @@ class WhisperTrainer(Seq2SeqTrainer):
                 self.control.should_save = True
                 self.control.should_training_stop = True
             return {}
+        except EvaluationFailed as failed:
+            if self.on_evaluation_failed is None:
+                raise failed.cause from None
+            self.on_evaluation_failed(failed.cause, kwargs.get("metric_key_prefix", "eval"))
+            return {}
         finally:
             _restore_rng_state(saved)
+
+    def evaluation_loop(self, *args, **kwargs):
+        """The Trainer's loop; what it raises (except a cancel) comes out as `EvaluationFailed` for `evaluate`."""
+        from whisper_tui.training.run_control import Cancelled
+
+        try:
+            return super().evaluation_loop(*args, **kwargs)
+        except (EvaluationCancelled, Cancelled, EvaluationFailed):
+            raise
+        except Exception as exc:
+            raise EvaluationFailed(exc) from exc
 
     def _expand_cached(self, inputs):
         if self.cached_top_from is None or "encoder_outputs" not in inputs:
