@@ -350,6 +350,34 @@ def resolve_resume(path: Path) -> tuple[RunFolder, Path]:
     run = RunFolder(path)
     done = run.complete_checkpoints()
     if not done:
-        raise RunFolderError(f"cannot resume: {path} has no complete checkpoint",
-                             "start a new run, or check the folder is a whisper-tui run folder", where=str(path))
+        raise nothing_to_resume(path) or RunFolderError(
+            f"cannot resume: {path} has no complete checkpoint",
+            "start a new run, or check the folder is a whisper-tui run folder", where=str(path))
     return run, done[-1]
+
+
+# What a run writes, in order: the lock (RunFolder.acquire), then profile.toml and run.json (TrainingJob),
+# train.log, checkpoints. A folder with any of them was a run's, however early that run was stopped.
+RUN_MARKERS = (LOCK_FILE, "profile.toml", "run.json", "train.log", "checkpoints")
+
+
+def nothing_to_resume(path: Path) -> RunFolderError | None:
+    """Why `path`, a run's folder without a complete checkpoint, cannot be resumed, and what to do instead;
+    None when `path` does not look like a run's folder at all (the caller says so in its own words).
+
+    A run killed while loading its data or model leaves only .lock (and perhaps profile.toml, run.json):
+    nothing was trained, so the way on is to start it again, not to resume it."""
+    path = Path(path)
+    if not path.is_dir() or not any((path / name).exists() for name in RUN_MARKERS):
+        return None
+    status = RunFolder(path).read_status()
+    how = {"cancelled": "was cancelled", "failed": "failed"}.get(status.get("status"), "was stopped")
+    if status.get("status") == "failed" and status.get("reason"):
+        how += f" ({status['reason']})"
+    what = f"cannot resume {path}: the run {how} before its first checkpoint, so there is nothing to resume"
+    if not (path / "run.json").exists():  # acquire(resuming=False) takes such a folder: the same --output works
+        return RunFolderError(what, f"start it again without --resume, with the same --output {path}",
+                              where=str(path))
+    settings = f" (its settings: --profile {path / 'profile.toml'})" if (path / "profile.toml").exists() else ""
+    return RunFolderError(what, f"start it again without --resume{settings}, with a new --output folder, or delete "
+                                f"{path} first to use the same one again", where=str(path))
