@@ -16,14 +16,44 @@ from whisper_tui.system.quiet import quiet_libraries
 
 # -- profiles --------------------------------------------------------------------------------
 def profile_from_args(args):
-    from whisper_tui.cli.profile_flags import flag_overrides, set_overrides
     from whisper_tui.config.profile import DEFAULT_PROFILE, apply_overrides, import_seed_config, load_profile
 
     if getattr(args, "config", None):
         profile = import_seed_config(Path(args.config))
     else:
         profile = load_profile(args.profile or DEFAULT_PROFILE)
-    overrides = {**flag_overrides(args), **set_overrides(getattr(args, "set", None))}
+    overrides: dict[str, object] = {}
+    simple = {
+        "model": "model.name", "data": "data.train_dir", "test_dir": "data.test_dir",
+        "test_split": "data.test_split", "strategy": "finetuning.strategy",
+        "freeze_encoder": "finetuning.freeze_encoder", "frozen_encoder_layers": "finetuning.frozen_encoder_layers",
+        "grad_ckpt": "finetuning.gradient_checkpointing", "encoder_cache": "finetuning.encoder_cache",
+        "epochs": "training.num_train_epochs", "lr": "training.learning_rate",
+        "batch_size": "training.per_device_train_batch_size", "precision": "training.precision",
+        "max_steps": "training.max_steps", "merge_lora": "output.merge_lora", "split_by": "data.split_by",
+    }
+    for attr, key in simple.items():
+        value = getattr(args, attr, None)
+        if value is not None:
+            if key == "data.train_dir" or key == "data.test_dir":
+                value = str(Path(value).expanduser().resolve())
+            overrides[key] = value
+    if getattr(args, "budget", None) is not None:
+        from whisper_tui.training.budget import parse_duration
+
+        try:
+            overrides["training.budget_s"] = parse_duration(args.budget)
+        except ValueError as exc:
+            from whisper_tui.errors import ProfileError
+
+            raise ProfileError(f"--budget: {exc}", "e.g. --budget 5m (0 = no budget)", where="training.budget_s") from exc
+    for item in getattr(args, "set", []) or []:
+        if "=" not in item:
+            from whisper_tui.errors import ProfileError
+
+            raise ProfileError(f"--set {item}: expected SECTION.KEY=VALUE", "e.g. --set training.warmup_steps=0.05")
+        key, raw = item.split("=", 1)
+        overrides[key.strip()] = raw  # apply_overrides reads text as TOML (profile.parse_text_value)
     return apply_overrides(profile, overrides) if overrides else profile
 
 
@@ -86,7 +116,7 @@ def cmd_train(args) -> int:
     return code
 
 
-RESUME_MAY_CHANGE = ("training.num_train_epochs", "training.max_steps")  # a resumed run may train longer
+RESUME_MAY_CHANGE = {"epochs": "training.num_train_epochs", "max_steps": "training.max_steps"}
 
 
 def _resume_profile(args):
@@ -105,18 +135,14 @@ def _resume_profile(args):
         raise nothing_to_resume(run_dir) or RunFolderError(
             f"{run_dir}: no profile.toml, so this is not a whisper-tui run folder",
             "pass the folder given as --output (or printed) when the run started", where=str(run_dir))
-    from whisper_tui.cli.profile_flags import flag_dest, flag_name, flag_overrides
-    from whisper_tui.config.profile_schema import flag_settings
-
-    may_change = [spec for spec in flag_settings() if spec.key in RESUME_MAY_CHANGE]
-    fixed = {"--profile": "profile", "--config": "config", "--output": "output"}
-    fixed |= {flag_name(spec): flag_dest(spec) for spec in flag_settings() if spec not in may_change}
-    changed = [flag for flag, dest in fixed.items() if getattr(args, dest, None) is not None]
+    changed = [name for name in ("profile", "config", "data", "test_dir", "test_split", "output", "model", "strategy",
+                                 "freeze_encoder", "frozen_encoder_layers", "grad_ckpt", "encoder_cache", "lr",
+                                 "batch_size", "precision", "merge_lora") if getattr(args, name, None) is not None]
     if changed or args.set:
-        raise ProfileError(f"--resume continues {run_dir} with its saved profile; {', '.join(changed) or '--set'} "
-                           "cannot change it", f"only {' and '.join(map(flag_name, may_change))} may be given with "
-                           "--resume; start a new run for other changes")
-    overrides = flag_overrides(args, may_change)
+        flags = ", ".join("--" + n.replace("_", "-") for n in changed) or "--set"
+        raise ProfileError(f"--resume continues {run_dir} with its saved profile; {flags} cannot change it",
+                           "only --epochs and --max-steps may be given with --resume; start a new run for other changes")
+    overrides = {key: getattr(args, name) for name, key in RESUME_MAY_CHANGE.items() if getattr(args, name) is not None}
     profile = load_profile(profile_file)
     return apply_overrides(profile, overrides) if overrides else profile
 
@@ -139,12 +165,10 @@ def _data_dir(arg) -> Path:
 
 def evaluate_on(model_name: str, data_dir: Path, test_split: float, seed: int, batch_size: int = 8,
                 label: str = "evaluate", split_by: str = "auto", *, groups: dict[str, str] | None = None,
-                keep: list | None = None, keep_dir: str | None = None, backend: str = "torch",
-                prompt: str | None = None):
+                keep: list | None = None, keep_dir: str | None = None, backend: str = "torch"):
     """The test split's report; `groups` (file_name -> label; default: known / new voices when metadata.csv has
     a speaker column) adds per-subset scores, `keep` (the keep
-    set's clips, from `keep_set_for`) adds general speech measured with the same model as `report.keep`;
-    `prompt` (previous text) goes before every clip, keep set included."""
+    set's clips, from `keep_set_for`) adds general speech measured with the same model as `report.keep`."""
     from whisper_tui.data.dataset import load_dataset_split
     from whisper_tui.inference.evaluate import evaluate_model
     from whisper_tui.inference.transcribe import Transcriber
@@ -155,11 +179,9 @@ def evaluate_on(model_name: str, data_dir: Path, test_split: float, seed: int, b
     say(f"test set: {data_report.split.describe_test()} ({data_report.split.how})", err=True)
     for note in data_report.split.notes:
         say(f"warning: {note}", err=True)
-    transcriber = Transcriber(model_name, batch_size=batch_size, backend=backend, prompt=prompt)
+    transcriber = Transcriber(model_name, batch_size=batch_size, backend=backend)
     if transcriber.windows_note:  # an any-window model (model.windows)
         say(f"model {model_name}: {transcriber.windows_note}", err=True)
-    if transcriber.prompt:
-        say(f"prompt: {transcriber.prompt}", err=True)
     bar = ProgressBar(label, len(test))
     if groups is None:  # "known voices" / "new voices" when the data names its speakers
         groups = data_report.split.test_groups() or None
@@ -202,12 +224,9 @@ def cmd_evaluate(args) -> int:
         raise WhisperTuiError("--keep-dir and --no-keep contradict each other",
                               "drop --no-keep to measure general speech on the keep set, or drop --keep-dir")
     keep = None if args.no_keep else keep_set_for(args.keep_dir)
-    from whisper_tui.inference.prompts import resolve_prompt
-
-    prompt = resolve_prompt(getattr(args, "prompt", None), args.model, getattr(args, "profile", None))
     report = evaluate_on(args.model, data_dir, args.test_split, args.seed, args.batch_size,
                          split_by=args.split_by, keep=keep, keep_dir=args.keep_dir,
-                         backend=getattr(args, "backend", "torch"), prompt=prompt)
+                         backend=getattr(args, "backend", "torch"))
     rows = None if args.rows < 0 else args.rows
     if rows != 0:
         say(report.format_table(max_rows=rows))
@@ -238,20 +257,17 @@ def _default_report_path(model_name: str) -> Path:
 # -- transcribe ------------------------------------------------------------------------------
 def cmd_transcribe(args) -> int:
     quiet_libraries()
-    if getattr(args, "format", None) or getattr(args, "output_dir", None):
+    if getattr(args, "format", None) or getattr(args, "output_dir", None) or getattr(args, "prompt", None):
         from whisper_tui.cli.timed_command import run_timed
 
         return run_timed(args)
-    from whisper_tui.inference.prompts import resolve_prompt
     from whisper_tui.inference.transcribe import Transcriber, list_audio_files
 
     files = list_audio_files(Path(args.path).expanduser())
     models = [args.model] + ([args.compare] if args.compare else [])
     results = {}
     for name in models:
-        prompt = resolve_prompt(getattr(args, "prompt", None), name, getattr(args, "profile", None))
-        transcriber = Transcriber(name, batch_size=args.batch_size, backend=getattr(args, "backend", None) or "torch",
-                                  prompt=prompt)
+        transcriber = Transcriber(name, batch_size=args.batch_size, backend=getattr(args, "backend", "torch"))
         if transcriber.windows_note:  # an any-window model (model.windows)
             say(f"[{name}] {transcriber.windows_note}", err=True)
         bar = ProgressBar(f"transcribe [{name}]", len(files))
