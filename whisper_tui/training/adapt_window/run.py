@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from whisper_tui.errors import AudioError, DatasetError, ModelError, ProfileError, TrainingError
+from whisper_tui.errors import AudioError, DatasetError, ModelError, ProfileError, TrainingError, WhisperTuiError
 from whisper_tui.training.adapt_window import agreement
 from whisper_tui.training.adapt_window.settings import REPORT_FILE, STRATEGIES, AdaptSettings
 from whisper_tui.training.adapt_window.split import ADAPT, HELD_OUT, SIDES, FileSplit, link_recordings, split_files
@@ -100,7 +100,7 @@ class AdaptReport:
             lines.append(f"adapted model: {self.output}   try: whisper-tui transcribe AUDIO --model {self.output}")
         elif self.stopped:
             lines.append(f"stopped before the end: what is done is kept in {self.output}; the same command continues "
-                         "(files already labelled are not labelled again; training starts over)")
+                         "(files already labelled are not labelled again; training goes on from its last checkpoint)")
         return "\n".join(lines)
 
 
@@ -262,7 +262,8 @@ def adapt_window(audio_dir: str | os.PathLike, model: str, output: str | os.Path
     settings = dataclasses.replace(settings, windows=windows, min_confidence=MIN_CONFIDENCE
                                    if settings.min_confidence is None else settings.min_confidence)
     output.mkdir(parents=True, exist_ok=True)
-    report = AdaptReport(output, str(model), settings, split=split)
+    # the student's run of an earlier, stopped adapt-window into `output`: continued, not started over
+    report = AdaptReport(output, str(model), settings, split=split, run_dir=earlier_run(output))
     report.save()
     try:
         _label(report, audio_dir, log, on_label_progress, stop)
@@ -271,7 +272,7 @@ def adapt_window(audio_dir: str | os.PathLike, model: str, output: str | os.Path
         log(f"measuring {model} before adaptation on {len(clips)} held-out clip(s) at {_windows_text(windows)}")
         report.before = _measure(str(model), clips, windows, settings, "before", on_measure, stop)
         report.save()
-        student = _train(report, log, listeners, stop)
+        student = train_student(report, log, listeners, stop)
         install_model(student, output)
         _check_saved_windows(output, windows, log)
         report.status = "measuring"
@@ -335,19 +336,74 @@ def _measure(model: str, clips, windows, settings: AdaptSettings, which: str, on
     return agreement.scores(clips, texts, windows)
 
 
-def _train(report: AdaptReport, log, listeners, stop) -> Path:
-    """The student trained into runs/<new run>; returns its full-model folder (merged/ or final/)."""
+def earlier_run(output: Path) -> Path | None:
+    """The student run an earlier adapt-window into `output` started (its report's run_dir), if any."""
+    try:
+        run_dir = json.loads((output / REPORT_FILE).read_text(encoding="utf-8")).get("run_dir")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return Path(run_dir) if isinstance(run_dir, str) and run_dir else None
+
+
+def student_model(run_dir: Path, strategy: str) -> Path:
+    """The full-model folder of a finished student run: merged/ (LoRA merged in) or final/."""
+    merged = run_dir / "merged"
+    return merged if strategy != "full" and merged.is_dir() else run_dir / "final"
+
+
+def continuable(run_dir: Path | None, profile) -> tuple[str, str]:
+    """What to do with the earlier student run: ("finished" | "resume" | "new", why).
+
+    Only a run of this same profile (same windows, data, strategy, --set) is continued; a stopped one
+    resumes from its last complete checkpoint (the TrainingJob's own resume), a finished one is used as
+    it is (stopped after training, before its model was installed or measured)."""
+    from whisper_tui.config.profile import load_profile
+    from whisper_tui.training.run_folder import RunFolder
+
+    if run_dir is None or not (run_dir / "profile.toml").is_file():
+        return "new", ""
+    try:
+        same = load_profile(run_dir / "profile.toml") == profile
+    except WhisperTuiError:
+        same = False
+    if not same:
+        return "new", f"the settings changed since {run_dir} was started, so the student trains again from the start"
+    folder = RunFolder(run_dir)
+    if folder.read_status().get("status") == "finished" and (student_model(run_dir, profile.finetuning.strategy)
+                                                             / "config.json").exists():
+        return "finished", f"{run_dir} finished training earlier: its model is used"
+    if folder.complete_checkpoints():
+        return "resume", f"continuing {run_dir} from its last checkpoint"
+    return "new", f"{run_dir} stopped before its first checkpoint, so the student trains again from the start"
+
+
+def train_student(report: AdaptReport, log, listeners, stop) -> Path:
+    """The student trained into runs/<run>; returns its full-model folder (merged/ or final/).
+
+    `report.run_dir`, the run of an earlier adapt-window that was stopped, is continued when it can be
+    (`continuable`): a Ctrl+C during training loses at most the steps since the last checkpoint."""
     from whisper_tui.training.events import RunCancelled, RunFailed
     from whisper_tui.training.job import TrainingJob, new_run_dir
+    from whisper_tui.training.run_folder import RunFolder
     from whisper_tui.training.runs import runs_root_for
 
     output, settings = report.output, report.settings
     profile = student_profile(report.model, settings.windows, output / "student_data" / ADAPT,
                               output / "student_data" / HELD_OUT, output / "runs", settings)
     report.status = "training"
-    # output.dir = OUTPUT/runs, remembered by runs_root_for: the app's Runs screen lists the student's run
-    job = TrainingJob(profile, new_run_dir("adapt-window", runs_root_for(profile)), listeners=list(listeners),
-                      evaluate_base=settings.evaluate_base)
+    how, why = continuable(report.run_dir, profile)
+    if why:
+        log(f"student: {why}")
+    if how == "finished":
+        status = RunFolder(report.run_dir).read_status()
+        report.training = {"status": "finished", **{k: v for k, v in status.items() if k in _TRAINING_FIGURES}}
+        return student_model(report.run_dir, settings.strategy)
+    if how == "resume":
+        job = TrainingJob(profile, resume_from=report.run_dir, listeners=list(listeners),
+                          evaluate_base=settings.evaluate_base)
+    else:  # output.dir = OUTPUT/runs, remembered by runs_root_for: the app's Runs screen lists the student's run
+        job = TrainingJob(profile, new_run_dir("adapt-window", runs_root_for(profile)), listeners=list(listeners),
+                          evaluate_base=settings.evaluate_base)
     report.run_dir = job.run_dir
     report.save()
     log(f"student: {report.model} trained at {_windows_text(settings.windows)} ({settings.strategy}) in {job.run_dir}")
@@ -367,8 +423,12 @@ def _train(report: AdaptReport, log, listeners, stop) -> Path:
                             where=str(job.run_dir))
     report.training = {"status": "finished", **{k: v for k, v in result.metrics.items()
                                                   if isinstance(v, int | float | str | bool | type(None))}}
-    merged = job.run_dir / "merged"
-    return merged if settings.strategy != "full" and merged.is_dir() else job.run_dir / "final"
+    return student_model(job.run_dir, settings.strategy)
+
+
+# what the report keeps of a finished run's run.json when that run is used again (train_student)
+_TRAINING_FIGURES = ("base_wer", "best_wer", "final_wer", "base_keep_wer", "best_keep_wer", "final_keep_wer",
+                     "stopped", "duration_s")
 
 
 def _check_saved_windows(output: Path, windows: tuple[int, ...], log) -> None:
