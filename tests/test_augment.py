@@ -245,10 +245,12 @@ def test_training_with_spec_augment_logs_why_the_cache_is_off_and_resumes_with_t
 
 
 def test_profile_form_labels_the_mask_settings_and_greys_them_out_while_off():
-    from screens.widgets.profile_form import LABELS, disabled_keys
+    from whisper_tui.config.profile_schema import all_keys
+
+    from screens.widgets.profile_form import disabled_keys
 
     keys = {f"training.spec_augment_{name}" for name in ("freq_masks", "freq_width", "time_masks", "time_width")}
-    assert keys <= set(LABELS) and all(len(LABELS[k]) < 20 for k in keys)  # the label column is 20 wide
+    assert all(all_keys()[k].rule.label and len(all_keys()[k].label) < 20 for k in keys)  # the label column is 20 wide
     off = load_profile("cpu-quick")
     assert keys <= disabled_keys(off)
     assert not keys & disabled_keys(apply_overrides(off, SPEC_ON))

@@ -12,6 +12,7 @@ import pytest
 from conftest import build_tiny_whisper
 from helpers_audio import write_tone_dataset, write_wav
 from whisper_tui.cli import main
+from whisper_tui.errors import ProfileError
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +176,45 @@ def test_train_makes_the_run_folder_under_the_profiles_output_dir(tmp_path, monk
     assert "output.dir" in err and "is a file, not a folder" in err and "Traceback" not in err
     assert main(["locate"]) == 0
     assert f"runs (output.dir)  {tmp_path / 'runs-here'}" in capsys.readouterr().out
+
+
+def test_train_flags_come_from_the_schema_and_set_their_keys(tmp_path, capsys):
+    """Each Rule.flag is a `train` option whose help names its key; given, it sets that key (a --set still wins)."""
+    from whisper_tui.cli.commands import profile_from_args
+    from whisper_tui.cli.main import build_parser
+    from whisper_tui.config.profile_schema import flag_settings
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for spec in flag_settings():
+        assert f"--{spec.rule.flag}" in help_text and f"({spec.key})" in help_text
+    assert "--no-grad-ckpt" in help_text and "--budget TIME" in help_text and "{full,lora,qlora}" in help_text
+    args = build_parser().parse_args([
+        "train", "--epochs", "2", "--lr", "3e-4", "--no-grad-ckpt", "--budget", "5m", "--data", str(tmp_path),
+        "--strategy", "full", "--split-by", "speaker", "--max-steps", "7", "--set", "training.max_steps=9"])
+    profile = profile_from_args(args)
+    assert (profile.training.num_train_epochs, profile.training.learning_rate, profile.training.budget_s) == (2, 3e-4, 300)
+    assert not profile.finetuning.gradient_checkpointing and profile.finetuning.strategy == "full"
+    assert profile.data.train_dir == str(tmp_path.resolve()) and profile.data.split_by == "speaker"
+    assert profile.training.max_steps == 9
+    with pytest.raises(ProfileError, match="--budget: "):
+        profile_from_args(build_parser().parse_args(["train", "--budget", "soon"]))
+
+
+def test_resume_takes_only_the_length_flags(tmp_path):
+    """--resume keeps the run's profile: --epochs/--max-steps change it, any other profile flag is refused
+    (--split-by and --budget were once let through and ignored)."""
+    from whisper_tui.cli.commands import _resume_profile
+    from whisper_tui.cli.main import build_parser
+    from whisper_tui.config.profile import load_profile
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "profile.toml").write_text(load_profile("cpu-quick").to_toml(), encoding="utf-8")
+    resumed = _resume_profile(build_parser().parse_args(["train", "--resume", str(run), "--epochs", "5"]))
+    assert resumed.training.num_train_epochs == 5
+    for flag, value in (("--split-by", "speaker"), ("--budget", "5m"), ("--lr", "1e-4")):
+        with pytest.raises(ProfileError, match=f"{flag} cannot change it") as info:
+            _resume_profile(build_parser().parse_args(["train", "--resume", str(run), flag, value]))
+        assert "only --epochs and --max-steps may be given" in info.value.hint

@@ -266,25 +266,82 @@ def test_the_timestamp_check_finds_a_copy():
     assert len(_timestamp_steps(caught)) == 2 and not _timestamp_steps(share)
 
 
-def test_the_schema_names_equal_the_old_tables():
-    """Once, while both exist: Rule's label/flag/seed_key give the tables they replace, entry for entry."""
-    from screens.widgets.profile_form import LABELS, label_for
-    from whisper_tui.config.profile import SEED_KEY_MAP
-    from whisper_tui.config.profile_schema import flag_settings, settings
 
-    old_flags = {  # cli/commands.py's `simple` (argparse dest -> key) and --budget
-        "model": "model.name", "data": "data.train_dir", "test_dir": "data.test_dir",
-        "test_split": "data.test_split", "strategy": "finetuning.strategy",
-        "freeze_encoder": "finetuning.freeze_encoder", "frozen_encoder_layers": "finetuning.frozen_encoder_layers",
-        "grad_ckpt": "finetuning.gradient_checkpointing", "encoder_cache": "finetuning.encoder_cache",
-        "epochs": "training.num_train_epochs", "lr": "training.learning_rate",
-        "batch_size": "training.per_device_train_batch_size", "precision": "training.precision",
-        "max_steps": "training.max_steps", "merge_lora": "output.merge_lora", "split_by": "data.split_by",
-        "budget": "training.budget_s",
-    }
-    assert {s.rule.flag.replace("-", "_"): s.key for s in flag_settings()} == old_flags
-    assert {s.rule.seed_key: s.key for s in settings() if s.rule.seed_key} == SEED_KEY_MAP
-    assert {s.key: s.label for s in settings()} == {s.key: label_for(s.key) for s in settings()}
-    assert set(LABELS) <= {s.key for s in settings()}
-    assert {s.rule.metavar: s.key for s in flag_settings() if s.rule.metavar} == {
-        "K": "finetuning.frozen_encoder_layers", "TIME": "training.budget_s", "KEY": "data.split_by"}
+SCHEMA_HOME = "whisper_tui/config/profile_schema.py"
+
+
+def _schema_names() -> dict[tuple[str, str], str]:
+    """(profile key, another name of it) -> what that name is: the form label, the train flag or its argparse
+    dest, the seed's config.yaml key (`Rule` in the schema)."""
+    from whisper_tui.config.profile_schema import settings
+
+    names = {}
+    for spec in settings():
+        rule = spec.rule
+        if rule.label:
+            names[(spec.key, rule.label)] = "label"
+        for flag in filter(None, {rule.flag, rule.flag.replace("-", "_"), "--" + rule.flag if rule.flag else ""}):
+            names[(spec.key, flag)] = "flag"
+        if rule.seed_key:
+            names[(spec.key, rule.seed_key)] = "seed key"
+    return names
+
+
+def _name_pairs(tree: ast.AST, names: dict[tuple[str, str], str]) -> list[tuple[ast.AST, str]]:
+    """Dict entries and 2-tuples that pair a profile key with its label, flag or seed key, either way round."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            pairs = [(k, v) for k, v in zip(node.keys, node.values) if k is not None]
+        elif isinstance(node, ast.Tuple) and len(node.elts) == 2:
+            pairs = [tuple(node.elts)]
+        else:
+            continue
+        for a, b in pairs:
+            if isinstance(a, ast.Constant) and isinstance(b, ast.Constant) and isinstance(a.value, str):
+                what = names.get((a.value, b.value)) or names.get((b.value, a.value))
+                if what:
+                    found.append((a, f"{what} {a.value!r}: {b.value!r}"))
+    return found
+
+
+def _train_flags(tree: ast.AST, flags: set[str]) -> list[tuple[ast.AST, str]]:
+    """`t.add_argument("--epochs", ...)` on the `train` parser: a profile flag written outside the schema."""
+    parsers = {t.id for node in ast.walk(tree) if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+               and getattr(node.value.func, "attr", "") == "add_parser" and node.value.args
+               and isinstance(node.value.args[0], ast.Constant) and node.value.args[0].value == "train"
+               for t in node.targets if isinstance(t, ast.Name)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func, args = node.func, node.args
+            on_train = (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+                        and func.value.id in parsers) or any(isinstance(a, ast.Name) and a.id in parsers for a in args)
+            for arg in args:
+                if on_train and isinstance(arg, ast.Constant) and isinstance(arg.value, str) \
+                        and arg.value.removeprefix("--") in flags:
+                    found.append((arg, f"train flag {arg.value!r}"))
+    return found
+
+
+def test_profile_labels_flags_and_seed_keys_are_written_in_the_schema_only():
+    """A key's form label, `train` flag and seed config.yaml name are its Rule's (profile_schema.py); a table
+    that pairs keys with them again (the form's old LABELS, the CLI's flag map, SEED_KEY_MAP) fails here."""
+    from whisper_tui.config.profile_schema import flag_settings
+
+    names, flags = _schema_names(), {spec.rule.flag for spec in flag_settings()}
+    copies = [f"{_where(rel, node)} {what}" for rel, tree in _sources("whisper_tui", "screens") if rel != SCHEMA_HOME
+              for node, what in _name_pairs(tree, names) + _train_flags(tree, flags)]
+    assert not copies, f"profile names written again (read Rule.label/flag/seed_key in {SCHEMA_HOME}): {copies}"
+
+
+def test_the_name_check_finds_copies():
+    names = _schema_names()
+    tables = ast.parse('LABELS = {"training.learning_rate": "learning rate"}\nMAP = {"epochs": "training.num_train_epochs"}\n'
+                       'SEED = {"training.output_dir": "output.dir"}\nPAIRS = [("data.train_dir", "--data")]\n'
+                       'OK = {"training.num_train_epochs": 3, "finetuning.strategy": "full"}\n')
+    assert [what.split()[0] for _node, what in _name_pairs(tables, names)] == ["label", "flag", "seed", "flag"]
+    parser = ast.parse('t = sub.add_parser("train")\nt.add_argument("--epochs", type=int)\n_bool_flag(t, "grad-ckpt")\n'
+                       'e = sub.add_parser("evaluate")\ne.add_argument("--batch-size", type=int)\n')
+    assert [what for _node, what in _train_flags(parser, {"epochs", "grad-ckpt", "batch-size"})] == [
+        "train flag '--epochs'", "train flag 'grad-ckpt'"]

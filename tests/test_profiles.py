@@ -430,3 +430,17 @@ def test_importing_profiles_loads_neither_torch_nor_textual():
     code = "import sys, whisper_tui.config.profile; print(sorted(m for m in ('torch', 'textual', 'yaml') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_each_label_flag_and_seed_key_names_one_setting():
+    """Rule.label fits the form's 20-column label and names one setting; flags and seed keys name one key each."""
+    from whisper_tui.config.profile_schema import flag_settings
+
+    labels = [spec.label for spec in settings()]
+    assert len(set(labels)) == len(labels) and all(0 < len(label) < 20 for label in labels)
+    flags = [spec.rule.flag for spec in flag_settings()]
+    assert len(set(flags)) == len(flags) and all(not f.startswith("-") for f in flags)
+    seed_keys = [spec.rule.seed_key for spec in settings() if spec.rule.seed_key]
+    assert len(set(seed_keys)) == len(seed_keys) and len(profiles.SEED_KEY_MAP) == len(seed_keys)
+    assert profiles.SEED_KEY_MAP["training.output_dir"] == "output.dir"
+    assert profiles.SEED_KEY_MAP["data.max_duration_seconds"] == "data.max_duration_s"

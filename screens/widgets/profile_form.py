@@ -17,6 +17,8 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, SelectionList, Static
 
+from whisper_tui.config.profile_schema import all_keys
+
 from screens.widgets.path_suggester import PathSuggester
 
 MODEL_SUGGESTIONS = ("tiny.en", "openai/whisper-tiny.en", "openai/whisper-tiny")
@@ -24,39 +26,6 @@ PATH_KEYS = {"data.train_dir", "data.test_dir", "data.keep_dir", "output.dir"}
 SECTION_TITLES = {
     "": "Profile", "model": "Model", "data": "Data", "finetuning": "Fine-tuning",
     "finetuning.lora": "LoRA adapters", "training": "Training", "output": "Output",
-}
-LABELS = {
-    "description": "description",
-    "model.name": "model", "model.language": "language", "model.task": "task",
-    "model.window_s": "window seconds", "model.windows": "windows (s)",
-    "data.train_dir": "train folder", "data.test_dir": "test folder", "data.test_split": "test split",
-    "data.split_seed": "split seed", "data.split_by": "split by", "data.max_duration_s": "max clip seconds",
-    "data.min_duration_s": "min clip seconds",
-    "data.keep_set": "general speech", "data.keep_dir": "general speech dir",
-    "training.keep_tolerance": "keep tolerance pts",
-    "finetuning.strategy": "strategy", "finetuning.freeze_encoder": "freeze encoder",
-    "finetuning.frozen_encoder_layers": "frozen enc. layers",
-    "finetuning.gradient_checkpointing": "grad checkpointing", "finetuning.encoder_cache": "encoder cache",
-    "finetuning.encoder_cache_max_gb": "cache limit GB",
-    "finetuning.merge_strength": "merge strength", "finetuning.choose_merge_strength": "choose strength",
-    "finetuning.lora.r": "rank r", "finetuning.lora.lora_alpha": "alpha",
-    "finetuning.lora.lora_dropout": "dropout", "finetuning.lora.target_modules": "target layers",
-    "training.num_train_epochs": "epochs", "training.learning_rate": "learning rate",
-    "training.fp16": "fp16 (when auto)", "training.precision": "precision",
-    "training.per_device_train_batch_size": "batch size", "training.per_device_eval_batch_size": "eval batch size",
-    "training.gradient_accumulation_steps": "grad accumulation", "training.warmup_steps": "warmup",
-    "training.weight_decay": "weight decay", "training.lr_scheduler_type": "scheduler",
-    "training.eval_strategy": "evaluate every", "training.eval_steps": "eval steps",
-    "training.logging_steps": "logging steps", "training.save_total_limit": "checkpoints kept",
-    "training.seed": "seed", "training.max_steps": "max steps", "training.budget_s": "time budget s",
-    "training.early_stopping_patience": "early stop after",
-    "training.generation_max_length": "max eval tokens", "training.spec_augment": "SpecAugment",
-    "training.spec_augment_freq_masks": "SpecAug freq masks", "training.spec_augment_freq_width": "SpecAug freq bins",
-    "training.spec_augment_time_masks": "SpecAug time masks", "training.spec_augment_time_width": "SpecAug time share",
-    "training.augment_views": "views per clip", "training.augment_speed": "views: speed ±",
-    "training.augment_snr_low_db": "views: SNR low dB", "training.augment_snr_high_db": "views: SNR high dB",
-    "training.augment_reverb": "views: reverb",
-    "output.dir": "runs folder", "output.merge_lora": "merge LoRA",
 }
 PLACEHOLDERS = {
     "data.train_dir": "empty = bundled sample data",
@@ -73,7 +42,9 @@ def field_id(key: str) -> str:
 
 
 def label_for(key: str) -> str:
-    return LABELS.get(key, key.rpartition(".")[2].replace("_", " "))
+    """The setting's label (`Rule.label` in the profile schema); a name that is no setting, as it is."""
+    spec = all_keys().get(key)
+    return spec.label if spec is not None else key
 
 
 def format_value(value: Any) -> str:

@@ -60,23 +60,11 @@ def _windows(text: str) -> tuple[int, ...]:
 
 
 def _settings(args):
+    from whisper_tui.cli.profile_flags import duration_seconds, set_overrides
     from whisper_tui.training.adapt_window import AdaptSettings
 
-    budget = None
-    if args.budget is not None:
-        from whisper_tui.training.budget import parse_duration
-
-        try:
-            budget = parse_duration(args.budget)
-        except ValueError as exc:
-            raise ProfileError(f"--budget: {exc}", "e.g. --budget 5m (0 = no budget)",
-                               where="training.budget_s") from exc
-    overrides = {}
-    for item in args.set or []:
-        if "=" not in item:
-            raise ProfileError(f"--set {item}: expected SECTION.KEY=VALUE", "e.g. --set training.warmup_steps=0.05")
-        key, raw = item.split("=", 1)
-        overrides[key.strip()] = raw
+    budget = None if args.budget is None else duration_seconds(args.budget, "--budget", "training.budget_s")
+    overrides = set_overrides(args.set)
     return AdaptSettings(windows=_windows(args.windows), strategy=args.strategy, held_out=args.held_out,
                          seed=args.seed, budget_s=budget, backend=args.backend,
                          min_confidence=args.min_confidence,

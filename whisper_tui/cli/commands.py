@@ -16,44 +16,14 @@ from whisper_tui.system.quiet import quiet_libraries
 
 # -- profiles --------------------------------------------------------------------------------
 def profile_from_args(args):
+    from whisper_tui.cli.profile_flags import flag_overrides, set_overrides
     from whisper_tui.config.profile import DEFAULT_PROFILE, apply_overrides, import_seed_config, load_profile
 
     if getattr(args, "config", None):
         profile = import_seed_config(Path(args.config))
     else:
         profile = load_profile(args.profile or DEFAULT_PROFILE)
-    overrides: dict[str, object] = {}
-    simple = {
-        "model": "model.name", "data": "data.train_dir", "test_dir": "data.test_dir",
-        "test_split": "data.test_split", "strategy": "finetuning.strategy",
-        "freeze_encoder": "finetuning.freeze_encoder", "frozen_encoder_layers": "finetuning.frozen_encoder_layers",
-        "grad_ckpt": "finetuning.gradient_checkpointing", "encoder_cache": "finetuning.encoder_cache",
-        "epochs": "training.num_train_epochs", "lr": "training.learning_rate",
-        "batch_size": "training.per_device_train_batch_size", "precision": "training.precision",
-        "max_steps": "training.max_steps", "merge_lora": "output.merge_lora", "split_by": "data.split_by",
-    }
-    for attr, key in simple.items():
-        value = getattr(args, attr, None)
-        if value is not None:
-            if key == "data.train_dir" or key == "data.test_dir":
-                value = str(Path(value).expanduser().resolve())
-            overrides[key] = value
-    if getattr(args, "budget", None) is not None:
-        from whisper_tui.training.budget import parse_duration
-
-        try:
-            overrides["training.budget_s"] = parse_duration(args.budget)
-        except ValueError as exc:
-            from whisper_tui.errors import ProfileError
-
-            raise ProfileError(f"--budget: {exc}", "e.g. --budget 5m (0 = no budget)", where="training.budget_s") from exc
-    for item in getattr(args, "set", []) or []:
-        if "=" not in item:
-            from whisper_tui.errors import ProfileError
-
-            raise ProfileError(f"--set {item}: expected SECTION.KEY=VALUE", "e.g. --set training.warmup_steps=0.05")
-        key, raw = item.split("=", 1)
-        overrides[key.strip()] = raw  # apply_overrides reads text as TOML (profile.parse_text_value)
+    overrides = {**flag_overrides(args), **set_overrides(getattr(args, "set", None))}
     return apply_overrides(profile, overrides) if overrides else profile
 
 
@@ -116,7 +86,7 @@ def cmd_train(args) -> int:
     return code
 
 
-RESUME_MAY_CHANGE = {"epochs": "training.num_train_epochs", "max_steps": "training.max_steps"}
+RESUME_MAY_CHANGE = ("training.num_train_epochs", "training.max_steps")  # a resumed run may train longer
 
 
 def _resume_profile(args):
@@ -135,14 +105,18 @@ def _resume_profile(args):
         raise nothing_to_resume(run_dir) or RunFolderError(
             f"{run_dir}: no profile.toml, so this is not a whisper-tui run folder",
             "pass the folder given as --output (or printed) when the run started", where=str(run_dir))
-    changed = [name for name in ("profile", "config", "data", "test_dir", "test_split", "output", "model", "strategy",
-                                 "freeze_encoder", "frozen_encoder_layers", "grad_ckpt", "encoder_cache", "lr",
-                                 "batch_size", "precision", "merge_lora") if getattr(args, name, None) is not None]
+    from whisper_tui.cli.profile_flags import flag_dest, flag_name, flag_overrides
+    from whisper_tui.config.profile_schema import flag_settings
+
+    may_change = [spec for spec in flag_settings() if spec.key in RESUME_MAY_CHANGE]
+    fixed = {"--profile": "profile", "--config": "config", "--output": "output"}
+    fixed |= {flag_name(spec): flag_dest(spec) for spec in flag_settings() if spec not in may_change}
+    changed = [flag for flag, dest in fixed.items() if getattr(args, dest, None) is not None]
     if changed or args.set:
-        flags = ", ".join("--" + n.replace("_", "-") for n in changed) or "--set"
-        raise ProfileError(f"--resume continues {run_dir} with its saved profile; {flags} cannot change it",
-                           "only --epochs and --max-steps may be given with --resume; start a new run for other changes")
-    overrides = {key: getattr(args, name) for name, key in RESUME_MAY_CHANGE.items() if getattr(args, name) is not None}
+        raise ProfileError(f"--resume continues {run_dir} with its saved profile; {', '.join(changed) or '--set'} "
+                           "cannot change it", f"only {' and '.join(map(flag_name, may_change))} may be given with "
+                           "--resume; start a new run for other changes")
+    overrides = flag_overrides(args, may_change)
     profile = load_profile(profile_file)
     return apply_overrides(profile, overrides) if overrides else profile
 

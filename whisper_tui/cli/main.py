@@ -12,13 +12,10 @@ import os
 import sys
 
 from whisper_tui.cli.console import say
+from whisper_tui.cli.profile_flags import add_profile_flags
 from whisper_tui.errors import WhisperTuiError
 from whisper_tui.exit_codes import EXIT_CANCELLED, EXIT_OK, EXIT_USER
 from whisper_tui.models.window import WHISPER_WINDOW_S
-
-
-def _bool_flag(parser, name: str, dest: str, help_text: str) -> None:
-    parser.add_argument(f"--{name}", dest=dest, action=argparse.BooleanOptionalAction, default=None, help=help_text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,30 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--profile", default=None, help="profile name (see `whisper-tui profiles`) or TOML file "
                                                    "(default: cpu-quick)")
     t.add_argument("--config", default=None, help="a seed-tool config.yaml to import as the profile")
-    t.add_argument("--data", default=None, help="dataset folder (metadata.csv + audio); default: bundled sample data")
-    t.add_argument("--test-dir", default=None, help="explicit test folder instead of a split")
-    t.add_argument("--test-split", type=float, default=None, help="fraction of clips held out for evaluation")
     t.add_argument("--output", default=None, help="run folder (final model in OUTPUT/final, best in OUTPUT/best)")
     t.add_argument("--resume", default=None, metavar="RUN_OR_CHECKPOINT", help="continue a cancelled/crashed run")
-    t.add_argument("--model", default=None, help="base model: tiny.en (bundled), a local dir, a run output, a hub id")
-    t.add_argument("--strategy", choices=["full", "lora", "qlora"], default=None)
-    _bool_flag(t, "freeze-encoder", "freeze_encoder", "freeze the whole audio encoder")
-    t.add_argument("--frozen-encoder-layers", type=int, default=None, metavar="K",
-                   help="freeze only the bottom K encoder layers (with --no-freeze-encoder)")
-    _bool_flag(t, "grad-ckpt", "grad_ckpt", "gradient checkpointing")
-    _bool_flag(t, "encoder-cache", "encoder_cache", "reuse frozen encoder outputs across epochs")
-    t.add_argument("--epochs", type=float, default=None)
-    t.add_argument("--lr", type=float, default=None, help="learning rate")
-    t.add_argument("--batch-size", type=int, default=None)
-    t.add_argument("--precision", choices=["auto", "fp32", "fp16", "bf16"], default=None)
-    t.add_argument("--max-steps", type=int, default=None)
-    t.add_argument("--budget", default=None, metavar="TIME",
-                   help="time budget for the whole run, e.g. 5m or 300: as many epochs as fit (up to --epochs), "
-                        "the learning-rate schedule ending with it (training.budget_s)")
-    t.add_argument("--split-by", default=None, metavar="KEY",
-                   help="what test clips share with no training clip: text, a metadata column (speaker), "
-                        "text+speaker, clip (data.split_by)")
-    _bool_flag(t, "merge-lora", "merge_lora", "also save a merged full model (LoRA/QLoRA)")
+    add_profile_flags(t)  # --model, --data, --epochs, --lr, --budget ...: the schema's Rule.flag
     t.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override any profile key, e.g. --set training.warmup_steps=0.05 (repeatable)")
     t.add_argument("--no-base-eval", action="store_true", help="skip evaluating the model before training")

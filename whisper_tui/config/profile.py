@@ -361,22 +361,8 @@ def _version_tuple(version: str) -> tuple[int, ...]:
 # Import of the seed tool's config.yaml
 # ---------------------------------------------------------------------------------------------
 
-# seed yaml key -> profile key
-SEED_KEY_MAP = {
-    "model.name": "model.name", "model.language": "model.language", "model.task": "model.task",
-    "data.train_dir": "data.train_dir", "data.test_split": "data.test_split",
-    "data.max_duration_seconds": "data.max_duration_s",
-    "finetuning.strategy": "finetuning.strategy", "finetuning.freeze_encoder": "finetuning.freeze_encoder",
-    "finetuning.gradient_checkpointing": "finetuning.gradient_checkpointing",
-    "finetuning.lora.r": "finetuning.lora.r", "finetuning.lora.lora_alpha": "finetuning.lora.lora_alpha",
-    "finetuning.lora.lora_dropout": "finetuning.lora.lora_dropout",
-    "finetuning.lora.target_modules": "finetuning.lora.target_modules",
-    "training.output_dir": "output.dir",
-    **{f"training.{k}": f"training.{k}" for k in (
-        "num_train_epochs", "per_device_train_batch_size", "per_device_eval_batch_size",
-        "gradient_accumulation_steps", "learning_rate", "warmup_steps", "logging_steps", "eval_steps",
-        "save_total_limit", "fp16")},
-}
+# seed yaml key -> profile key (each key's Rule.seed_key)
+SEED_KEY_MAP = {spec.rule.seed_key: spec.key for spec in settings() if spec.rule.seed_key}
 # seed yaml keys that whisper-tui does not need, and why (kept as notes on the imported profile)
 SEED_IGNORED = {
     "data.audio_format": "every audio format soundfile reads is used, so no format is chosen",
