@@ -30,3 +30,21 @@ def test_one_file_to_stdout_as_json_and_a_folder_to_files(tmp_path, capsys):
     written = sorted((tmp_path / "out").iterdir())
     assert [p.name for p in written] == ["a.vtt", "b.vtt"]
     assert all(p.read_text().startswith("WEBVTT") and parse(p.read_text(), "vtt") for p in written)
+
+
+@pytest.mark.timeout(180)
+def test_backends_and_the_profile_prompt(tmp_path, capsys):
+    """--backend torch gives SRT by transformers' timestamps; a profile's model.prompt is the default prompt
+    (jfk.flac after "President Kennedy." comes out as one segment, without it as two), --prompt "" turns it off."""
+    from whisper_tui.cli.main import main
+
+    profile = tmp_path / "names.toml"
+    profile.write_text('[model]\nprompt = "President Kennedy."\n', encoding="utf-8")
+    assert main(["transcribe", str(JFK), "--format", "srt", "--backend", "torch"]) == 0
+    cues = parse(capsys.readouterr().out, "srt")  # the same two as ct2's (test_timed_backends compares them)
+    assert [c.text.split()[:2] for c in cues] == [["And", "so"], ["ask", "what"]]
+    assert cues[0].start == 0.0 and 6 < cues[0].end == cues[1].start < cues[1].end <= 11.1
+    assert main(["transcribe", str(JFK), "--format", "json", "--profile", str(profile)]) == 0  # ct2 when installed
+    assert len(json.loads(capsys.readouterr().out)["segments"]) == 1
+    assert main(["transcribe", str(JFK), "--format", "json", "--profile", str(profile), "--prompt", ""]) == 0
+    assert len(json.loads(capsys.readouterr().out)["segments"]) == 2

@@ -86,7 +86,7 @@ def test_empty_and_partial_files_take_defaults(tmp_path):
 def test_saved_file_lists_every_setting_and_reads_back_equal(tmp_path):
     changed = apply_overrides(Profile(description="all changed"), {
         "model.name": "openai/whisper-tiny", "model.language": "de", "model.task": "translate", "model.window_s": 15,
-        "model.windows": [10, 30],
+        "model.windows": [10, 30], "model.prompt": "Kubernetes, kubectl, etcd.",
         "data.train_dir": "/data/clips", "data.test_dir": "/data/test", "data.test_split": 1.0,
         "data.split_seed": 7, "data.split_by": "text+speaker", "data.max_duration_s": 12.5, "data.min_duration_s": 0.5, "data.max_bad_fraction": 0.2, "data.only_reviewed": "true",
         "data.keep_set": False, "data.keep_dir": "/data/general", "training.keep_tolerance": 5.0,

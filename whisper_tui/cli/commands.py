@@ -139,10 +139,12 @@ def _data_dir(arg) -> Path:
 
 def evaluate_on(model_name: str, data_dir: Path, test_split: float, seed: int, batch_size: int = 8,
                 label: str = "evaluate", split_by: str = "auto", *, groups: dict[str, str] | None = None,
-                keep: list | None = None, keep_dir: str | None = None, backend: str = "torch"):
+                keep: list | None = None, keep_dir: str | None = None, backend: str = "torch",
+                prompt: str | None = None):
     """The test split's report; `groups` (file_name -> label; default: known / new voices when metadata.csv has
     a speaker column) adds per-subset scores, `keep` (the keep
-    set's clips, from `keep_set_for`) adds general speech measured with the same model as `report.keep`."""
+    set's clips, from `keep_set_for`) adds general speech measured with the same model as `report.keep`;
+    `prompt` (previous text) goes before every clip, keep set included."""
     from whisper_tui.data.dataset import load_dataset_split
     from whisper_tui.inference.evaluate import evaluate_model
     from whisper_tui.inference.transcribe import Transcriber
@@ -153,9 +155,11 @@ def evaluate_on(model_name: str, data_dir: Path, test_split: float, seed: int, b
     say(f"test set: {data_report.split.describe_test()} ({data_report.split.how})", err=True)
     for note in data_report.split.notes:
         say(f"warning: {note}", err=True)
-    transcriber = Transcriber(model_name, batch_size=batch_size, backend=backend)
+    transcriber = Transcriber(model_name, batch_size=batch_size, backend=backend, prompt=prompt)
     if transcriber.windows_note:  # an any-window model (model.windows)
         say(f"model {model_name}: {transcriber.windows_note}", err=True)
+    if transcriber.prompt:
+        say(f"prompt: {transcriber.prompt}", err=True)
     bar = ProgressBar(label, len(test))
     if groups is None:  # "known voices" / "new voices" when the data names its speakers
         groups = data_report.split.test_groups() or None
@@ -198,9 +202,12 @@ def cmd_evaluate(args) -> int:
         raise WhisperTuiError("--keep-dir and --no-keep contradict each other",
                               "drop --no-keep to measure general speech on the keep set, or drop --keep-dir")
     keep = None if args.no_keep else keep_set_for(args.keep_dir)
+    from whisper_tui.inference.prompts import resolve_prompt
+
+    prompt = resolve_prompt(getattr(args, "prompt", None), args.model, getattr(args, "profile", None))
     report = evaluate_on(args.model, data_dir, args.test_split, args.seed, args.batch_size,
                          split_by=args.split_by, keep=keep, keep_dir=args.keep_dir,
-                         backend=getattr(args, "backend", "torch"))
+                         backend=getattr(args, "backend", "torch"), prompt=prompt)
     rows = None if args.rows < 0 else args.rows
     if rows != 0:
         say(report.format_table(max_rows=rows))
@@ -231,17 +238,20 @@ def _default_report_path(model_name: str) -> Path:
 # -- transcribe ------------------------------------------------------------------------------
 def cmd_transcribe(args) -> int:
     quiet_libraries()
-    if getattr(args, "format", None) or getattr(args, "output_dir", None) or getattr(args, "prompt", None):
+    if getattr(args, "format", None) or getattr(args, "output_dir", None):
         from whisper_tui.cli.timed_command import run_timed
 
         return run_timed(args)
+    from whisper_tui.inference.prompts import resolve_prompt
     from whisper_tui.inference.transcribe import Transcriber, list_audio_files
 
     files = list_audio_files(Path(args.path).expanduser())
     models = [args.model] + ([args.compare] if args.compare else [])
     results = {}
     for name in models:
-        transcriber = Transcriber(name, batch_size=args.batch_size, backend=getattr(args, "backend", "torch"))
+        prompt = resolve_prompt(getattr(args, "prompt", None), name, getattr(args, "profile", None))
+        transcriber = Transcriber(name, batch_size=args.batch_size, backend=getattr(args, "backend", None) or "torch",
+                                  prompt=prompt)
         if transcriber.windows_note:  # an any-window model (model.windows)
             say(f"[{name}] {transcriber.windows_note}", err=True)
         bar = ProgressBar(f"transcribe [{name}]", len(files))

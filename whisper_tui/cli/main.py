@@ -48,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=int, default=8)
     e.add_argument("--backend", choices=["torch", "ct2"], default="torch",
                    help="torch (any model) or ct2 (CTranslate2 int8, faster on CPU; scores can differ slightly)")
+    e.add_argument("--prompt", default=None, metavar="TEXT",
+                   help="previous text before each window (like OpenAI's initial_prompt): names, spellings, style; "
+                        "default: --profile's model.prompt, else the model's run folder's; \"\" = none")
+    e.add_argument("--profile", default=None, help="profile (name or TOML) whose model.prompt is the default prompt")
     e.add_argument("--report", default=None, help="where to save the JSON report (default: beside the data)")
     e.add_argument("--rows", type=int, default=20, help="per-clip rows to print (0 = none, -1 = all)")
     e.add_argument("--keep-dir", default=None, metavar="DIR",
@@ -61,14 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--compare", default=None, metavar="BASE", help="also run BASE and show both side by side")
     tr.add_argument("--batch-size", type=int, default=8)
     tr.add_argument("--json", action="store_true", help="print JSON lines instead of text")
-    tr.add_argument("--backend", choices=["torch", "ct2"], default="torch",
-                    help="ct2 = CTranslate2 (faster-whisper's engine; the model is exported once and cached)")
+    tr.add_argument("--backend", choices=["torch", "ct2"], default=None,
+                    help="ct2 = CTranslate2 (faster-whisper's engine; the model is exported once and cached); "
+                         "default: torch, and ct2 (when installed) for timed output (--format/--output-dir)")
     tr.add_argument("--format", choices=["txt", "srt", "vtt", "json", "tsv"], default=None,
                     help="timed segments (Whisper's timestamp decoding) in this format: one file to stdout")
     tr.add_argument("--output-dir", default=None, metavar="DIR",
                     help="write one NAME.EXT per input here (atomically) instead of stdout")
     tr.add_argument("--prompt", default=None, metavar="TEXT",
-                    help="previous text before each window (like OpenAI's initial_prompt): names, spellings, style")
+                    help="previous text before each window (like OpenAI's initial_prompt): names, spellings, style; "
+                         "default: --profile's model.prompt, else the model's run folder's; \"\" = none")
+    tr.add_argument("--profile", default=None, help="profile (name or TOML) whose model.prompt is the default prompt")
 
     x = sub.add_parser("export", help="export a model (LoRA merged) to CTranslate2 for faster-whisper")
     x.add_argument("model", help="tiny.en, a run folder, its final/ or best/, or any local Whisper folder")

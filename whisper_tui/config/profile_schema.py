@@ -94,6 +94,9 @@ class ModelSettings:
         f"~3x faster); keep {WHISPER_WINDOW_S} in the list to keep full-length accuracy and faster-whisper export; "
         "empty = one window; a window_s other than 0 sets one window instead",
         low=1, high=WHISPER_WINDOW_S, label="windows (s)"))
+    prompt: str = setting("", Rule(
+        "str", "vocabulary/prompt used by default by transcribe and evaluate: previous text before each window "
+        "(names, spellings, style, like OpenAI's initial_prompt); empty = none; their --prompt overrides it"))
 
     @property
     def trained_windows(self) -> tuple[int, ...]:

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from whisper_tui.errors import ModelError
-from whisper_tui.whisper_facts import TIMESTAMP_STEP_S
+from whisper_tui.whisper_facts import MAX_TARGET_TOKENS, TIMESTAMP_STEP_S
 
 TASKS = ("transcribe", "translate")
+PROMPT_TOKENS = MAX_TARGET_TOKENS // 2 - 1  # previous-text tokens kept (OpenAI: n_text_ctx // 2 - 1 = 223)
 
 
 class WhisperTokens:
@@ -70,12 +71,13 @@ class WhisperTokens:
     def prompt(self, language: str = "en", task: str = "transcribe", timestamps: bool = False,
                previous_text: str | None = None) -> list[int]:
         """Decoder prompt: [<|startofprev|> previous text] <|startoftranscript|> (+ language + task on a
-        multilingual model) (+ <|notimestamps|> unless `timestamps`)."""
+        multilingual model) (+ <|notimestamps|> unless `timestamps`). Previous text keeps its last
+        PROMPT_TOKENS tokens, as OpenAI's initial_prompt does, so half the decoder stays for the transcript."""
         if task not in TASKS:
             raise ModelError(f"unknown task '{task}'", f"use one of: {', '.join(TASKS)}", where="task")
         ids: list[int] = []
         if previous_text and previous_text.strip():
-            ids += [self.sot_prev, *self.encode(previous_text)]
+            ids += [self.sot_prev, *self.encode(previous_text)[-PROMPT_TOKENS:]]
         ids.append(self.sot)
         if self.multilingual:
             ids += [self.language_id(language), self.transcribe if task == "transcribe" else self.translate]

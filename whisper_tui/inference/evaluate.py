@@ -57,6 +57,7 @@ class EvalReport:
     subsets: dict[str, dict] = field(default_factory=dict)
     # general speech (the keep set) measured with the same model, when asked: `keep_summary(report)`
     keep: dict | None = None
+    prompt: str | None = None  # the previous text every clip was decoded after (Transcriber.prompt)
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -180,13 +181,14 @@ def evaluate_model(model_or_transcriber, clips: Sequence, batch_size: int = 8,
     return EvalReport(model=transcriber.model_name, wer=wer, cer=cer, n_clips=len(refs),
                       audio_seconds=sum(c.duration_s for c in clip_results), elapsed_s=elapsed,
                       clips=clip_results, hallucinations=totals(c.signs for c in scored),
-                      subsets=subset_scores(clip_results, groups) if groups else {})
+                      subsets=subset_scores(clip_results, groups) if groups else {},
+                      prompt=getattr(transcriber, "prompt", None))
 
 
 def keep_summary(report: EvalReport, keep_dir: str | None = None) -> dict:
     """The part of a keep-set report that goes into another report's `keep`: scores, signs, clips."""
     data = report.to_dict()
-    for key in ("model", "created", "keep", "subsets"):
+    for key in ("model", "created", "keep", "subsets", "prompt"):
         data.pop(key, None)
     return {"keep_dir": keep_dir, **data}
 

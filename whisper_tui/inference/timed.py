@@ -5,17 +5,51 @@ segments are kept up to the last one the model closed with a timestamp, and the 
 there (seek by the last timestamp), as OpenAI's `transcribe` does, so no sentence is cut by a fixed
 boundary. A window that ends on a closed segment, or holds no timestamp, is consumed whole.
 `prompt_text` (OpenAI's initial_prompt) goes before every window as previous text.
+
+Both backends run this one loop; only a window's decode differs. `CT2Windows` asks CTranslate2 (which
+applies Whisper's timestamp rules itself), `timed_torch.TorchWindows` asks transformers' generate with
+`return_timestamps=True` (its WhisperTimeStampLogitsProcessor, the same rules). Either reads its
+timestamps with the same `WhisperTokens`, so the two give the same segments from the same tokens.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from whisper_tui.whisper_facts import SAMPLE_RATE
 from whisper_tui.inference.subtitles import Segment
+from whisper_tui.whisper_facts import SAMPLE_RATE
 
 _MIN_TAIL_S = 0.2  # a last piece shorter than this holds no speech worth a window
 _WINDOW_TOKENS = 224  # new tokens per window (OpenAI's sample_len: n_text_ctx // 2)
+
+
+class CT2Windows:
+    """One window at a time through a CT2Whisper (inference/transcribe.py), at its longest window."""
+
+    backend = "ct2"
+
+    def __init__(self, cw) -> None:
+        self.cw = cw
+        self.tokens = cw.tokens
+        self.window = cw.windows[-1]
+
+    def decode_window(self, chunk: np.ndarray, prompt: list[int]) -> list[int]:
+        """The ids CTranslate2 decodes for one window after `prompt` (text, timestamps, maybe <|endoftext|>)."""
+        ids, _ = self.cw.decode(self.cw.features_at(self.window)([chunk]), [prompt], _WINDOW_TOKENS, tuned=True)
+        return ids[0]
+
+
+def timed_decoder(model):
+    """The window decoder for `model`: a Transcriber (either backend), a CT2Whisper, or a decoder already."""
+    if hasattr(model, "decode_window"):
+        return model
+    if hasattr(model, "backend") and hasattr(model, "transcribe_waves"):  # a Transcriber
+        if model.backend == "ct2":
+            return CT2Windows(model._ct2)
+        from whisper_tui.inference.timed_torch import TorchWindows
+
+        return TorchWindows(model.model, model.processor, model.tokens, model.language)
+    return CT2Windows(model)
 
 
 def window_segments(tokens, ids: list[int], window_s: float) -> tuple[list[Segment], float]:
@@ -34,19 +68,21 @@ def window_segments(tokens, ids: list[int], window_s: float) -> tuple[list[Segme
     return out, advance
 
 
-def transcribe_segments(cw, wave: np.ndarray, language: str = "en", prompt_text: str | None = None) -> list[Segment]:
-    """Segments of a 16 kHz mono `wave` with times from its start (seconds), decoded by `cw` (CT2Whisper)."""
+def transcribe_segments(model, wave: np.ndarray, language: str = "en", prompt_text: str | None = None) -> list[Segment]:
+    """Segments of a 16 kHz mono `wave` with times from its start (seconds).
+
+    `model` is a Transcriber (torch or ct2), a CT2Whisper, or a window decoder (`timed_decoder`)."""
+    decoder = timed_decoder(model)
     wave = np.asarray(wave, dtype=np.float32).reshape(-1)
-    window = cw.windows[-1]
-    size = window * SAMPLE_RATE
-    prompt = cw.tokens.prompt(language or "en", timestamps=True, previous_text=prompt_text)
+    size = decoder.window * SAMPLE_RATE
+    prompt = decoder.tokens.prompt(language or "en", timestamps=True, previous_text=prompt_text)
     out: list[Segment] = []
     seek = 0
     while len(wave) - seek >= _MIN_TAIL_S * SAMPLE_RATE:
         chunk = wave[seek:seek + size]
-        ids, _ = cw.decode(cw.features_at(window)([chunk]), [prompt], _WINDOW_TOKENS, tuned=True)
+        ids = decoder.decode_window(chunk, prompt)
         chunk_s = len(chunk) / SAMPLE_RATE
-        segments, advance = window_segments(cw.tokens, ids[0], chunk_s)
+        segments, advance = window_segments(decoder.tokens, ids, chunk_s)
         offset = seek / SAMPLE_RATE
         out += [Segment(round(offset + s.start, 3), round(offset + min(s.end, chunk_s), 3), s.text) for s in segments]
         seek += max(int(round(advance * SAMPLE_RATE)), SAMPLE_RATE)  # always on by at least 1 s

@@ -15,10 +15,11 @@ previous piece's text, the equivalent of `condition_on_prev_tokens=False`), so o
 drag the next into the same error.
 
 Fine-tuned models sometimes fall into a loop ("thank you thank you thank you ..."). A logits guard
-forbids the token that would start another exact repeat of a phrase already repeated back to back,
+(loop_guard.py) forbids the token that would start another exact repeat of a phrase already repeated back to back,
 and the token budget grows with the audio length, so a loop ends early instead of running to 448
 tokens. Ordinary repetition ("ask not what your country can do for you, ask what you can do") is
-untouched: only back-to-back repeats count.
+untouched: only back-to-back repeats count. `prompt` (OpenAI's initial_prompt) goes before every
+piece as previous text (<|startofprev|> ...): names and spellings the model should prefer.
 
 Two backends run the same pipeline (chunking, length-sorted batches, token budget): "torch"
 (transformers generate, any model, any device) and "ct2" (CTranslate2, the engine inside
@@ -50,6 +51,7 @@ from whisper_tui.data.audio import AUDIO_EXTENSIONS, SAMPLE_RATE, load_audio
 from whisper_tui.errors import AudioError, WhisperTuiError
 from whisper_tui.inference.backends import (BACKENDS, CT2, BackendInfo, backend_info, check_backend, ct2_device,
                                             windows_label)
+from whisper_tui.inference.loop_guard import LoopGuard
 from whisper_tui.models.window import (WHISPER_WINDOW_S, processor_window_s, saved_windows, supported_windows,
                                        window_for)
 from whisper_tui.whisper_facts import MAX_TARGET_TOKENS, MEL_BINS
@@ -157,55 +159,6 @@ def plan_chunks(wave: np.ndarray, sr: int = SAMPLE_RATE, max_s: float = MAX_CHUN
     return chunks
 
 
-class LoopGuard:
-    """Logits processor: ban the token that would extend a phrase repeated back to back.
-
-    A phrase of `p` tokens already repeated `repeats(p)` times in a row at the end of a sequence
-    may not start again. Very short units need more repeats ("no, no, no" is speech; nine
-    "no"s is a loop).
-    """
-
-    def __init__(self, eos_token_id: int | None, max_period: int = 40, repeats_short: int = 6,
-                 repeats_long: int = 3, short_period: int = 3) -> None:
-        self.eos_token_id = eos_token_id
-        self.max_period = max_period
-        self.repeats_short = repeats_short
-        self.repeats_long = repeats_long
-        self.short_period = short_period
-
-    def __call__(self, input_ids, scores):
-        batch, length = input_ids.shape
-        for period in range(1, self.max_period + 1):
-            repeats = self.repeats_short if period < self.short_period else self.repeats_long
-            span = period * repeats
-            if span > length:
-                continue  # a longer period with fewer required repeats may still fit
-            blocks = input_ids[:, -span:].reshape(batch, repeats, period)
-            looping = (blocks == blocks[:, -1:, :]).all(dim=2).all(dim=1)
-            if not bool(looping.any()):
-                continue
-            rows = looping.nonzero().flatten()
-            banned = input_ids[rows, -period]
-            keep = banned != self.eos_token_id if self.eos_token_id is not None else banned >= 0
-            scores[rows[keep], banned[keep]] = float("-inf")
-        return scores
-
-    def cut(self, tokens: Sequence[int]) -> list[int]:
-        """`tokens` up to the first one this guard would have banned: the same stop, after the fact,
-        for decoders that take no logits processor (CTranslate2)."""
-        tokens = list(tokens)
-        for end in range(1, len(tokens)):
-            for period in range(1, min(self.max_period, end) + 1):
-                repeats = self.repeats_short if period < self.short_period else self.repeats_long
-                span = period * repeats
-                if span > end or tokens[end] != tokens[end - period] or tokens[end] == self.eos_token_id:
-                    continue
-                tail = tokens[end - span:end]
-                if all(tail[i] == tail[i % period + span - period] for i in range(span)):
-                    return tokens[:end]
-        return tokens
-
-
 class Transcriber:
     """Load a model once, then transcribe many waves or files in batches.
 
@@ -215,7 +168,7 @@ class Transcriber:
 
     def __init__(self, model, device: str = "auto", batch_size: int = 8, num_beams: int = 1,
                  max_new_tokens: int | None = None, language: str | None = None, dtype=None,
-                 backend: str = "torch", compute_type: str | None = None) -> None:
+                 backend: str = "torch", compute_type: str | None = None, prompt: str | None = None) -> None:
         if batch_size < 1 or num_beams < 1:
             raise WhisperTuiError(f"batch_size and num_beams must be at least 1 (got {batch_size}, {num_beams})",
                                   "use 1 or more", where="batch_size" if batch_size < 1 else "num_beams")
@@ -224,6 +177,7 @@ class Transcriber:
         self.batch_size = batch_size
         self.num_beams = num_beams
         self.max_new_tokens = max_new_tokens
+        self.prompt = prompt.strip() if prompt and prompt.strip() else None
         if backend == CT2:
             self._init_ct2(model, ct2_device(device), compute_type, language)
             return
@@ -266,6 +220,17 @@ class Transcriber:
     def processor(self):
         """The transformers processor (under ct2 built on first use: the ct2 path itself never needs it)."""
         return self._ct2.processor if self.backend == CT2 else self._processor
+
+    @property
+    def tokens(self):
+        """ct2_tokenizer.WhisperTokens for this model's vocabulary (prompts, timestamps, text), either backend."""
+        if self.backend == CT2:
+            return self._ct2.tokens
+        if getattr(self, "_tokens", None) is None:
+            from whisper_tui.inference.ct2_tokenizer import WhisperTokens
+
+            self._tokens = WhisperTokens(self.processor.tokenizer.backend_tokenizer, self.multilingual)
+        return self._tokens
 
     @property
     def window_s(self) -> float:
@@ -337,7 +302,8 @@ class Transcriber:
         max_length = max(prompt + 1, min(budget + prompt, self._max_target))
         window = window_for(longest_s, self.windows)  # the longest window for a model with one
         if self.backend == CT2:
-            return self._ct2.generate(waves, max_length, self.num_beams, self.language, window=window)
+            return self._ct2.generate(waves, max_length, self.num_beams, self.language, window=window,
+                                      previous_text=self.prompt)
         import torch
         from transformers.generation import LogitsProcessorList
 
@@ -348,6 +314,9 @@ class Transcriber:
                         "logits_processor": LogitsProcessorList([LoopGuard(self.model.generation_config.eos_token_id)])}
         if self.multilingual:
             kwargs.update(language=self.language, task="transcribe")
+        if self.prompt:  # the same <|startofprev|> ids as the ct2 path (ct2_tokenizer.WhisperTokens.prompt)
+            prompt_ids = self.tokens.prompt(self.language, previous_text=self.prompt)
+            kwargs["prompt_ids"] = torch.tensor(prompt_ids[:prompt_ids.index(self.tokens.sot)], device=self.device)
         was_training = self.model.training  # a live model lent by the trainer goes back as it came
         self.model.eval()
         threads = torch.get_num_threads()
@@ -491,11 +460,10 @@ class CT2Whisper:
                 set_supported_windows(self._processor, self.windows)
         return self._processor
 
-    def prompt(self, language: str, timestamps: bool = False) -> list[int]:
-        """The decoder's start: <|startoftranscript|> (language, task) and <|notimestamps|> unless `timestamps`
-        (without it CTranslate2 applies Whisper's timestamp rules)."""
-        start = self.tokens.prompt(language or "en")
-        return start[:-1] if timestamps else start
+    def prompt(self, language: str, timestamps: bool = False, previous_text: str | None = None) -> list[int]:
+        """The decoder's start: [<|startofprev|> previous text] <|startoftranscript|> (language, task) and
+        <|notimestamps|> unless `timestamps` (without it CTranslate2 applies Whisper's timestamp rules)."""
+        return self.tokens.prompt(language or "en", timestamps=timestamps, previous_text=previous_text)
 
     @staticmethod
     def storage(features: np.ndarray):
@@ -530,13 +498,14 @@ class CT2Whisper:
         return [guard.cut(r.sequences_ids[0]) for r in results], list(results)
 
     def generate(self, waves: list[np.ndarray], max_length: int, num_beams: int, language: str,
-                 window: int | None = None) -> list[str]:
-        """Texts for `waves` run at `window` seconds (default: the shortest of the model's that holds the longest)."""
+                 window: int | None = None, previous_text: str | None = None) -> list[str]:
+        """Texts for `waves` run at `window` seconds (default: the shortest of the model's that holds the longest),
+        each decoded after `previous_text` (a prompt) when given."""
         if window is None:
             window = window_for(max(len(w) for w in waves) / SAMPLE_RATE, self.windows)
         features = self.features_at(window)(waves)
-        ids, _ = self.decode(features, [self.prompt(language)] * len(waves), max_length, num_beams=num_beams,
-                             tuned=True)
+        prompt = self.prompt(language, previous_text=previous_text)
+        ids, _ = self.decode(features, [prompt] * len(waves), max_length, num_beams=num_beams, tuned=True)
         # text tokens sit below <|endoftext|>; timestamps and other specials are dropped by decode
         return [self.tokens.decode(seq).strip() for seq in ids]
 
