@@ -118,7 +118,8 @@ class NameScreen(ModalScreen[str | None]):
 class TrainSetupScreen(Screen):
     AUTO_FOCUS = "#ts-profile"  # not a text field: number keys must still switch screens
     HELP = ("Every profile setting, checked as you type. Built-in profiles are read-only: save your changes "
-            "under a new name. The estimate is arithmetic from Whisper tiny's shape, not a measurement.")
+            "under a new name. The estimate is arithmetic from the model's shape, calibrated on measured CPU runs "
+            "(benchmarks/RESULTS.md 14).")
 
     BINDINGS = [
         Binding("ctrl+t", "start", "Start", tooltip="Start training with this profile", id="train.start"),
@@ -370,11 +371,11 @@ class TrainSetupScreen(Screen):
         cuda = bool(self.stats and self.stats.gpus)
         estimate, note = estimate_for_profile(self.profile, cuda=cuda)
         text = Text()
-        text.append("Estimate (rough)\n", style="bold underline")
+        text.append("Estimate\n", style="bold underline")
         text.append(f"trainable {estimate.trainable_params:,}\n")
         text.append(f"  of {estimate.total_params / 1e6:.1f} M params ({estimate.trainable_percent:.2f}%)\n", style="dim")
-        text.append(f"memory ~{format_bytes(estimate.total_bytes)}", style="bold")
-        text.append(f" on {'GPU' if cuda else 'CPU'}\n")
+        text.append(estimate.figure, style="bold")  # the words and figure `whisper-tui train` logs
+        text.append(f"\n  {estimate.where}\n", style="yellow" if estimate.cuda else "dim")
         for part, value in estimate.parts.items():
             text.append(f"  {part}: {format_bytes(value)}\n", style="dim")
         if note:

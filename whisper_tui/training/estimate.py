@@ -229,10 +229,19 @@ class TrainingEstimate:
         return 100.0 * self.trainable_params / self.total_params if self.total_params else 0.0
 
     @property
+    def figure(self) -> str:
+        """`memory estimate: X.X GiB`: the words `train` logs and the Train setup screen shows (one decimal)."""
+        return f"memory estimate: {self.total_bytes / GIB:.1f} GiB"
+
+    @property
+    def where(self) -> str:
+        """What the figure counts; on CUDA that no GPU run has confirmed it yet."""
+        return "GPU, not yet verified on hardware" if self.cuda else "peak RAM (RSS)"
+
+    @property
     def headline(self) -> str:
-        """`memory estimate: X.X GiB (...)`, the line `train` logs first and the Train setup screen shows."""
-        where = "GPU memory, not yet verified on hardware" if self.cuda else "peak RAM of the training process"
-        return f"memory estimate: {self.total_bytes / GIB:.1f} GiB ({where})"
+        """`memory estimate: X.X GiB (what it counts)`, the line `train` logs before loading the model."""
+        return f"{self.figure} ({self.where})"
 
     def format_lines(self) -> list[str]:
         from whisper_tui.system.sysmon import format_bytes
@@ -384,16 +393,16 @@ def estimate_training(
         trained_encoder_layers=trained_encoder_layers, full=strategy == "full", conv_trained=strategy == "full"
         and k == 0, cache_active=cache_active, checkpointing=gradient_checkpointing and not (cache_active and k >= n),
         targets=set(targets) if strategy != "full" else set(), dropout=lora_dropout > 0)
-    phases = {f"activations (largest piece: {clips} clip(s) at {window:g} s)": piece,
-              f"evaluation (batch {eval_batch_size} at {shape.max_source_positions / POSITIONS_PER_SECOND:g} s)":
+    phases = {f"training piece ({clips} x {window:g} s)": piece,
+              f"evaluation ({eval_batch_size} x {shape.max_source_positions / POSITIONS_PER_SECOND:g} s)":
                   _evaluation_bytes(shape, batch_size=eval_batch_size, act_bytes=act_bytes,
                                     encoder_runs=not (cache_active and k >= n))}
     if cross_kv_rows > 0:
-        phases[f"cross-attention K/V cache build ({cross_kv_rows} clips, memory-mapped)"] = \
+        phases[f"cross-attn K/V build ({cross_kv_rows} clips)"] = \
             cross_kv_bytes(shape, cross_kv_rows)
     peak = max(phases, key=phases.get)
     parts = {"CUDA context": CUDA_CONTEXT_BYTES} if cuda else {
-        "torch + transformers loaded": PROCESS_BASELINE_BYTES, "run working set": RUNTIME_WORKING_SET_BYTES}
+        "torch + transformers": PROCESS_BASELINE_BYTES, "run working set": RUNTIME_WORKING_SET_BYTES}
     parts.update({"weights": weights, "gradients": trainable * 4, "optimizer (AdamW)": trainable * 8,
                   peak: phases[peak]})
     return TrainingEstimate(strategy=strategy, total_params=total, trainable_params=trainable, parts=parts,
