@@ -138,7 +138,7 @@ class DashboardScreen(Screen):
                         severity="error", timeout=12)
             return None
         self.job, self.job_id = job, job_id
-        self.state = RunState(phase="starting", run_dir=getattr(job, "run_dir", None))
+        self.state = RunState(phase="starting", run_dir=job.run_dir)
         self._drawn_version, self._drawn_evals = -1, 0
         if self.is_mounted:
             self._reset_widgets(profile)
@@ -185,7 +185,7 @@ class DashboardScreen(Screen):
         self.query_one("#dash-log").border_title = "Log"
         self.set_interval(REDRAW_SECONDS, self._redraw)
         if self.job is not None:
-            self._reset_widgets(getattr(self.job, "profile", None))
+            self._reset_widgets(self.job.profile)
 
     def _eval_columns(self, keep: bool) -> None:
         """step, epoch, WER, CER, [general speech WER when the run measures the keep set], best marker."""
@@ -202,10 +202,10 @@ class DashboardScreen(Screen):
 
     def _reset_widgets(self, profile) -> None:
         self.query_one("#dash-switcher", ContentSwitcher).current = "dash-live"
-        self._eval_columns(keep=bool(getattr(getattr(profile, "data", None), "keep_set", False)))
+        self._eval_columns(keep=bool(profile.data.keep_set))
         log = self.query_one("#dash-log", RichLog)
         log.clear()
-        name = getattr(profile, "name", "") or "unnamed"
+        name = profile.name or "unnamed"
         log.write(Text(f"starting a run with profile {name}", style="dim"))
         self._drawn_version, self._drawn_evals = -1, 0
         self._redraw()
@@ -296,7 +296,7 @@ class DashboardScreen(Screen):
     def _draw_head(self) -> None:
         state = self.state
         started = state.started
-        profile = getattr(getattr(self.job, "profile", None), "name", "")
+        profile = self.job.profile.name if self.job is not None else ""
         if started is not None:
             run = f"{profile or started.run_dir.name} · {started.strategy} · {started.device}/{started.precision}"
             run += f" · {started.train_clips} train / {started.test_clips} test clips"
@@ -315,7 +315,7 @@ class DashboardScreen(Screen):
 
     def _set_app_status(self) -> None:
         """The short run status every screen's mode bar shows (the app's `status_line`)."""
-        if not hasattr(self.app, "status_line"):
+        if not hasattr(self.app, "status_line"):  # hosted by another App (the tests' own): no mode bar status
             return
         state = self.state
         status = ""
@@ -449,12 +449,9 @@ class DashboardScreen(Screen):
             "can be resumed later; the model so far stays in the run folder.",
             yes_label="Cancel run", no_label="Keep training"), answered)
 
-    def _run_data_folder(self) -> str | None:
+    def _run_data_folder(self) -> str:
         """The folder the run trained on (the bundled sample data when the profile left it empty)."""
-        profile = getattr(self.job, "profile", None)
-        data = getattr(profile, "data", None)
-        if data is None:
-            return None
+        data = self.job.profile.data
         if data.train_dir:
             return data.train_dir
         from whisper_tui.config.locations import default_sample_data_dir

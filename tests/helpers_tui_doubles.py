@@ -68,6 +68,7 @@ class ScriptedJob:
 
 class FakeData:
     train_dir = "/data/speech"
+    keep_set = False
 
 
 class FakeProfile:

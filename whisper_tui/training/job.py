@@ -56,12 +56,12 @@ class TrainingJob:
         elif output_dir:
             self.folder = RunFolder(Path(output_dir).expanduser())
         else:
-            self.folder = RunFolder(new_run_dir(getattr(profile, "name", "run"), runs_root))
+            self.folder = RunFolder(new_run_dir(profile.name, runs_root))
         self.control = RunControl(self.folder, listeners)
         if self.resume_checkpoint is not None:  # trained up to there: a cancel before the next step names it
             self.control.step = int(self.resume_checkpoint.name.rsplit("-", 1)[-1])
         # the keep set (general speech, keep_set.py) and the best-checkpoint rule that guards it (best_rule.py)
-        self.scores = RunScores(float(getattr(getattr(profile, "training", None), "keep_tolerance", 2.0)))
+        self.scores = RunScores(float(profile.training.keep_tolerance))
         self.last_checkpoint: Path | None = None
         self.evaluating_base = False  # True while the model is evaluated before training
         self.final_evaluation = False  # True while final/ is evaluated after training
@@ -147,7 +147,7 @@ class TrainingJob:
             self._check_model_folders()
             if not resumed:
                 save_profile(profile, folder.path / "profile.toml")
-            control.status(status="running", started=now_iso(), profile=getattr(profile, "name", ""),
+            control.status(status="running", started=now_iso(), profile=profile.name,
                            strategy=profile.finetuning.strategy, model=profile.model.name, finished=None, reason=None,
                            evaluation_failed=None)
         log(f"run folder: {folder.path}")
@@ -376,7 +376,7 @@ class TrainingJob:
                 or self.setup.budget is not None:
             return
         self._resume_checked = True
-        strategy = str(getattr(args.eval_strategy, "value", args.eval_strategy))
+        strategy = args.eval_strategy.value  # TrainingArguments makes it an IntervalStrategy
         step = state.global_step
         if strategy == "no" or step <= 0 or step in self.scores.evaluated_steps or self.trainer is None \
                 or self.trainer.eval_dataset is None:
