@@ -1,9 +1,10 @@
 """What a training profile may contain: its sections, keys, defaults and rules (`Profile`).
 
 The section and key names copy the seed tool's `config.yaml` so its users find every setting
-where they expect it. Each key's type, allowed range and one-line help live next to its default
-(`Rule` in the field metadata), so validation, the saved TOML's comments, the CLI's `--set` help
-and the TUI's form all read one table instead of keeping their own copies.
+where they expect it. Each key's type, allowed range, one-line help, form label, `train` flag and
+seed config.yaml name live next to its default (`Rule` in the field metadata), so validation, the
+saved TOML's comments, the CLI's flags and `--set` help, the TUI's form and the seed import all read
+one table instead of keeping their own copies (tests/test_one_home.py fails on a copy).
 
 Beside it: profile_checks.py turns raw TOML data into a `Profile` (coercion, ranges, cross-checks, the
 model-name check) and profile_toml.py writes a profile as commented TOML and finds keys' lines in a file.
