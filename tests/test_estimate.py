@@ -1,8 +1,11 @@
-"""The arithmetic parameter counts must equal what transformers/peft actually build."""
+"""The arithmetic parameter counts must equal what transformers/peft actually build; the memory estimate keeps its
+form (`memory estimate: X.X GiB`), is the same in `train`'s first lines and on the Train setup screen, and stays
+within 25% of the peak RSS bench_memory measured (benchmarks/RESULTS.md section 14)."""
 
 from __future__ import annotations
 
 import pytest
+from helpers_tui import isolated_dirs  # noqa: F401 (fixture)
 
 from whisper_tui.training.estimate import TINY, WhisperShape, count_params, estimate_training, lora_params
 
@@ -133,3 +136,113 @@ def test_shape_from_a_model_folder(tmp_path):
     shape, note = shape_for_model(str(tmp_path))
     assert (shape.d_model, shape.decoder_layers, note) == (32, 3, "")
     assert shape_for_model("openai/whisper-base")[1].startswith("shape of")
+
+
+# -- the memory estimate (issue 23) ------------------------------------------------------------------------------
+
+# benchmarks/RESULTS.md section 14, first table: peak RSS (GiB) of real `whisper-tui train` runs of 12 steps on a
+# 2-core CPU with tiny.en (bench_memory --steps 12, main 9e55b30): the sample data's 84 training clips, and
+# bench_scale's 1,000 synthetic clips. The recipes are bench_memory.VARIANTS as profile overrides of cpu-quick.
+SEED = {"finetuning.freeze_encoder": True, "training.per_device_train_batch_size": 4,
+        "finetuning.gradient_checkpointing": True, "finetuning.lora.target_modules": ["q_proj", "v_proj"]}
+MEASURED_PEAK_GIB = {
+    "default": ({}, 1.77),
+    "seed": (SEED, 1.36),
+    "full": ({"finetuning.strategy": "full", "finetuning.frozen_encoder_layers": 0}, 2.01),
+    "windows [10]": ({"model.windows": [10]}, 1.76),
+    "windows [30]": ({"model.windows": [30]}, 1.62),
+    "windows [10, 20, 30]": ({"model.windows": [10, 20, 30]}, 1.90),
+    "default, 1,000 clips": ({}, 1.67),
+    "seed, 1,000 clips": (SEED, 1.34),
+}
+
+
+@pytest.mark.parametrize("variant", list(MEASURED_PEAK_GIB))
+def test_the_estimate_is_within_25_percent_of_the_measured_peak(variant):
+    from whisper_tui.config.profile import apply_overrides, load_profile
+    from whisper_tui.training.estimate import GIB, estimate_for_profile
+
+    overrides, measured = MEASURED_PEAK_GIB[variant]
+    profile = apply_overrides(load_profile("cpu-quick"), overrides)
+    assert profile.model.name == "tiny.en"
+    estimate, _note = estimate_for_profile(profile)
+    assert 0.75 <= estimate.total_bytes / GIB / measured <= 1.25, estimate.parts
+
+
+def test_activations_follow_the_frame_budget_not_the_window():
+    from whisper_tui.training.estimate import largest_piece
+
+    # batch 8 = 8 x 10 s of audio per forward pass: 8 clips at 10 s, 4 at 20 s, 2 at 30 s (batching.py)
+    assert largest_piece((10, 20, 30), 8) == (8, 4000, 10.0)
+    assert largest_piece((30,), 8) == (2, 3000, 30.0)
+    assert largest_piece((30,), 8, frame_budget_s=90) == (3, 4500, 30.0)
+    assert largest_piece((30,), 1) == (1, 1500, 30.0)  # one clip per pass at least
+    at_30 = estimate_training(strategy="lora", batch_size=8, windows_s=(30,))
+    at_10 = estimate_training(strategy="lora", batch_size=8, windows_s=(10,))
+    key = next(k for k in at_30.parts if k.startswith("training piece"))
+    assert key == "training piece (2 x 30 s)" and at_30.parts[key] < at_10.parts["training piece (8 x 10 s)"]
+
+
+def test_a_memory_mapped_cross_attention_cache_counts_while_it_is_built():
+    from whisper_tui.training.estimate import cross_kv_bytes
+
+    seed = dict(strategy="lora", freeze_encoder=True, encoder_cache=True, batch_size=4, windows_s=(30,))
+    without = estimate_training(**seed)
+    built = estimate_training(**seed, cross_kv_rows=1000)
+    assert cross_kv_bytes(TINY, 48) == 48 * 4 * 2 * 1500 * 384 * 2  # 442 MB for 48 clips (issue 23)
+    assert built.parts["cross-attn K/V build (1000 clips)"] == cross_kv_bytes(TINY, 1000)
+    assert built.total_bytes > without.total_bytes + 8 * 2**30
+
+
+def test_the_gpu_estimate_says_it_is_not_verified_on_hardware():
+    from whisper_tui.config.profile import load_profile
+    from whisper_tui.training.estimate import estimate_for_profile, memory_estimate_line
+
+    profile = load_profile("cpu-quick")
+    gpu, _ = estimate_for_profile(profile, cuda=True)
+    cpu, _ = estimate_for_profile(profile)
+    assert gpu.headline == f"{gpu.figure} (GPU, not yet verified on hardware)"
+    assert memory_estimate_line(profile, "cuda:0") == gpu.headline
+    assert memory_estimate_line(profile, "cpu") == cpu.headline == f"{cpu.figure} (peak RAM (RSS))"
+    assert "CUDA context" in gpu.parts and "torch + transformers" not in gpu.parts
+
+
+async def test_train_logs_the_estimate_first_and_the_screen_shows_the_same(tiny_whisper_dir, tmp_path,
+                                                                            isolated_dirs, capsys):
+    """A headless `train` on a tiny random model prints `memory estimate: X.X GiB (peak RAM (RSS))` before it
+    loads the model (also in train.log); the Train setup screen, given the profile that run saved, shows it."""
+    import re
+
+    from textual.widgets import Static
+    from helpers_audio import write_tone_dataset
+    from helpers_tui import settle
+
+    from screens.app import WhisperTuiApp
+    from screens.train_setup import TrainSetupScreen
+    from whisper_tui.cli import main
+
+    data = write_tone_dataset(tmp_path / "data", n=6)
+    out = tmp_path / "run"
+    code = main(["train", "--model", str(tiny_whisper_dir), "--data", str(data), "--output", str(out),
+                 "--max-steps", "1", "--batch-size", "2", "--no-base-eval", "--set", "training.generation_max_length=8"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    lines = err.splitlines()
+    found = [i for i, line in enumerate(lines) if line.startswith("memory estimate:")]
+    assert len(found) == 1, err
+    line = lines[found[0]]
+    assert re.fullmatch(r"memory estimate: \d+\.\d GiB \(peak RAM \(RSS\)\)", line)
+    assert found[0] < 5 and found[0] < next(i for i, text in enumerate(lines) if text.startswith("loading model"))
+    assert line in (out / "train.log").read_text(encoding="utf-8")  # the run's log (the Dashboard shows it)
+    figure = line.split(" (")[0]
+
+    app = WhisperTuiApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, TrainSetupScreen)
+        assert screen.load(str(out / "profile.toml"))
+        await settle(pilot)
+        shown = str(screen.query_one("#ts-estimate", Static).content)
+    assert figure in shown and "peak RAM (RSS)" in shown
