@@ -15,7 +15,7 @@ import signal
 from pathlib import Path
 
 from textual import events
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
@@ -130,8 +130,16 @@ class WhisperTuiApp(App):
                 and not isinstance(self.screen, ModalScreen))
 
     def editing_field(self) -> bool:
-        """Is the focused widget a text field the user is editing (see screens/field_editing.py)?"""
-        return self._field_editing.editing(self.focused, self.screen)
+        """Is the focused widget a text field the user is editing (see screens/field_editing.py)?
+
+        A focus event can arrive while the app has no screen yet (start-up under load, seen in a parallel
+        test run): nothing is being edited then, instead of a ScreenStackError out of the event handler.
+        """
+        try:
+            screen = self.screen
+        except ScreenStackError:
+            return False
+        return self._field_editing.editing(self.focused, screen)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         self.field_editing = self.editing_field()

@@ -79,6 +79,12 @@ async def test_escape_leaves_a_text_field_so_number_keys_work():
         assert app.current_mode == "train"
 
 
+def test_a_focus_event_before_any_screen_is_not_an_error():
+    """Under load a DescendantFocus reached the app while its screen stack was empty (ScreenStackError)."""
+    app = WhisperTuiApp()
+    assert app.editing_field() is False
+
+
 async def test_help_lists_the_current_screens_keys_first():
     app = WhisperTuiApp()
     async with app.run_test(size=(80, 24)) as pilot:
