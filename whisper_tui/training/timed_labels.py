@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from whisper_tui.inference.ct2_tokenizer import TIMESTAMP_STEP_S  # one timestamp token per 20 ms
+from whisper_tui.whisper_facts import TIMESTAMP_STEP_S  # one timestamp token per 20 ms
 from whisper_tui.models.window import WHISPER_WINDOW_S
 
 PROMPT_MASK = -100  # the loss ignores these label positions
