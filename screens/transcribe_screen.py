@@ -8,6 +8,10 @@ words that differ marked, plus WER per clip when the folder has reference transc
 The Backend control picks the engine both sides run on: CTranslate2 int8 (the default when it
 imports; about 4x faster on CPU) or torch. Results and the real-time factor name the backend used,
 and a model CTranslate2 cannot load or export is reported in the screen with what to do.
+
+One file (not a folder) is decoded with timestamps, as `transcribe --format srt` does (inference/timed.py),
+so its row lists the segments with their times and `w` saves them as NAME.srt and NAME.vtt next to the
+audio. The Prompt field is previous text put before every window (`--prompt`): names, spellings, style.
 """
 
 from __future__ import annotations
@@ -62,7 +66,9 @@ class TranscribeScreen(Screen):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
     HELP = ("Transcribe a file or a folder with the bundled tiny.en or a model from a run. Compare mode shows "
             "both models side by side, with the words that changed marked; folders with metadata.csv or .txt "
-            "transcripts get a WER per clip. Backend: CTranslate2 int8 (faster on CPU) or torch, for both sides.")
+            "transcripts get a WER per clip. Backend: CTranslate2 int8 (faster on CPU) or torch, for both sides. "
+            "One file is decoded with timestamps: its segments are listed with their times, w saves them as "
+            "SRT and VTT next to the audio. Prompt: previous text before every window (names, spellings, style).")
     BINDINGS = [
         Binding("ctrl+t", "toggle_compare", "Compare", tooltip="Compare with tiny.en side by side (on/off)",
                 id="transcribe.compare"),
@@ -75,6 +81,8 @@ class TranscribeScreen(Screen):
         Binding("ctrl+s", "save_dataset", "Save",  # short: the 80-column footer is full
                 tooltip="Save as dataset: the transcripts and their audio, rows marked auto to review",
                 id="transcribe.save_dataset"),
+        Binding("w", "save_subtitles", "Subtitles", tooltip="Save the file's segments as NAME.srt and NAME.vtt "
+                "next to the audio", id="transcribe.subtitles"),
         Binding(BACKEND_KEY, "toggle_backend", "Backend",
                 tooltip="Switch the backend: CTranslate2 int8 (faster on CPU) or torch", id="transcribe.backend"),
     ]
@@ -115,6 +123,10 @@ class TranscribeScreen(Screen):
                 yield Switch(False, id="tx-compare")
                 yield Label("Backend", id="tx-backend-label")
                 yield Select(BACKEND_CHOICES, value=self.backend, allow_blank=False, compact=True, id="tx-backend")
+            with Horizontal(id="tx-prompt-row"):
+                yield Label("Prompt", classes="tx-label")
+                yield Input(placeholder="optional previous text: names, spellings, style the model should follow",
+                            compact=True, id="tx-prompt")
         yield Label("Pick a model, type an audio file or folder under Audio (Tab), then Enter.", id="tx-status")
         yield ResultsTable(id="tx-results")
         yield Static("", id="tx-detail")
@@ -224,10 +236,12 @@ class TranscribeScreen(Screen):
         self.query_one("#tx-summary", Static).update("")
         self._set_status(f"Reading {self._target}…")
         self.refresh_bindings()
-        self._transcribe_worker(self._job, self._target, self.model_value, compare, self.backend)
+        prompt = self.query_one("#tx-prompt", Input).value.strip() or None
+        self._transcribe_worker(self._job, self._target, self.model_value, compare, self.backend, prompt)
 
     @work(thread=True, exclusive=True, group="transcribe", exit_on_error=False, description="transcribe")
-    def _transcribe_worker(self, job: int, target: Path, model_value: str, compare: bool, backend: str) -> None:
+    def _transcribe_worker(self, job: int, target: Path, model_value: str, compare: bool, backend: str,
+                           prompt: str | None = None) -> None:
         from whisper_tui.inference.transcribe import list_audio_files
 
         worker = get_current_worker()
@@ -240,6 +254,8 @@ class TranscribeScreen(Screen):
                 return
             self.post_message(TranscribeStatus(job, loading_text(value, backend)))
             transcribers[role] = self._transcribers.get(value, backend, keep=self.base_model)
+            transcribers[role].prompt = prompt  # loaded once per (model, backend); the prompt is this run's
+        timed = target.is_file()  # one file: timestamps (segments and subtitles); a folder: batched text
         self.post_message(TranscribeLoaded(job, {role: engine_label(t) for role, t in transcribers.items()}))
         batch = max(t.batch_size for t in transcribers.values())
         for start in range(0, len(files), batch):
@@ -249,7 +265,10 @@ class TranscribeScreen(Screen):
                 self.post_message(TranscribeStatus(
                     job, f"Transcribing {start + 1}–{start + len(chunk)} of {len(files)} with "
                          f"{short_model_name(value)}…  (escape stops)"))
-                results[role] = transcribers[role].transcribe_files(chunk)
+                if timed:
+                    results[role] = [transcribers[role].transcribe_file_timed(chunk[0])]
+                else:
+                    results[role] = transcribers[role].transcribe_files(chunk)
                 if worker.is_cancelled:
                     self.post_message(TranscribeFinished(job, stopped=True))
                     return
@@ -386,6 +405,9 @@ class TranscribeScreen(Screen):
             elif row.reference is not None:
                 detail.append_text(inline_diff(row.reference, result.text))
                 detail.append(f"  WER {fmt_rate(row.wer(role))}", style="bold")
+            elif role == MODEL and row.segments:
+                detail.append(f"{len(row.segments)} segment{'s' * (len(row.segments) != 1)} · w saves "
+                              f"{row.path.stem}.srt and .vtt beside the audio", style="dim")
             else:
                 detail.append(result.text)
         if row.reference is not None:
@@ -400,6 +422,8 @@ class TranscribeScreen(Screen):
             return True if self._rerun_target() is not None else None
         if action == "copy_text":
             return True if self.query_one(ResultsTable).clip_rows else None
+        if action == "save_subtitles":  # shown for a file decoded with timestamps
+            return True if self._subtitle_row() is not None and not self._busy else False
         if action == "save_dataset":  # shown once there are results; dimmed while a run still fills the table
             if not self.query_one(ResultsTable).clip_rows:
                 return False
@@ -446,6 +470,30 @@ class TranscribeScreen(Screen):
         if result is not None and result.ok:
             self.app.copy_to_clipboard(result.text)
             self.notify(f"Copied the transcript of {row.path.name}")
+
+    # -- segments -> subtitles ----------------------------------------------------------------------
+    def _subtitle_row(self) -> ClipRow | None:
+        """The highlighted clip, else the first, when it has timed segments."""
+        table = self.query_one(ResultsTable)
+        row = table.row_for_cursor() or (table.clip_rows[0] if table.clip_rows else None)
+        return row if row is not None and row.segments else None
+
+    def action_save_subtitles(self) -> None:
+        """NAME.srt and NAME.vtt next to the audio, each written atomically (inference/subtitles.py)."""
+        from whisper_tui.inference.subtitles import write_transcript
+
+        row = self._subtitle_row()
+        if row is None:
+            return
+        try:
+            written = [write_transcript(list(row.segments), row.path, row.path.parent, fmt) for fmt in ("srt", "vtt")]
+        except OSError as exc:
+            self._set_status(Text(f"Subtitles not saved: {exc.strerror or exc}", style="red"))
+            self.notify(f"Subtitles not saved in {row.path.parent}: {exc.strerror or exc}", severity="error")
+            return
+        self._set_status(Text.assemble("Saved ", (" and ".join(p.name for p in written), "bold"),
+                                       f" in {row.path.parent}."))
+        self.notify(f"Saved {' and '.join(p.name for p in written)}")
 
     # -- results -> a labelled dataset ---------------------------------------------------------------
     def dataset_items(self) -> list[tuple[Path, str, float | None, float | None]]:

@@ -182,6 +182,15 @@ class CannedTranscriber:
                 on_result(results[-1])
         return results
 
+    def transcribe_file_timed(self, path):
+        """One file as one segment over the whole clip (the real one decodes timestamps: inference/timed.py)."""
+        from dataclasses import replace
+
+        from whisper_tui.inference.subtitles import Segment
+
+        result = self.transcribe_files([path])[0]
+        return replace(result, segments=(Segment(0.0, result.duration_s, result.text),) if result.text else ())
+
 
 def write_clips(folder: Path, names_and_seconds, references: dict[str, str] | None = None) -> Path:
     """Short synthetic wavs (+ metadata.csv when references are given)."""

@@ -536,3 +536,60 @@ def test_loaded_models_are_kept_per_backend_and_bounded():
     assert cache.keys() == [("tiny.en", "torch"), ("/b", "torch")]
     assert cache.get("/b", "ct2") == ("/b", "ct2")  # another backend is another model: the oldest goes
     assert cache.keys() == [("/b", "torch"), ("/b", "ct2")]
+
+
+JFK = Path(__file__).resolve().parents[1] / "whisper_tui" / "data" / "jfk.flac"
+
+
+@pytest.mark.timeout(120)
+async def test_one_file_shows_its_timed_segments_and_w_saves_srt_and_vtt(tmp_path):
+    """The real tiny.en (CTranslate2) on jfk.flac: two segments with their times, the prompt reaches the
+    decoder (one segment after "President Kennedy."), and w writes jfk.srt and jfk.vtt beside the audio."""
+    import shutil
+
+    from whisper_tui.inference.subtitles import parse
+
+    audio = tmp_path / "talk"
+    audio.mkdir()
+    shutil.copy(JFK, audio / "jfk.flac")
+    app = TxApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.tx.check_action("save_subtitles", ()) is False  # nothing timed yet: hidden
+        await run_folder(pilot, app, audio / "jfk.flac")
+        table = app.tx.query_one(ResultsTable)
+        row = table.clip_rows[0]
+        assert [(s.start, s.end) for s in row.segments] == [(0.0, 8.0), (8.0, 11.0)], row.segments
+        cell = cell_texts(table, "model")[0].splitlines()
+        assert cell[0].startswith("0:00.0–0:08.0  And so my fellow Americans") and cell[1].startswith("0:08.0–0:11.0")
+        assert "2 segments · w saves jfk.srt" in detail_text(app)
+        assert app.tx.check_action("save_subtitles", ()) is True
+        await pilot.press("w")
+        assert [s.start for s in parse((audio / "jfk.srt").read_text(), "srt")] == [0.0, 8.0]
+        assert parse((audio / "jfk.vtt").read_text(), "vtt") == list(row.segments)
+        assert "Saved jfk.srt and jfk.vtt" in status_text(app)
+
+        app.tx.query_one("#tx-prompt", Input).value = "President Kennedy."
+        await pilot.press("ctrl+r")
+        await wait_for_workers(pilot, app)
+        assert len(table.clip_rows[0].segments) == 1 and table.clip_rows[0].segments[0].end == 11.0
+        (audio / "jfk.srt").unlink()
+        (audio / "jfk.srt").mkdir()  # a name it cannot write over (even as root): said in the screen
+        table.focus()
+        await pilot.press("w")
+        assert "Subtitles not saved" in status_text(app) and (audio / "jfk.srt").is_dir()
+        assert sorted(p.name for p in audio.iterdir()) == ["jfk.flac", "jfk.srt", "jfk.vtt"]  # no temp file left
+
+
+async def test_a_folder_is_transcribed_as_text_and_offers_no_subtitles(tmp_path):
+    audio = write_clips(tmp_path / "audio", [("a.wav", 1.0), ("b.wav", 0.6)])
+    app = TxApp(transcriber_factory=canned({"a.wav": "hello", "b.wav": "there"}, {}))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await run_folder(pilot, app, audio)
+        table = app.tx.query_one(ResultsTable)
+        assert cell_texts(table, "model") == ["hello", "there"] and not any(r.segments for r in table.clip_rows)
+        assert app.tx.check_action("save_subtitles", ()) is False
+        await run_folder(pilot, app, audio / "a.wav")  # one file: the timed path, with its segment
+        assert [(s.start, s.text) for s in table.clip_rows[0].segments] == [(0.0, "hello")]
+        assert cell_texts(table, "model") == ["0:00.0–0:01.0  hello"]

@@ -3,7 +3,8 @@
 Rows are kept as data (`ClipRow`) and the table is rebuilt from them when the column layout
 changes (compare mode on/off, a resize), because text columns wrap to a width computed from the
 table's size. A clip's row is added once all its models have a result, so row heights are
-measured once, with the final text.
+measured once, with the final text. A file transcribed with timestamps (one file, not a folder)
+shows its segments, one line each with its start-end time.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ class ClipRow:
     def duration_s(self) -> float:
         return max((r.duration_s for r in self.results.values()), default=0.0)
 
+    @property
+    def segments(self) -> tuple:
+        """The chosen model's timed segments (subtitles.Segment), when it was decoded with timestamps."""
+        result = self.results.get(MODEL)
+        return tuple(getattr(result, "segments", ()) or ()) if result is not None and result.ok else ()
+
     def wer(self, role: str) -> float | None:
         result = self.results.get(role)
         if self.reference is None or result is None or not result.ok:
@@ -40,11 +47,33 @@ class ClipRow:
         return clip_errors(self.reference, result.text).wer
 
 
+def span_text(start: float, end: float) -> str:
+    """'0:03.0–0:08.5' (minutes:seconds.tenths), hours in front from an hour on."""
+    def clock(seconds: float) -> str:
+        tenths = max(0, round(seconds * 10))
+        h, rest = divmod(tenths, 36000)
+        m, rest = divmod(rest, 600)
+        return (f"{h}:{m:02d}" if h else f"{m}") + f":{rest // 10:02d}.{rest % 10}"
+
+    return f"{clock(start)}–{clock(end)}"
+
+
+def segments_text(segments) -> Text:
+    """One line per segment: its time span (dim) and text."""
+    text = Text()
+    for i, segment in enumerate(segments):
+        text.append(("\n" if i else "") + span_text(segment.start, segment.end), style="dim")
+        text.append(f"  {segment.text}")
+    return text
+
+
 def _text_cell(result) -> Text:
     if result is None:
         return Text("…", style="dim")
     if not result.ok:
         return Text(result.error or "failed", style="red")
+    if getattr(result, "segments", ()):
+        return segments_text(result.segments)
     return Text(result.text) if result.text else Text("(no speech)", style="dim italic")
 
 

@@ -67,13 +67,15 @@ __all__ = ["BACKENDS", "BackendInfo", "CT2Whisper", "LoopGuard", "Transcriber", 
 
 @dataclass(frozen=True)
 class Transcription:
-    """One file's result; `error` is set (and `text` empty) when the file could not be read."""
+    """One file's result; `error` is set (and `text` empty) when the file could not be read. `segments`
+    (subtitles.Segment: start, end, text) come with `transcribe_file_timed` only."""
 
     path: Path
     text: str
     duration_s: float
     elapsed_s: float
     error: str | None = None
+    segments: tuple = ()
 
     @property
     def ok(self) -> bool:
@@ -370,6 +372,19 @@ class Transcriber:
                 for i in group:
                     on_result(results[i])
         return [r for r in results if r is not None]
+
+    def transcribe_file_timed(self, path: str | os.PathLike) -> Transcription:
+        """One file by sequential timestamp decoding (timed.py), after `prompt`: the text and its `segments`."""
+        from whisper_tui.inference.timed import transcribe_segments
+
+        path, started = Path(path), time.perf_counter()
+        try:
+            wave = (sinc_resample.load_audio if self.backend == CT2 else load_audio)(path)
+        except WhisperTuiError as exc:
+            return Transcription(path, "", 0.0, time.perf_counter() - started, str(exc))
+        segments = tuple(transcribe_segments(self, wave, self.language, self.prompt))
+        return Transcription(path, " ".join(s.text for s in segments), len(wave) / SAMPLE_RATE,
+                             time.perf_counter() - started, segments=segments)
 
 
 class CT2Whisper:
