@@ -1,7 +1,7 @@
 """Trainable-parameter count and a training-memory estimate, by arithmetic only.
 
 The Train setup screen shows these while the user edits a profile, and `whisper-tui train` logs the same
-`memory estimate: X.X GiB` line first thing, so they must be instant and torch-free: we count Whisper's
+`memory estimate: X.X GiB` line before it loads the model, so they must be instant and torch-free: we count Whisper's
 parameters from its shape (d_model, layers, ffn, vocab, positions) the way `WhisperForConditionalGeneration`
 lays them out, rather than building a model. Which parts are frozen follows `training.model_setup` (bottom K
 encoder layers, adapters only above them).
@@ -39,9 +39,9 @@ from whisper_tui.whisper_facts import MAX_TARGET_TOKENS, MEL_BINS
 
 GIB = 1024**3
 MIB = 1024**2
-# `python -c "import torch, transformers; from transformers import Seq2SeqTrainer"` on the CPU wheel of torch 2.11
-# (CUDA 13 build): 0.70 GiB RSS, mostly mapped library pages (RESULTS section 14). Replaces the old guess of
-# 512 MiB "runtime overhead", which undercounted it.
+# Measured (RESULTS section 14): a process that only imports torch 2.11 (its CUDA 13 wheel, run on a CPU) and
+# transformers' trainer holds 0.70 GiB RSS, mostly mapped library pages. Replaces the old guess of 512 MiB
+# "runtime overhead", which undercounted it.
 PROCESS_BASELINE_BYTES = int(0.70 * GIB)
 # Calibrated: an RSS trace of the cpu-quick run (84 training clips, tiny.en) between training steps reads
 # 1100 MiB = baseline 717 + weights 148 + 235 MiB. Of those, RssFile grows 286 -> 447 MiB once the first forward and
@@ -308,9 +308,10 @@ def _training_piece_bytes(shape: WhisperShape, *, clips: int, positions: int, wi
             units += trained_encoder_layers * per_layer
         units += 2 + _BACKWARD_WORKSPACE  # the final LN's input and output (the cross-attention input)
     # cross-attention: SDPA keeps K and V of the encoder positions in every decoder layer; adapters on the
-    # cross k/v projections keep a dropped copy of the encoder output each
+    # cross k/v projections keep a dropped copy of the encoder output each (trained k/v weights keep the encoder
+    # output itself, one tensor for every layer: counted above)
     cross_adapters = len(targets & {"k_proj", "v_proj"}) * (_DROPOUT_COPY if dropout else 0)
-    units += shape.decoder_layers * (2 + (2 if full else cross_adapters))
+    units += shape.decoder_layers * (2 + cross_adapters)
     tokens = clips * label_tokens_at(window_s, shape.max_target_positions)
     per_token = (shape.decoder_layers + _DECODER_PER_TOKEN) if checkpointing else \
         shape.decoder_layers * _DECODER_PER_TOKEN
