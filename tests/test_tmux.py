@@ -100,7 +100,7 @@ def test_switch_screens_open_help_and_quit(terminal):
 
     terminal.keys("2")
     setup = terminal.wait_for("Profile settings")
-    assert "cpu-quick" in setup and "Estimate (rough)" in setup
+    assert "cpu-quick" in setup and "memory estimate: " in setup
 
     terminal.keys("?")
     help_screen = terminal.wait_for("Train setup screen (key 2)")
