@@ -79,3 +79,22 @@ def test_a_long_prompt_keeps_its_last_223_tokens(transcribers):
     prompt = tokens.prompt("en", timestamps=True, previous_text=words)
     previous = prompt[1:prompt.index(tokens.sot)]
     assert len(previous) == 223 and tokens.decode(previous).strip().endswith("word399")
+
+
+@pytest.mark.timeout(180)
+def test_the_text_path_takes_the_prompt_on_both_backends(speech, transcribers):
+    """Transcriber.prompt before every piece (evaluate --prompt): a lowercase prompt without punctuation makes
+    tiny.en write that way on both backends, and the prompt's own words never show up in the text."""
+    wave, _ = speech
+    prompt = "hello there my good friend how are you today"
+    texts = {}
+    for backend, transcriber in transcribers.items():
+        plain = transcriber.transcribe_waves([wave])[0]
+        transcriber.prompt = prompt
+        try:
+            texts[backend] = transcriber.transcribe_waves([wave])[0]
+        finally:
+            transcriber.prompt = None
+        assert plain.startswith("Please close the door") and texts[backend] != plain
+    assert texts["ct2"].lower() == texts["torch"].lower() and "hello" not in texts["ct2"]
+    assert "." not in texts["ct2"] and "." not in texts["torch"]
