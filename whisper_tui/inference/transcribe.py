@@ -334,6 +334,9 @@ class Transcriber:
                 torch.set_num_threads(threads)
             self.model.train(was_training)
         sequences = tokens.sequences if hasattr(tokens, "sequences") else tokens
+        if self.prompt:  # one generate pass hands the prompt back too: keep what follows <|startoftranscript|>
+            sequences = [row[int((row == self.tokens.sot).nonzero()[0, 0]) + 1:] if (row == self.tokens.sot).any()
+                         else row for row in sequences]
         return [t.strip() for t in self.processor.tokenizer.batch_decode(sequences, skip_special_tokens=True)]
 
     # --- files ---
