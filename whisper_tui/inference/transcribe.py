@@ -312,7 +312,8 @@ class Transcriber:
         fe = self.processor.feature_extractor
         features = fe(waves, sampling_rate=SAMPLE_RATE, return_tensors="pt", max_length=window * fe.sampling_rate)
         input_features = features.input_features.to(self.device, self._conv.dtype)
-        kwargs: dict = {"max_length": max_length, "num_beams": self.num_beams,
+        # a piece is one window: one decoding pass (any_window.one_segment), even when the model writes timestamps
+        kwargs: dict = {"max_length": max_length, "num_beams": self.num_beams, "force_unique_generate_call": True,
                         "logits_processor": LogitsProcessorList([LoopGuard(self.model.generation_config.eos_token_id)])}
         if self.multilingual:
             kwargs.update(language=self.language, task="transcribe")

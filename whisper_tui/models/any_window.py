@@ -48,12 +48,16 @@ def _fit_to_input(encoder, args, kwargs) -> None:
 
 
 def one_segment(gen_kwargs: dict) -> dict:
-    """Generate kwargs for encoder outputs (one window per clip, no input_features): one decoding pass.
+    """Generate kwargs for input of one window per clip (features of at most one window, or encoder outputs):
+    one decoding pass.
 
     Without it transformers' generate treats a clip whose tokens hold two timestamps in a row (a random or
-    looping model emits them) as unfinished and goes round its long-form loop again, which slices the
-    input_features it was not given: TypeError "'NoneType' object is not subscriptable" in
-    `_maybe_reduce_batch`, for the whole batch. A window of encoder outputs is one segment, so one pass is all.
+    looping model emits them, <|notimestamps|> or not) as a segment that ends there and goes round its
+    long-form loop again from that timestamp. From encoder outputs the loop slices the input_features it was
+    not given: TypeError "'NoneType' object is not subscriptable" in `_maybe_reduce_batch`, for the whole
+    batch. From features it decodes the window again and again, a second further each time: a clip's text
+    repeated once per second of its window (issue 24's fuzz: a 10-token budget gave 4,000 characters in a
+    minute). A window is one segment, so one pass is all.
     """
     return {**gen_kwargs, "force_unique_generate_call": True}
 
@@ -76,7 +80,7 @@ def _generate_at_input_window(self, *args, **kwargs):
         positions = int(hidden.shape[1])
     else:
         positions = full
-    if features is None and encoded is not None:
+    if positions <= full:  # one window per clip (longer features are long-form: the loop is wanted)
         kwargs = one_segment(kwargs)
     if not 0 < positions < full:
         return type(self).generate(self, *args, **kwargs)

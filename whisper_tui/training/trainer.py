@@ -200,10 +200,10 @@ class WhisperTrainer(Seq2SeqTrainer):
         if self.cached_top_from is not None and "encoder_outputs" in inputs:
             with torch.no_grad():
                 inputs = self._expand_cached(inputs)
-        if "encoder_outputs" in inputs and "input_features" not in inputs:
-            from whisper_tui.models.any_window import one_segment
+        from whisper_tui.models.any_window import one_segment
 
-            gen_kwargs = one_segment({**getattr(self, "_gen_kwargs", {}), **gen_kwargs})
+        # every test clip is one window (longer clips are left out of a run): one decoding pass each (one_segment)
+        gen_kwargs = one_segment({**getattr(self, "_gen_kwargs", {}), **gen_kwargs})
         return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys=ignore_keys, **gen_kwargs)
 
 
