@@ -62,6 +62,23 @@ def test_bench_quality_smoke(tiny_whisper_dir, tone_data, tmp_path):
     engine = data["rows"][2]
     assert "time budget" in engine["stopped"] or engine["epochs"] == 3  # the engine's own budget ends the run
     assert data["base"]["wer"] >= 0 and data["base"]["epochs"] == 0
+    assert data["runs_per_row"] == 1 and all(len(row["runs"]) == 1 for row in data["rows"][1:])
+
+
+def test_bench_quality_rows_are_the_median_and_range_of_their_runs():
+    from benchmarks.bench_quality import _cells, summarise
+
+    base = {"run": "base", "wer": 0.8, "real_wer": 0.040}
+    runs = [{"wer": 0.30, "real_wer": 0.050, "jfk_wer": 0.0, "epochs": 9, "stopped_at_budget": True},
+            {"wer": 0.20, "real_wer": 0.045, "jfk_wer": 0.1, "epochs": 10, "stopped_at_budget": True},
+            {"wer": 0.25, "real_wer": 0.060, "jfk_wer": 0.0, "epochs": 11, "stopped_at_budget": True}]
+    row = summarise("whisper-tui: x", "what", runs, base)
+    assert row["wer"] == 0.25 and row["wer_range"] == [0.20, 0.30] and row["n_runs"] == 3
+    assert row["real_vs_base"] == pytest.approx(1.0) and row["real_vs_base_range"] == pytest.approx([0.5, 2.0])
+    assert row["jfk"] == "2/3 word for word" and row["stopped_at_budget"] is True
+    cells = _cells(row)
+    assert cells["wer"] == "0.250 (0.200..0.300)" and cells["real_vs_base"] == "+1.0 (+0.5..+2.0)"
+    assert _cells(base)["wer"] == "0.800"  # one figure: no range
 
 
 def test_bench_transcribe_smoke(tiny_whisper_dir, tone_data, tmp_path):
