@@ -33,6 +33,7 @@ PLACEHOLDERS = {
     "data.keep_dir": "empty = bundled jfk + everyday sentences",
     "output.dir": "empty = the app's runs folder",
     "model.windows": "e.g. 10, 20, 30 (empty = one window)",
+    "model.prompt": "empty = none; e.g. words and names to expect",
     "description": "one line for profile lists",
 }
 
