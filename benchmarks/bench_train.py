@@ -1,6 +1,6 @@
 """bench_train: the seed's recipe against whisper-tui's engine, same model, data, epochs and settings.
 
-    python -m benchmarks.bench_train              # tiny.en on the sample data, 3 epochs (~10 min on 2 cores)
+    python -m benchmarks.bench_train --reference-threads 0 --repeats 2   # tiny.en, 60 sample clips, 6 epochs
     python -m benchmarks.bench_train --smoke --model DIR --data DIR   # seconds, for CI
 
 (a) reference: plain HF Seq2SeqTrainer, LoRA r16 on the decoder's q/v, frozen encoder, gradient
@@ -9,7 +9,10 @@
 Both skip evaluation during training; a separate process scores the base model, and each
 variant scores its own final model with the same evaluator (whisper_tui.inference.evaluate), so WERs
 compare. Epoch 1 is timed from "model loaded" to the end of epoch 1 (it includes feature
-extraction for (a) and the encoder cache for (b)); "later" covers epochs 2..N.
+extraction for (a) and the encoder cache for (b)); "later" covers epochs 2..N. The job (issue 23) is the
+whole of each side's work from its first import: (a) loading, features and training; (b) everything
+`TrainingJob.run()` does (loading, caches, training, its final evaluation, saving final/). The engine's
+stage timings are in `engine_timeline` (seconds since the job started, log line).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pathlib import Path
 from .common import (EpochClock, format_table, machine_info, peak_rss_mb, ratio, run_variant, sample_data_dir,
                      write_json)
 
-SAME = {"epochs": 3, "lr": 1e-3, "batch": 4, "warmup": 0.1, "scheduler": "linear", "lora_r": 16, "lora_alpha": 32,
+SAME = {"epochs": 6, "lr": 1e-3, "batch": 4, "warmup": 0.1, "scheduler": "linear", "lora_r": 16, "lora_alpha": 32,
         "lora_dropout": 0.05, "seed": 42, "test_split": 0.2}
 
 
@@ -34,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="tiny.en", help="tiny.en (bundled) or a local Whisper folder")
     p.add_argument("--data", default=None, help="dataset folder (default: the generated sample data)")
     p.add_argument("--epochs", type=int, default=SAME["epochs"])
+    p.add_argument("--clips", type=int, default=60, metavar="N",
+                   help="train on the first N training clips only (the test side stays whole; 0 = all; default 60)")
     p.add_argument("--batch", type=int, default=SAME["batch"])
     p.add_argument("--repeats", type=int, default=1, help="run the pair this many times (order alternates)")
     p.add_argument("--smoke", action="store_true", help="tiny run for CI: 2 epochs, batch 2, results under smoke/")
@@ -52,6 +57,26 @@ def _split(data: str):
 
     train, test, _report = load_dataset_split(data, SAME["test_split"], SAME["seed"])
     return train, test
+
+
+def _subset_dir(data: str, n: int) -> tuple[str, tempfile.TemporaryDirectory | None]:
+    """A folder of `data`'s first `n` training clips and all its test clips, split by a `split` column so
+    both sides (and the engine's own split) see the same clips; `data` itself when it has no more than `n`."""
+    import shutil
+
+    from whisper_tui.data.metadata import metadata_csv_bytes
+
+    train, test = _split(data)
+    if n <= 0 or len(train) <= n:
+        return data, None
+    tmp = tempfile.TemporaryDirectory(prefix="wtb-clips-")
+    rows = []
+    for side, clips in (("train", train[:n]), ("test", test)):
+        for clip in clips:
+            shutil.copy2(clip.path, Path(tmp.name) / clip.file_name)
+            rows.append((clip.file_name, clip.transcription, side))
+    (Path(tmp.name) / "metadata.csv").write_bytes(metadata_csv_bytes(rows, ("split",)))
+    return tmp.name, tmp
 
 
 def _model_dir(name: str) -> Path:
@@ -77,6 +102,7 @@ def variant_base(args) -> dict:
 
 
 def variant_reference(args) -> dict:
+    started = time.perf_counter()  # the job: imports, loading, features and training (the seed saves, no more)
     import torch
     from transformers import TrainerCallback
 
@@ -104,7 +130,9 @@ def variant_reference(args) -> dict:
                                warmup=SAME["warmup"], scheduler=SAME["scheduler"], seed=SAME["seed"],
                                callbacks=[Marks()])
         trainer.train()
+    job_s = time.perf_counter() - started
     result = clock.summary(len(train), args.epochs)
+    result["job_s"] = job_s
     result["peak_rss_mb"] = peak_rss_mb()
     result["threads"] = torch.get_num_threads()
     result.update({f"tuned_{k}": v for k, v in _evaluate((merged_for_inference(model), processor), test).items()})
@@ -113,6 +141,7 @@ def variant_reference(args) -> dict:
 
 
 def variant_engine(args) -> dict:
+    started = time.perf_counter()  # the job: imports, then TrainingJob.run() (loading, caches, training, saving)
     import torch
 
     from whisper_tui.config.profile import apply_overrides, load_profile
@@ -132,13 +161,18 @@ def variant_engine(args) -> dict:
         "training.num_train_epochs": args.epochs, "training.learning_rate": SAME["lr"],
         "training.per_device_train_batch_size": args.batch, "training.warmup_steps": SAME["warmup"],
         "training.lr_scheduler_type": SAME["scheduler"], "training.weight_decay": 0.0, "training.seed": SAME["seed"],
-        "training.eval_strategy": "no", "training.precision": "fp32", "training.logging_steps": 10})
+        "training.eval_strategy": "no", "training.precision": "fp32", "training.logging_steps": 10,
+        # cpu-quick's extras that the seed recipe does not have: a 5-minute budget (it stopped this run after
+        # one step), the keep set (49 more clips cached and evaluated) and saving at merge strength 0.75
+        "training.budget_s": 0, "data.keep_set": False, "finetuning.merge_strength": 1.0})
     clock = EpochClock()
     log: list[str] = []
+    timed: list[tuple[float, str]] = []  # (seconds since the job started, log line): where the time goes
 
     def listen(event):
         if isinstance(event, ev.LogEvent):
             log.append(event.message)
+            timed.append((round(time.perf_counter() - started, 2), event.message))
             if event.message.startswith("trainable parameters"):
                 clock.mark("ready")
         elif isinstance(event, ev.StepEvent):
@@ -149,9 +183,12 @@ def variant_engine(args) -> dict:
     with tempfile.TemporaryDirectory(prefix="wtb-engine-") as out:
         job = TrainingJob(profile, Path(out) / "run", evaluate_base=False, listeners=[listen])
         finished = job.run()
+        job_s = time.perf_counter() - started
         if not isinstance(finished, ev.RunFinished):
             raise RuntimeError(f"engine run did not finish: {finished}")
         result = clock.summary(len(train), args.epochs)
+        result["job_s"] = job_s
+        result["engine_timeline"] = timed
         result["peak_rss_mb"] = peak_rss_mb()
         chosen = [m for m in log if m.startswith("CPU threads: ")]  # the thread tuner's last choice
         result["threads"] = int(chosen[-1].split()[2]) if chosen else torch.get_num_threads()
@@ -184,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json_out).write_text(json.dumps(result, default=str))
         return 0
 
-    data = args.data or str(sample_data_dir())
+    source = args.data or str(sample_data_dir())
+    data, subset = _subset_dir(source, 0 if args.smoke else args.clips)
     common = ["--model", args.model, "--data", data, "--epochs", str(args.epochs), "--batch", str(args.batch)]
     info = machine_info()
     started = time.time()
@@ -213,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     columns = [("variant", "variant", ""), ("repeat", "rep", "d"), ("threads", "thr", "d"),
                ("epoch1_samples_per_s", "ep1 samples/s", ".2f"), ("later_samples_per_s", "later samples/s", ".2f"),
                ("later_samples_per_cpu_s", "later samples/cpu-s", ".2f"), ("train_s", "train s", ".1f"),
-               ("process_wall_s", "process wall s", ".1f"), ("peak_rss_mb", "peak RSS MB", ".0f"),
+               ("job_s", "job s", ".1f"), ("process_wall_s", "process wall s", ".1f"), ("peak_rss_mb", "peak RSS MB", ".0f"),
                ("base_wer", "WER before", ".3f"), ("tuned_wer", "WER after", ".3f")]
     print(format_table(runs, columns))
     print()
@@ -221,15 +259,19 @@ def main(argv: list[str] | None = None) -> int:
                        ("later_speedup_vs_reference_thread_limited",
                         f"later epochs samples/s, engine / reference with {args.reference_threads} thread(s)"),
                        ("epoch1_speedup", "epoch 1 samples/s, engine / reference"),
-                       ("train_time_ratio", "training wall time, reference / engine")]:
+                       ("train_time_ratio", "training wall time, reference / engine"),
+                       ("job_time_ratio", "whole job wall time, reference / engine")]:
         if summary.get(key) is not None:
             print(f"{label}: {summary[key]:.2f}x")
     print(f"WER after: reference {summary['reference_wer']:.3f}, engine {summary['engine_wer']:.3f} "
           f"(base {base['wer']:.3f})")
     data_out = {"benchmark": "bench_train", "machine": info, "settings": {**SAME, "epochs": args.epochs,
-                "batch": args.batch, "model": args.model, "data": data}, "base": base, "runs": runs,
+                "batch": args.batch, "model": args.model, "data": source}, "base": base, "runs": runs,
                 "summary": summary, "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
                 "duration_s": time.time() - started, "load_avg_at_end": list(os.getloadavg())}
+    if subset is not None:
+        data_out["settings"]["clips"] = args.clips
+        subset.cleanup()
     path = write_json("bench_train", data_out, smoke=args.smoke, path=args.out)
     print(f"results: {path}", file=sys.stderr)
     return 0
@@ -261,6 +303,7 @@ def _summarise(runs: list[dict], thread_row: str = "") -> dict:
         "epoch1_speedup": _median([ratio(p["engine"].get("epoch1_samples_per_s"),
                                          p["reference"].get("epoch1_samples_per_s")) for p in pairs]),
         "train_time_ratio": _median([ratio(p["reference"].get("train_s"), p["engine"].get("train_s")) for p in pairs]),
+        "job_time_ratio": _median([ratio(p["reference"].get("job_s"), p["engine"].get("job_s")) for p in pairs]),
         "reference_wer": _median([p["reference"].get("tuned_wer") for p in pairs]),
         "engine_wer": _median([p["engine"].get("tuned_wer") for p in pairs]),
     }

@@ -161,7 +161,10 @@ class TrainerSetup:
         ok, why = cache_is_valid(profile, n_layers)
         windows = supported_windows(processor)
         if len(windows) > 1:
-            self.window_mix = WindowMix(windows, profile.training.seed)
+            self.window_mix = WindowMix(windows, profile.training.seed, shortest_only=k_frozen >= n_layers)
+            if self.window_mix.shortest_only:
+                self.log("whole encoder frozen: each training batch runs at the shortest window that holds it, as "
+                         "the saved model runs it (a longer one would only add padding to the frozen encoder's output)")
             if ok and profile.training.augment_views > 0:
                 ok, why = False, ("training at several windows (model.windows) perturbs the augmentation views as "
                                   "they are drawn")
@@ -226,7 +229,7 @@ class TrainerSetup:
         holds (a cached row depends on the window: self-attention sees the padding)."""
         from types import SimpleNamespace
 
-        from whisper_tui.models.window import POSITIONS_PER_SECOND, set_feature_window, windows_holding
+        from whisper_tui.models.window import POSITIONS_PER_SECOND, set_feature_window
         from whisper_tui.training.encoder_cache import EncoderCache
         from whisper_tui.training.estimate import encoder_cache_file_bytes
         from whisper_tui.training.speech_dataset import FeatureDataset, SkipBadClips
@@ -234,7 +237,11 @@ class TrainerSetup:
 
         profile, mix = self.profile, self.window_mix
         clips = [c for ds in (train_ds, eval_ds, keep_ds) if ds is not None for c in ds.clips]
-        holding = {c.path: windows_holding(self._seconds(c), mix.windows) for c in clips}
+        holding: dict = {}  # clip -> the windows its batches can run at (window_mix.cached_windows), no more
+        for ds, mode in ((train_ds, TRAIN), (eval_ds, EVAL), (keep_ds, EVAL)):
+            if ds is not None:
+                for c, ws in zip(ds.clips, mix.cached_windows([self._seconds(c) for c in ds.clips], mode)):
+                    holding[c.path] = sorted(set(holding.get(c.path, ())) | set(ws))
         by_window = {w: [c for c in clips if w in holding[c.path]] for w in mix.windows}
         d_model = encoder_of(model).config.d_model
         size = sum(encoder_cache_file_bytes(len(cs), w * POSITIONS_PER_SECOND, d_model) for w, cs in by_window.items())

@@ -38,14 +38,18 @@ TRAIN, EVAL = "train", "eval"
 class WindowMix:
     """Fits a batch of examples to one window: cuts their features or fetches their cached rows."""
 
-    def __init__(self, windows: Sequence[int], seed: int = 0):
+    def __init__(self, windows: Sequence[int], seed: int = 0, shortest_only: bool = False):
         self.windows = tuple(sorted(int(w) for w in windows))
         self.seed = int(seed)
+        # True when the whole encoder is frozen (trainer_setup.py): a longer window would only show the decoder the
+        # frozen encoder's output of more padding, while the saved model runs the batch at the shortest; training
+        # there too trains what inference sees, and the encoder cache needs no rows at the longer windows
+        self.shortest_only = bool(shortest_only)
         self.counts: dict[int, int] = {w: 0 for w in self.windows}  # training batches per window, for the log
 
     def choose(self, seconds: float, mode: str, keys: Sequence[int] = ()) -> int:
         candidates = windows_holding(seconds, self.windows)
-        if mode != TRAIN or len(candidates) == 1:
+        if mode != TRAIN or len(candidates) == 1 or self.shortest_only:
             return candidates[0]
         digest = hashlib.blake2b(f"{self.seed}:{sorted(keys)}".encode(), digest_size=8).digest()
         draw = int.from_bytes(digest, "little") / 2**64
@@ -53,6 +57,17 @@ class WindowMix:
             return candidates[0]
         longer = candidates[1:]
         return longer[min(len(longer) - 1, int((draw - SHORTEST_SHARE) / (1 - SHORTEST_SHARE) * len(longer)))]
+
+    def cached_windows(self, seconds: Sequence[float], mode: str) -> list[list[int]]:
+        """Per clip of a dataset (`seconds`: its clips' lengths), the windows a batch holding it can run at: the
+        rows the encoder cache needs. A training draw may take any window that holds the batch; otherwise
+        (evaluation, `shortest_only`) a batch runs at the shortest window holding its longest clip, so never
+        above the one holding the dataset's longest clip."""
+        holding = [windows_holding(s, self.windows) for s in seconds]
+        if (mode == TRAIN and not self.shortest_only) or not holding:
+            return holding
+        cap = window_for(max(seconds), self.windows)
+        return [[w for w in ws if w <= cap] for ws in holding]
 
     def fit(self, examples: list[dict]) -> tuple[list[dict], int]:
         """The examples with their encoder input at the chosen window (window keys removed), and the window."""
