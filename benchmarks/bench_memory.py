@@ -97,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows, [("variant", "variant", ""), ("estimate_gib", "estimate GiB", ".2f"),
                               ("peak_rss_gib", "peak RSS GiB", ".2f"), ("ratio", "estimate/measured", ".2f"),
                               ("wall_s", "wall s", ".0f"), ("exit", "exit", "d")]))
+    info["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]  # wall times are loaded when these are high
     print(f"\nsteps per run: {'to the budget' if args.full else args.steps}; load at start {info.get('load_avg_at_start')}"
-          f", {info.get('cpus')} CPUs")
+          f", at the end {info['load_avg_at_end']}, {info.get('cpus')} CPUs")
     write_json("bench_memory", {"machine": info, "steps": None if args.full else args.steps, "rows": rows},
                path=args.out)
     return 0 if all(r["exit"] == 0 for r in rows) else 1
