@@ -66,11 +66,31 @@ def isolated_dirs(tmp_path, monkeypatch):
     return tmp_path
 
 
+def _busy(app) -> bool:
+    """A worker still to finish, a message pump with a message queued, or a callback waiting for the next
+    idle (Textual's queue keeps no count of messages being handled, so a settle needs two quiet rounds)."""
+    if any(not worker.is_finished for worker in app.workers):
+        return True
+    pumps = [app, *(node for screen in app.screen_stack for node in screen.walk_children(with_self=True))]
+    return any(pump._message_queue.qsize() or pump._next_callbacks for pump in pumps)
+
+
 async def settle(pilot, rounds: int = 3) -> None:
-    """Let workers finish and their messages land (workers post; handlers run on later ticks)."""
-    for _ in range(rounds):
+    """Until the app has nothing left to do: workers finished and every message they, a key press or a
+    changed field posted handled, twice in a row (`rounds` at least).
+
+    A press or a worker's message takes a few hops, pump to pump (a key bubbles up from the focused
+    widget, a Select's Changed up to its form and the form's Edited to the screen). pilot.pause() alone
+    takes the process's CPU time going quiet as the sign they are done, and on a loaded machine that
+    sign comes while messages are still queued: a fixed number of pauses asserted too early there.
+    """
+    quiet = 0
+    for done in range(1000):  # a timer firing all the time would keep it busy: then stop as before
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()
+        quiet = 0 if _busy(pilot.app) else quiet + 1
+        if quiet >= 2 and done + 1 >= rounds:
+            return
 
 
 def freeze_cursors(app) -> None:
