@@ -25,10 +25,9 @@ from screens.widgets.charts import MetricChart, Series
 from screens.widgets.mode_bar import ModeBar
 from screens.presenters.run_format import MISSING, fmt_duration, fmt_rate, fmt_when
 from screens.presenters.runs_compare import compare_rows
-from screens.presenters.runs_info import run_info_text, status_text
+from screens.presenters.runs_info import RESUMABLE, resume_text, run_info_text, status_text
 from screens.presenters.runs_stats import keep_curve, run_stats, wer_curve
 
-RESUMABLE = ("cancelled", "interrupted", "failed")
 MARK = "●"
 
 
@@ -293,7 +292,9 @@ class RunsScreen(Screen):
     async def action_resume(self) -> None:
         run = self._run_at_cursor()
         if run is None or run.latest_checkpoint is None:
-            self.notify("Nothing to resume: this run has no complete checkpoint.", severity="warning")
+            self.notify(resume_text(run) if run is not None and resume_text(run) else
+                        "Nothing to resume: this run has no checkpoint to continue from.",
+                        title="Cannot resume", severity="warning")
             return
         from whisper_tui.errors import WhisperTuiError
         from whisper_tui.config.profile import load_profile

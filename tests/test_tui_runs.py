@@ -163,6 +163,60 @@ async def test_transcribe_and_resume_from_a_run(tmp_path):
         assert app.open_options["compare"] is True  # base vs this run's model, on the run's own data
 
 
+async def test_a_run_stopped_before_its_first_checkpoint_says_why_it_cannot_resume(tmp_path):
+    """Issue 24: a cancelled run with no checkpoint (and a failed one with only a half-written checkpoint) says on
+    the Runs screen, in train --resume's words, why `u` cannot resume it and to start a new run instead; `u` is
+    off there and still on for a run with a complete checkpoint."""
+    import json
+
+    from whisper_tui.training.run_folder import nothing_to_resume
+
+    root = runs_root()
+    cancelled = write_fake_run(root, "20250305-080000-cpu-quick", status="cancelled", profile="cpu-quick",
+                               started="2025-03-05T08:00:00", steps=0, wer_curve=[0.3])
+    failed = write_fake_run(root, "20250304-080000-quick", status="failed", started="2025-03-04T08:00:00",
+                            steps=0, wer_curve=[0.3], reason="out of memory during training")
+    for run in (cancelled, failed):  # nothing trained: no model, no best WER
+        (run / "final").rmdir()
+        data = json.loads((run / "run.json").read_text())
+        (run / "run.json").write_text(json.dumps({**data, "best_wer": None, "final_wer": None}))
+    (failed / "checkpoints" / "checkpoint-5").mkdir(parents=True)  # being written when the run failed: no mark
+    resumable = write_fake_run(root, "20250303-080000-cpu-quick", status="cancelled",
+                               started="2025-03-03T08:00:00", steps=10)
+    (resumable / "checkpoints" / "checkpoint-10").mkdir(parents=True)
+    (resumable / "checkpoints" / "checkpoint-10" / CHECKPOINT_MARK).write_text("done")
+    words = "before its first checkpoint, so there is nothing to resume"
+
+    app = RunsApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        screen = app.runs_screen
+        assert screen.shown.run_dir == cancelled
+        info = " ".join(text_of(screen.query_one("#runs-info", Static)).split())
+        assert f"Cannot resume: the run was cancelled {words}." in info, info
+        assert "Start a new run instead: press 2 (Train setup), load profile cpu-quick, then ctrl+t." in info, info
+        assert words in nothing_to_resume(cancelled).message  # the CLI's train --resume says the same
+        assert screen.check_action("resume", ()) is None
+        await pilot.press("u")
+        await pilot.pause()
+        assert app.started == []
+        await screen.action_resume()  # reached some other way: the same words, as a warning
+        await pilot.pause()
+        notes = [n.message for n in app._notifications]
+        assert any(f"the run was cancelled {words}" in n and "Start a new run" in n for n in notes), notes
+
+        await pilot.press("down")
+        assert screen.shown.run_dir == failed
+        info = " ".join(text_of(screen.query_one("#runs-info", Static)).split())
+        assert f"Cannot resume: the run failed {words}." in info and "out of memory during training" in info, info
+        assert "load profile quick, then ctrl+t" in info
+
+        await pilot.press("down")
+        assert screen.shown.run_dir == resumable
+        assert "Cannot resume" not in text_of(screen.query_one("#runs-info", Static))
+        assert screen.check_action("resume", ()) is True
+
+
 async def test_no_runs_says_where_they_would_be(tmp_path):
     app = RunsApp()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -9,6 +9,7 @@ from rich.text import Text
 from screens.presenters.run_format import fmt_delta, fmt_duration, fmt_rate, fmt_when
 from screens.presenters.runs_stats import RunStats
 
+RESUMABLE = ("cancelled", "interrupted", "failed")  # runs that `u` (train --resume) can continue from a checkpoint
 STATUS_STYLES = {"finished": "green", "running": "cyan", "failed": "red", "broken": "bold red",
                  "cancelled": "yellow", "interrupted": "yellow"}
 
@@ -46,6 +47,18 @@ def _keep_tolerance(run) -> float | None:
     return float(value)
 
 
+def resume_text(run) -> str:
+    """Why an unfinished run without a complete checkpoint cannot be resumed, and what to do instead ("" for
+    any other run); the words of `train --resume` (run_folder.stopped_before_checkpoint)."""
+    from whisper_tui.training.run_folder import stopped_before_checkpoint
+
+    if run.status not in RESUMABLE or run.latest_checkpoint is not None:
+        return ""
+    pick = f", load profile {run.profile}" if run.profile else ""
+    return (f"Cannot resume: {stopped_before_checkpoint(run.status)}. Start a new run instead: press 2 (Train "
+            f"setup){pick}, then ctrl+t.")
+
+
 def run_info_text(run, stats: RunStats, warning: str = "") -> Text:
     """`warning`: what reading the run's files skipped (bad metrics.jsonl lines), shown in yellow under the rest."""
     text = Text.assemble((run.name, "bold"), "  ", status_text(run.status))
@@ -69,6 +82,10 @@ def run_info_text(run, stats: RunStats, warning: str = "") -> Text:
     if run.reason:
         text.append("\n")
         text.append(run.reason, style="red" if run.status in ("failed", "broken") else "yellow")
+    resume = resume_text(run)
+    if resume:
+        text.append("\n")
+        text.append(resume, style="yellow")
     models = ", ".join(f"{label}/" for label, _ in run.model_dirs)
     text.append(f"\n{run.run_dir}" + (f"  (models: {models})" if models else ""), style="dim")
     return text

@@ -361,6 +361,16 @@ def resolve_resume(path: Path) -> tuple[RunFolder, Path]:
 RUN_MARKERS = (LOCK_FILE, "profile.toml", "run.json", "train.log", "checkpoints")
 
 
+def stopped_before_checkpoint(status: str | None, reason: str | None = None) -> str:
+    """"the run was cancelled before its first checkpoint, so there is nothing to resume": why a run with
+    run.json `status` (and, for a failed one, its `reason`) and no complete checkpoint cannot be resumed; the
+    CLI's `train --resume` and the Runs screen say it in these words."""
+    how = {"cancelled": "was cancelled", "failed": "failed"}.get(status or "", "was stopped")
+    if status == "failed" and reason:
+        how += f" ({reason})"
+    return f"the run {how} before its first checkpoint, so there is nothing to resume"
+
+
 def nothing_to_resume(path: Path) -> RunFolderError | None:
     """Why `path`, a run's folder without a complete checkpoint, cannot be resumed, and what to do instead;
     None when `path` does not look like a run's folder at all (the caller says so in its own words).
@@ -371,10 +381,7 @@ def nothing_to_resume(path: Path) -> RunFolderError | None:
     if not path.is_dir() or not any((path / name).exists() for name in RUN_MARKERS):
         return None
     status = RunFolder(path).read_status()
-    how = {"cancelled": "was cancelled", "failed": "failed"}.get(status.get("status"), "was stopped")
-    if status.get("status") == "failed" and status.get("reason"):
-        how += f" ({status['reason']})"
-    what = f"cannot resume {path}: the run {how} before its first checkpoint, so there is nothing to resume"
+    what = f"cannot resume {path}: {stopped_before_checkpoint(status.get('status'), status.get('reason'))}"
     if not (path / "run.json").exists():  # acquire(resuming=False) takes such a folder: the same --output works
         return RunFolderError(what, f"start it again without --resume, with the same --output {path}",
                               where=str(path))
