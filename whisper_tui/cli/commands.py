@@ -443,6 +443,12 @@ def cmd_cache(args) -> int:
     return cache(args)
 
 
+def cmd_doctor(args) -> int:
+    from whisper_tui.cli.doctor_command import cmd_doctor as doctor
+
+    return doctor(args)
+
+
 def cmd_locate(args) -> int:
     from whisper_tui.config import locations
 

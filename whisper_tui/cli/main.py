@@ -147,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--dry-run", action="store_true", help="print what prune/clear would remove, remove nothing")
 
     sub.add_parser("locate", help="print where whisper-tui keeps profiles, models, data and runs")
+    dr = sub.add_parser("doctor", help="check this machine: Python, torch, GPU, eSpeak, the bundled model, disk, "
+                                        "profiles; exits 2 when a check fails")
+    dr.add_argument("--json", action="store_true", help="print the checks as JSON (name, status, detail, fix)")
     sub.add_parser("tui", help="open the terminal app")
     return p
 

@@ -206,10 +206,18 @@ def voice_available(voice: str) -> bool:
 
 
 def backend() -> str:
-    """Which engine synthesize() is using: "library", "binary" or "unavailable" (tests/test_sample_data.py asks)."""
+    """Which engine synthesize() is using: "library", "binary" or "unavailable" (`whisper-tui doctor` reports it)."""
+    return backend_report()[0]
+
+
+def backend_report() -> tuple[str, str]:
+    """(backend(), why): speaks one letter at eSpeak's own rate, so torch (the resampler) is never imported.
+
+    `why` says what failed: the bundled library when the binary stands in, both when "unavailable", "" when the
+    library works."""
     try:
-        synthesize("a")
-    except AudioError:
-        return "unavailable"
-    return "library" if _library_error is None else "binary"
+        _speak("a", DEFAULT_VOICE, 160, 50)
+    except AudioError as exc:
+        return "unavailable", exc.message
+    return ("library", "") if _library_error is None else ("binary", f"the bundled library failed: {_library_error}")
 

@@ -1,4 +1,4 @@
-"""CPU, RAM and NVIDIA GPU usage for the dashboard gauges and the Train setup estimate.
+"""CPU, RAM and NVIDIA GPU usage for the dashboard gauges, the Train setup estimate and `whisper-tui doctor`.
 
 CPU and RAM come from psutil; GPU memory and utilisation from NVML (nvidia-ml-py), which
 reads the driver directly so it works whether or not torch was built with CUDA. Machines
