@@ -2,12 +2,15 @@
 
     python -m benchmarks.bench_merge_strength                  # 3 runs of 300 s, ~25 min
     python -m benchmarks.bench_merge_strength --smoke --model DIR --budget 20 --runs 1
+    python -m benchmarks.bench_merge_strength --candidate "" --candidate data.replay_share=0.25  # side by side
 
 The measurement that chose `finetuning.merge_strength` (merge_strength.py). Each run trains the
 default profile (cpu-quick) at full strength as a user would: one folder (the sample set's training
 side only, so the engine splits its own validation set from it, by sentence) and a 5-minute budget;
-runs differ in `training.seed`. Then the final model is scored at every strength of --strengths
-(0 = tiny.en itself) on four sets:
+runs differ in `training.seed`. `--candidate "KEY=VALUE KEY=VALUE"` (repeatable; "" = cpu-quick
+itself) trains other recipes beside it (a forgetting control other than the strength: replay, a lower
+learning rate), interleaved seed by seed so load changes spread over them. Then the final model is scored at
+every strength of --strengths (0 = tiny.en itself) on four sets:
 
 - **test**: the sample set's held-out side (sentences training never has, half in new voices);
 - **real**: 100 Asterisk prompts (real_speech.py) that the shipped keep set does not contain
@@ -81,6 +84,7 @@ def score(model, sets: dict) -> dict:
 
 def variant_run(args) -> dict:
     """One training run at full strength, then every strength scored (in this process: RSS is the run's)."""
+    from whisper_tui.cli.profile_flags import set_overrides
     from whisper_tui.config.profile import apply_overrides, load_profile
     from whisper_tui.models.loading import load_model
     from whisper_tui.system.quiet import quiet_libraries
@@ -94,7 +98,7 @@ def variant_run(args) -> dict:
         "model.name": args.model, "data.train_dir": str(train_side_dir()), "data.test_split": 0.2,
         "data.split_seed": SEED, "training.seed": args.seed, "training.budget_s": args.budget,
         **({"finetuning.merge_strength": 1.0, "finetuning.choose_merge_strength": False}
-           if args.schema_has_merge else {})})
+           if args.schema_has_merge else {}), **set_overrides(args.set)})
     sets = eval_sets(args.smoke)
     log: list[str] = []
     t0 = time.perf_counter()
@@ -119,7 +123,7 @@ def variant_run(args) -> dict:
     return {"seed": args.seed, "train_s": train_s, "peak_rss_mb": rss, "strengths": rows,
             "epochs": evals[-1]["epoch"] if evals else 0, "engine_evals": evals,
             "load_at_start": load_start, "load_at_end": os.getloadavg()[0],
-            "engine_log": [m for m in log if "budget" in m or "validation" in m or "keep set" in m]}
+            "engine_log": [m for m in log if any(w in m for w in ("budget", "validation", "keep set", "replay"))]}
 
 
 def variant_base(args) -> dict:
@@ -142,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--strengths", default=DEFAULT_STRENGTHS)
     p.add_argument("--smoke", action="store_true", help="no real-speech set (the Asterisk prompts need apt)")
+    p.add_argument("--candidate", action="append", default=None, metavar='"KEY=VALUE ..."',
+                   help='a recipe to train: cpu-quick plus these settings (repeatable; "" = cpu-quick itself), '
+                        'e.g. "data.replay_share=0.25"; default: cpu-quick alone')
+    p.add_argument("--set", action="append", default=[], help=argparse.SUPPRESS)  # one candidate's settings
     p.add_argument("--out", default=None)
     p.add_argument("--variant", choices=["run", "base"], help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, default=SEED, help=argparse.SUPPRESS)
@@ -158,20 +166,30 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info()
     common = ["--model", args.model, "--budget", str(args.budget), "--strengths", args.strengths] \
         + (["--smoke"] if args.smoke else [])
-    print(f"bench_merge_strength: {args.runs} run(s) of {args.budget:.0f} s", file=sys.stderr)
+    candidates = [" ".join(c.split()) for c in (args.candidate or [""])]
+    print(f"bench_merge_strength: {args.runs} run(s) of {args.budget:.0f} s of "
+          + ", ".join(_label(c) for c in candidates), file=sys.stderr)
     base = run_variant("benchmarks.bench_merge_strength", ["--variant", "base", *common])
     runs = []
     for i in range(args.runs):
-        print(f"  run {i + 1}/{args.runs} (seed {SEED + i})", file=sys.stderr)
-        runs.append(run_variant("benchmarks.bench_merge_strength",
-                                ["--variant", "run", "--seed", str(SEED + i), *common]))
-        print(f"    {json.dumps(runs[-1]['strengths'])}", file=sys.stderr)
-    print(report(base, runs, args.strength_list))
-    data = {"benchmark": "bench_merge_strength", "machine": info, "budget_s": args.budget, "base": base,
-            "runs": runs, "load_avg_at_end": list(os.getloadavg())}
+        for candidate in candidates:
+            print(f"  run {i + 1}/{args.runs} (seed {SEED + i}): {_label(candidate)}", file=sys.stderr)
+            run = run_variant("benchmarks.bench_merge_strength", ["--variant", "run", "--seed", str(SEED + i), *common,
+                                                                  *(f"--set={item}" for item in candidate.split())])
+            runs.append({**run, "candidate": candidate})
+            print(f"    {json.dumps(run['strengths'])}", file=sys.stderr)
+    for candidate in candidates:
+        print(f"\n## {_label(candidate)}\n")
+        print(report(base, [r for r in runs if r["candidate"] == candidate], args.strength_list))
+    data = {"benchmark": "bench_merge_strength", "machine": info, "budget_s": args.budget, "candidates": candidates,
+            "base": base, "runs": runs, "load_avg_at_end": list(os.getloadavg())}
     path = write_json("bench_merge_strength", data, smoke=args.smoke, path=args.out)
     print(f"results: {path}", file=sys.stderr)
     return 0
+
+
+def _label(candidate: str) -> str:
+    return f"cpu-quick + {candidate}" if candidate else "cpu-quick"
 
 
 def report(base: dict, runs: list[dict], strengths: list[float]) -> str:

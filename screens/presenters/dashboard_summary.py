@@ -44,6 +44,10 @@ def summary_text(state: RunState) -> Text:
             text, over = keep
             lines.append("\n")
             lines.append(("⚠ " if over else "") + text, style="bold yellow" if over else "green")
+        forgetting = done.metrics.get("forgetting_control") if isinstance(done.metrics, dict) else None
+        if isinstance(forgetting, str) and forgetting:
+            lines.append("\n")
+            lines.append(forgetting, style="dim")
         if state.eval_failed_text:  # the model is saved all the same; its figures may be missing
             lines.append("\n")
             lines.append(f"⚠ {state.eval_failed_text}: no figures for it, the model was saved; details in "

@@ -139,6 +139,10 @@ class DataSettings:
     keep_dir: str = setting("", Rule(
         "str", "extra general-speech folder (audio + metadata.csv) for the keep set; empty = only the bundled set",
         label="general speech dir"))
+    replay_share: float = setting(0.0, Rule(
+        "float", "replay: everyday sentences spoken by eSpeak mixed into training, as a share of your training "
+        "clips (0.25 = one per 4 of yours, at most 64), so domain words do not leak into ordinary speech; 0 = off",
+        low=0, high=1, label="replay share", flag="replay-share", metavar="SHARE"))
 
 
 @dataclass(frozen=True)

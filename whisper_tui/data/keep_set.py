@@ -20,7 +20,6 @@ Engine module: no Textual, no torch.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +31,6 @@ JFK_TEXT = ("And so my fellow Americans, ask not what your country can do for yo
             "ask what you can do for your country.")
 KEEP_SET_VERSION = 1
 CACHE_FOLDER = f"keep-set-v{KEEP_SET_VERSION}"
-MARKER_FILE = ".whisper-tui-keep-set.json"
 VOICE = "en-us"
 RATE_WPM = 160
 PITCH = 50
@@ -80,59 +78,19 @@ def everyday_dir() -> Path:
     return cache_dir() / CACHE_FOLDER
 
 
-def _everyday_files() -> list[tuple[str, str]]:
+def _everyday_lines():
     from whisper_tui.data.sample_data import EVERYDAY_SENTENCES
+    from whisper_tui.data.spoken_cache import SpokenLine
 
-    return [(f"everyday_{i:02d}.wav", text) for i, text in enumerate(EVERYDAY_SENTENCES)]
-
-
-def _marker() -> dict:
-    return {"version": KEEP_SET_VERSION, "voice": VOICE, "rate_wpm": RATE_WPM, "pitch": PITCH,
-            "clips": [{"file_name": f, "text": t} for f, t in _everyday_files()]}
-
-
-def _everyday_cache_ok(folder: Path) -> list[Clip] | None:
-    """The cached clips when the folder is complete and made from today's sentence list, else None."""
-    from whisper_tui.data.audio import audio_info
-    from whisper_tui.data.metadata import read_metadata
-    from whisper_tui.errors import WhisperTuiError
-
-    try:
-        if json.loads((folder / MARKER_FILE).read_text(encoding="utf-8")) != _marker():
-            return None
-        clips, problems = read_metadata(folder)
-        if problems or [(c.file_name, c.transcription) for c in clips] != _everyday_files():
-            return None
-        for clip in clips:
-            if audio_info(clip.path).duration_s <= 0:
-                return None
-    except (OSError, ValueError, WhisperTuiError):
-        return None
-    return clips
+    return [SpokenLine(f"everyday_{i:02d}.wav", text, VOICE, RATE_WPM, PITCH)
+            for i, text in enumerate(EVERYDAY_SENTENCES)]
 
 
 def everyday_clips() -> list[Clip]:
     """The everyday sentences as clips, synthesised on first use and cached (all or nothing)."""
-    import soundfile as sf
+    from whisper_tui.data.spoken_cache import spoken_clips
 
-    from whisper_tui.storage.atomic import atomic_directory
-    from whisper_tui.data.audio import SAMPLE_RATE
-    from whisper_tui.data.metadata import METADATA_FILE, metadata_csv_bytes, read_metadata
-    from whisper_tui.data.tts import synthesize
-
-    folder = everyday_dir()
-    clips = _everyday_cache_ok(folder)
-    if clips is not None:
-        return clips
-    files = _everyday_files()
-    with atomic_directory(folder, ours=None) as tmp:  # our own cache
-        for file_name, text in files:
-            wave = synthesize(text, VOICE, RATE_WPM, PITCH)
-            sf.write(tmp / file_name, wave, SAMPLE_RATE, subtype="PCM_16", format="WAV")
-        (tmp / METADATA_FILE).write_bytes(metadata_csv_bytes(files))
-        (tmp / MARKER_FILE).write_text(json.dumps(_marker(), indent=1) + "\n", encoding="utf-8")
-    clips, _problems = read_metadata(folder)
-    return clips
+    return spoken_clips(everyday_dir(), KEEP_SET_VERSION, _everyday_lines())
 
 
 def user_keep_clips(keep_dir: str | os.PathLike, log: Callable[[str], None] | None = None) -> list[Clip]:

@@ -1,8 +1,8 @@
 """Data preparation for a run: the clips it trains and tests on, and the keep set, cut to what the model holds.
 
-Stage one of `TrainingJob`: read the dataset (the sample data when no folder is set), split it, load
-the keep set (general speech, keep_set.py), choose the window for `model.window_s = -1`, and, once the
-model is loaded, drop the clips it could only learn from cut (too long for the encoder window, a
+Stage one of `TrainingJob`: read the dataset (the sample data when no folder is set), split it, add
+replay speech to the training side (data.replay_share), load the keep set (general speech, keep_set.py),
+choose the window for `model.window_s = -1`, and, once the model is loaded, drop the clips it could only learn from cut (too long for the encoder window, a
 transcript longer than the decoder holds). Every decision is logged; nothing here needs a Trainer.
 """
 
@@ -92,6 +92,29 @@ class DataPrep:
             self.log(f"keep set: the everyday eSpeak sentences cannot be synthesised ({exc.message}); "
                      "measuring general speech on the recorded clips alone", "warning")
             return keep_clips(keep_dir, synthetic=False, log=warn)
+
+    def replay(self, train: list) -> list:
+        """data.replay_share's everyday eSpeak clips to add to `train` (data/replay_speech.py); [] when off or
+        when eSpeak cannot speak (the run goes on without replay and says so)."""
+        from whisper_tui.data.audio import audio_info
+        from whisper_tui.data.replay_speech import replay_clips, replay_count
+        from whisper_tui.errors import AudioError
+
+        data = self.profile.data
+        count = replay_count(data.replay_share, len(train))
+        if not count:
+            return []
+        try:
+            clips = replay_clips(count, data.split_seed)
+            for clip in clips:
+                self.durations.setdefault(clip.path, audio_info(clip.path).duration_s)
+        except AudioError as exc:
+            self.log(f"replay: the everyday sentences cannot be spoken ({exc.message}); training without replay "
+                     "(data.replay_share)", "warning")
+            return []
+        self.log(f"replay: {len(clips)} everyday sentences spoken by eSpeak mixed into the {len(train)} training "
+                 f"clips (data.replay_share {data.replay_share:g}), so domain words do not leak into ordinary speech")
+        return clips
 
     def auto_window(self, profile, clips):
         """model.window_s = -1: the shortest suggested window that holds every clip (window.py), else the model's own.

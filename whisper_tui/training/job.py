@@ -68,6 +68,7 @@ class TrainingJob:
         self.evaluation_failures = 0  # evaluations that raised (evaluation_failed); the run went on each time
         self.probing = False  # True while merge strengths are measured: those evaluations are not the run's
         self.merge_choice = None  # merge_strength.StrengthChoice once chosen
+        self.replay_clips = 0  # everyday clips data.replay_share mixed into training (data_prep.DataPrep.replay)
         self.keep_clips: list = []
         self.setup = None  # trainer_setup.TrainerSetup of this run, once the model is loaded
         self.trainer = None  # the Seq2SeqTrainer of this run (evaluate_keep)
@@ -159,6 +160,9 @@ class TrainingJob:
 
         data = DataPrep(profile, log)
         train_clips, test_clips = data.load()
+        replay = data.replay(train_clips)
+        self.replay_clips = len(replay)
+        train_clips = train_clips + replay
         self.keep_clips = data.keep_set() if test_clips else []
         control.check_cancel()
 
@@ -342,7 +346,20 @@ class TrainingJob:
                        else ""))
         if keep["keep_summary"]:
             control.log(keep["keep_summary"], "warning" if keep["keep_over"] else "info")
+        metrics["forgetting_control"] = self._forgetting_line(final_wer, final_keep_wer)
+        control.log(metrics["forgetting_control"])
         return RunFinished(folder.path, folder.final, best_dir, scores.best_wer, duration, metrics)
+
+    def _forgetting_line(self, final_wer: float | None, final_keep_wer: float | None) -> str:
+        from whisper_tui.training.forgetting import forgetting_control_line
+
+        scores, choice = self.scores, self.merge_choice
+        last = scores.last_eval
+        wer = final_wer if final_wer is not None else (last[1] if last and last[0] == self.control.step else None)
+        return forgetting_control_line(
+            replay_clips=self.replay_clips, replay_share=float(self.profile.data.replay_share),
+            strength=choice.strength if choice is not None else None, chosen=bool(choice and choice.scores),
+            wer=wer, keep_wer=final_keep_wer, base_keep_wer=scores.base_keep_wer)
 
     def _check_model_folders(self) -> None:
         """Refuse now, not after hours of training, to replace a final/, best/ or merged/ that whisper-tui
