@@ -271,6 +271,16 @@ class TrainingSettings:
     keep_tolerance: float = setting(2.0, Rule(
         "float", "WER points general speech (the keep set) may get worse; a checkpoint over it is never the best "
         "while one within it exists", low=0, label="keep tolerance pts"))
+    # Whisper's own training mixes timestamp and previous-text labels; jumon/whisper-finetuning trains half of
+    # each (its --no-timestamps-rate and --prompt-use-rate are 0.5). Off here until measured (label_mix.py).
+    timestamp_share: float = setting(0.0, Rule(
+        "float", "share of training clips labelled with timestamps (<|0.00|> text <|end|>) instead of "
+        "<|notimestamps|>, so a fine-tune keeps segment times (transcribe --format srt); test clips keep plain labels; 0 = off",
+        low=0, high=1, label="timestamp share", flag="timestamp-share", metavar="SHARE"))
+    prompt_share: float = setting(0.0, Rule(
+        "float", "share of training clips conditioned on previous text (model.prompt when set, else another "
+        "training clip's transcript; never in the loss), so prompts still work after fine-tuning; 0 = off",
+        low=0, high=1, label="prompt share", flag="prompt-share", metavar="SHARE"))
 
 
 @dataclass(frozen=True)
