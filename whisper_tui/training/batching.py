@@ -59,6 +59,8 @@ def split_batch(batch: dict, size: int) -> list[dict]:
         real = (labels != -100).any(dim=0).nonzero()
         width = int(real.max()) + 1 if real.numel() else 1
         piece["labels"] = labels[:, :width]
+        if piece.get("decoder_input_ids") is not None:  # a prompted batch's own decoder input (collator.py)
+            piece["decoder_input_ids"] = piece["decoder_input_ids"][:, :width]
         pieces.append(piece)
     return pieces
 

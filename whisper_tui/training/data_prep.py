@@ -145,8 +145,11 @@ class DataPrep:
         longest = min(data.max_duration_s, window)
         prefix = decoder_prefix(self.profile, model, processor)
         positions = label_positions(model)
+        # a timestamp label (label_mix.py) is one token longer: <|0.00|> and <|end|> for <|notimestamps|>
+        timed_extra = 1 if float(getattr(self.profile.training, "timestamp_share", 0.0)) > 0 else 0
 
         def keep(clips, split):
+            extra = timed_extra if split == "training" else 0
             kept = [c for c in clips
                     if data.min_duration_s <= self.durations.get(c.path, data.min_duration_s) <= longest]
             if len(kept) < len(clips):
@@ -154,11 +157,12 @@ class DataPrep:
                        else "data.max_duration_s")
                 self.log(f"{split}: skipped {len(clips) - len(kept)} of {len(clips)} clips shorter than "
                          f"data.min_duration_s ({data.min_duration_s:g} s) or longer than {why}", "warning")
-            long_labels = [c for c in kept if label_length(c.transcription, processor.tokenizer, prefix) > positions]
+            long_labels = [c for c in kept
+                           if label_length(c.transcription, processor.tokenizer, prefix) + extra > positions]
             if long_labels:
                 names = ", ".join(c.file_name for c in long_labels[:5]) + (" …" if len(long_labels) > 5 else "")
                 self.log(f"{split}: skipped {len(long_labels)} clip(s) whose transcript is longer than the decoder's "
-                         f"{positions - len(prefix) - 1} tokens (never cut: it would teach stopping mid-sentence): "
+                         f"{positions - len(prefix) - 1 - extra} tokens (never cut: it would teach stopping mid-sentence): "
                          f"{names}", "warning")
                 kept = [c for c in kept if c not in long_labels]
             return kept

@@ -4,7 +4,9 @@ A model trained only on `<|notimestamps|>` labels forgets where segments start. 
 duration d becomes `<|0.00|> text <|d|>` (d rounded to Whisper's 0.02 s step, within the window);
 a clip conditioned on previous text starts with `<|startofprev|> previous text` before
 <|startoftranscript|>, and those tokens are masked from the loss (`PROMPT_MASK`): the model reads them,
-it is not taught to write them. Not yet wired into the collator (a profile key for each share comes next).
+it is not taught to write them. `training_labels` makes either kind from a clip's plain label ids; the
+shares of training clips that get them are `training.timestamp_share` and `training.prompt_share`
+(label_mix.py chooses the clips, the collator builds the decoder input of a prompted row).
 """
 
 from __future__ import annotations
@@ -43,3 +45,32 @@ def timed_label_ids(body: Sequence[int], prefix: Sequence[int], *, eot: int, no_
 def prompt_ids(previous: Sequence[int], sot_prev: int) -> list[int]:
     """The decoder input for the masked positions of `timed_label_ids(previous=...)`."""
     return [sot_prev, *list(previous)[-MAX_PREVIOUS_TOKENS:]]
+
+
+def training_labels(plain: Sequence[int], prefix_len: int, *, eot: int, no_timestamps: int, timestamp_begin: int,
+                    duration_s: float, timestamps: bool, previous: Sequence[int] | None = None,
+                    sot_prev: int | None = None, window_s: float = WHISPER_WINDOW_S,
+                    max_length: int | None = None) -> tuple[list[int], list[int]]:
+    """(labels, prompt) for one clip from its plain labels (prefix + text + <|endoftext|>, speech_dataset.label_ids).
+
+    `timestamps`: `<|0.00|> text <|d|>` instead of <|notimestamps|> text. `previous`: the labels start with
+    one PROMPT_MASK per prompt token and `prompt` is `<|startofprev|> previous` (its last tokens, at most
+    MAX_PREVIOUS_TOKENS, and only as many as keep prompt + labels within `max_length`, the decoder's
+    positions: the prompt is shortened, never the transcript; [] when none fits). The labels line up with
+    the token sequence `prompt + labels[len(prompt):]`, the decoder input is that sequence without its last
+    token and the targets are `labels[1:]` (collator.py)."""
+    plain = list(plain)
+    if timestamps:
+        ids = timed_label_ids(plain[prefix_len:-1], plain[:prefix_len], eot=eot, no_timestamps=no_timestamps,
+                              timestamp_begin=timestamp_begin, duration_s=duration_s, window_s=window_s)
+    else:
+        ids = plain
+    if not previous:
+        return ids, []
+    if sot_prev is None:
+        raise ValueError("previous text needs the <|startofprev|> id")
+    room = MAX_PREVIOUS_TOKENS if max_length is None else min(MAX_PREVIOUS_TOKENS, int(max_length) - len(ids) - 1)
+    if room <= 0:
+        return ids, []
+    prompt = prompt_ids(list(previous)[-room:], sot_prev)
+    return [PROMPT_MASK] * len(prompt) + ids, prompt

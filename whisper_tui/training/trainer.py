@@ -253,7 +253,9 @@ def label_positions_loss(model, inputs, args=None, tokens: int | None = None):
 
     base = base_of(model)
     labels = inputs["labels"]
-    decoder_input_ids = shift_tokens_right(labels, base.config.pad_token_id, base.config.decoder_start_token_id)
+    decoder_input_ids = inputs.get("decoder_input_ids")  # a batch with previous text brings its own (collator.py)
+    if decoder_input_ids is None:
+        decoder_input_ids = shift_tokens_right(labels, base.config.pad_token_id, base.config.decoder_start_token_id)
     dtype = torch.bfloat16 if args is not None and args.bf16 else torch.float16 if args is not None and args.fp16 \
         else None
     device_type = labels.device.type

@@ -140,7 +140,41 @@ class TrainerSetup:
     # -- datasets and caches -------------------------------------------------------------------
     def datasets(self, model, processor, train_clips, test_clips, keep_clips, k_frozen, device):
         """(training set, test set or None, first encoder layer the model still runs or None): behind the
-        encoder cache when it is valid for this profile, else features computed from the audio."""
+        encoder cache when it is valid for this profile, else features computed from the audio. The training
+        set carries the profile's timestamp / previous-text labels (label_mix.py); the test set never does."""
+        train_ds, eval_ds, cached_top_from = self._datasets(model, processor, train_clips, test_clips, keep_clips,
+                                                            k_frozen, device)
+        train_ds.dataset = self._mixed_labels(train_ds.dataset, model, processor)
+        return train_ds, eval_ds, cached_top_from
+
+    def _mixed_labels(self, train_ds, model, processor):
+        """`train_ds` with training.timestamp_share / prompt_share applied (itself when both are 0)."""
+        from whisper_tui.models.window import processor_window_s
+        from whisper_tui.training.label_mix import MixedLabels, mixed_labels
+
+        base = base_of(model)
+        seconds = [self._clip_seconds(c) for c in train_ds.clips]
+        mixed = mixed_labels(self.profile, train_ds, base.generation_config, processor.tokenizer,
+                             decoder_prefix(self.profile, model, processor), seconds,
+                             processor_window_s(processor), label_positions(model))
+        if isinstance(mixed, MixedLabels):
+            self.log(mixed.describe())
+        return mixed
+
+    def _clip_seconds(self, clip) -> float:
+        """A training clip's duration (data_prep's, else read from the file)."""
+        seconds = self.durations.get(clip.path)
+        if seconds is None:
+            from whisper_tui.data.audio import audio_info
+            from whisper_tui.errors import AudioError
+
+            try:
+                seconds = audio_info(clip.path).duration_s
+            except (AudioError, OSError, ValueError):
+                seconds = 0.0  # unreadable: recorded as a bad clip when served, never trained on
+        return float(seconds)
+
+    def _datasets(self, model, processor, train_clips, test_clips, keep_clips, k_frozen, device):
         from whisper_tui.training.estimate import encoder_cache_file_bytes
         from whisper_tui.training.encoder_cache import EncoderCache, cache_is_valid
         from whisper_tui.models.window import supported_windows
@@ -367,7 +401,8 @@ class TrainerSetup:
                                   generation_length=self._generation_length(base, eval_ds))
         compute_metrics = make_compute_metrics(processor.tokenizer,
                                                synthetic_references() if self.keep_ds is not None else frozenset())
-        collator = WhisperCollator(base.config.decoder_start_token_id, dtype=None, windows=self.window_mix)
+        collator = WhisperCollator(base.config.decoder_start_token_id, dtype=None, windows=self.window_mix,
+                                   pad_token_id=base.config.pad_token_id)
         callbacks = [run_callback]
         if hasattr(train_ds, "set_epoch"):  # SpecAugment masks, augmentation views: drawn per epoch
             callbacks.append(DatasetEpochCallback(train_ds))

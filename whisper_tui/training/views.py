@@ -209,9 +209,11 @@ class ViewPlan:
         self.window = int(fe.n_samples)
         self.keys = [clip_key(c) for c in base.clips]
         self.available: list[list[int]] = []
+        self.samples: list[int] = []  # each clip's length: a view's own is view_length of it (label_mix.py)
         self.skipped = 0
         for i, key in enumerate(self.keys):
             n = len(base.wave(i))
+            self.samples.append(n)
             fits = [v for v in range(1, settings.views + 1)
                     if view_length(n, view_params(settings, key, v), self.sr) <= self.window]
             self.skipped += settings.views - len(fits)
@@ -307,6 +309,9 @@ class CachedViewDataset(_EpochViews):
     def __getitem__(self, i: int) -> dict:
         v = self.view_for(i)
         item = {"encoder_hidden": self.hidden(i, v), "labels": self.labels[i]}
+        if v:  # a view's own length (speed changes it): where a timestamp label ends (label_mix.py)
+            item["n_samples"] = view_length(self.plan.samples[i], view_params(self.plan.settings, self.plan.keys[i], v),
+                                            self.plan.sr)
         if self.cross_kv is not None:
             item["cross_kv"] = self.cross_kv.get(self._row[(i, v)])
         return item

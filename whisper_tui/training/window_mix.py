@@ -131,7 +131,7 @@ class WindowedExamples:
                     "window_clip": self.dataset.clips[i]}
         else:
             item = dict(self.dataset[i])
-        n_samples = item.pop("n_samples", None)
+        n_samples = item.get("n_samples")  # kept: a timestamp label ends there too (label_mix.py)
         seconds = n_samples / SAMPLE_RATE if n_samples else self.seconds[i]
         item.update(window_seconds=seconds, window_mode=self.mode, window_key=i)
         return item
