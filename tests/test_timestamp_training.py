@@ -246,3 +246,23 @@ def test_a_tiny_whisper_trains_with_both_shares_on(tiny_whisper_dir, tmp_path, m
     assert any(isinstance(cb, DatasetEpochCallback) for cb in job.trainer.callback_handler.callbacks)
     assert job.trainer.train_dataset.dataset.epoch == 1  # SHORT_RUN: 2 epochs
     assert (tmp_path / "run" / "final").is_dir()
+
+
+def test_a_perturbed_views_timestamp_ends_where_the_view_ends(tiny_whisper_dir, tmp_path):
+    """Cached views (views.py) change a clip's length by their speed: <|end|> follows the view, not the clip."""
+    data = write_tone_dataset(tmp_path / "data", n=8, seconds=1.0)
+    profile = tiny_job_profile(tiny_whisper_dir, data, **{"training.timestamp_share": 1.0, "training.augment_views": 2,
+                                                          "training.augment_speed": 0.2})
+    setup, _model, _processor, train_ds, _eval, _cached, _logged = prepared_datasets(profile, tmp_path / "run")
+    try:
+        ends = set()
+        for epoch in range(3):
+            train_ds.set_epoch(epoch)
+            for i in range(len(train_ds)):
+                item = train_ds[i]
+                seconds = item.get("n_samples", 16000) / 16000
+                assert item["labels"][-2] == TB + round(seconds / 0.02)
+                ends.add(item["labels"][-2])
+        assert len(ends) > 1  # some views are faster or slower than the clip
+    finally:
+        setup.control.run_cleanups()
