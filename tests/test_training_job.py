@@ -177,3 +177,17 @@ def test_lora_learning_rate_rule_is_logged(assets, tmp_path):
     assert isinstance(result, ev.RunFinished)
     assert any("raised to 1e-3" in e.message for e in seen if isinstance(e, ev.LogEvent))
     assert "raised to 1e-3" in (tmp_path / "run" / "train.log").read_text()
+
+
+def test_final_wer_is_the_last_steps_evaluation_when_the_run_evaluated_during_training(assets, tmp_path):
+    """eval_strategy=epoch evaluates the last step: that is the final model's WER, so run.json and RunFinished
+    report it (it was null: only an eval_strategy=no run's final evaluation filled it)."""
+    profile = make_profile(assets, **{"training.eval_strategy": "epoch"})
+    _job, result, seen = run(profile, tmp_path / "run", evaluate_base=False)
+    assert isinstance(result, ev.RunFinished), result
+    last = [e for e in seen if isinstance(e, ev.EvalEvent)][-1]
+    assert last.step == result.metrics["steps"]
+    status = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert status["final_wer"] == pytest.approx(last.wer)
+    assert result.metrics["final_wer"] == pytest.approx(last.wer)
+

@@ -201,6 +201,7 @@ def test_scores_follow_the_keep_rule_and_sum_up_the_keep_set():
     assert scores.record(20, 0.3, 0.20) == (False, False)  # better domain WER, but general speech got worse
     assert (scores.best_step, scores.best_wer, scores.best_keep_wer) == (10, 0.5, 0.11)
     assert scores.keep_wer_at(20) == 0.20 and scores.keep_wer_at(10) is None
+    assert scores.wer_at(20) == 0.3 and scores.wer_at(10) is None and scores.wer_at(30) is None  # final WER
     note = scores.over_limit_note(20, 0.20, False)
     assert "20.0% is over the limit (12.0%" in note and note.endswith("it cannot be the best checkpoint")
     keep = scores.keep_metrics(scores.keep_wer_at(20))

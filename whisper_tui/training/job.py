@@ -325,6 +325,8 @@ class TrainingJob:
         folder, control, scores = self.folder, self.control, self.scores
         duration = time.time() - self._started
         best_dir = folder.best if folder.best.exists() else None
+        if final_wer is None:  # evaluated during training: the last step's evaluation is the final model's
+            final_wer = scores.wer_at(control.step)
         final_keep_wer = scores.keep_wer_at(control.step)
         keep = scores.keep_metrics(final_keep_wer)
         bad = self.setup.bad
@@ -354,12 +356,10 @@ class TrainingJob:
         from whisper_tui.training.forgetting import forgetting_control_line
 
         scores, choice = self.scores, self.merge_choice
-        last = scores.last_eval
-        wer = final_wer if final_wer is not None else (last[1] if last and last[0] == self.control.step else None)
         return forgetting_control_line(
             replay_clips=self.replay_clips, replay_share=float(self.profile.data.replay_share),
             strength=choice.strength if choice is not None else None, chosen=bool(choice and choice.scores),
-            wer=wer, keep_wer=final_keep_wer, base_keep_wer=scores.base_keep_wer)
+            wer=final_wer, keep_wer=final_keep_wer, base_keep_wer=scores.base_keep_wer)
 
     def _check_model_folders(self) -> None:
         """Refuse now, not after hours of training, to replace a final/, best/ or merged/ that whisper-tui

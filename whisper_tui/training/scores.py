@@ -87,6 +87,10 @@ class RunScores:
                 "general speech; for a figure that means something give data.test_dir or split by speaker "
                 "(data.split_by)")
 
+    def wer_at(self, step: int) -> float | None:
+        """The WER of the evaluation at `step` (the final model's when `step` is the last one), else None."""
+        return self.last_eval[1] if self.last_eval is not None and self.last_eval[0] == step else None
+
     def keep_wer_at(self, step: int) -> float | None:
         """The keep WER of the evaluation at `step` (the final model's when `step` is the last one), else None."""
         return self.last_eval[2] if self.last_eval is not None and self.last_eval[0] == step else None
