@@ -42,6 +42,7 @@ from screens.presenters.transcribe_backend import (
     engine_label,
     initial_backend,
     other_backend,
+    ran_with,
 )
 from screens.presenters.transcriber_cache import TranscriberCache, loading_text
 from screens.messages.transcribe import (
@@ -99,6 +100,7 @@ class TranscribeScreen(Screen):
         self.backend = initial_backend()
         self._backend_chosen = False  # the user picked one: the startup check no longer changes it
         self._engines: dict[str, str] = {}
+        self._ran_with = ""  # the done line's "with ...": each backend once
         self._job = 0
         self._busy = False
         self._target: Path | None = None
@@ -229,6 +231,7 @@ class TranscribeScreen(Screen):
         base_label = short_model_name(self.base_model)
         self._labels = {BASE: base_label, MODEL: model_label} if compare else {MODEL: model_label}
         self._engines = {}
+        self._ran_with = ""
         self._references = {}
         self.query_one(ResultsTable).reset(compare=compare, model_label=model_label, base_label=base_label)
         self.query_one("#tx-detail", Static).update("")
@@ -256,7 +259,10 @@ class TranscribeScreen(Screen):
             transcribers[role] = self._transcribers.get(value, backend, keep=self.base_model)
             transcribers[role].prompt = prompt  # loaded once per (model, backend); the prompt is this run's
         timed = target.is_file()  # one file: timestamps (segments and subtitles); a folder: batched text
-        self.post_message(TranscribeLoaded(job, {role: engine_label(t) for role, t in transcribers.items()}))
+        names = {BASE: self._labels.get(BASE, BASE), MODEL: "fine-tuned"}
+        self.post_message(TranscribeLoaded(job, {role: engine_label(t) for role, t in transcribers.items()},
+                                           ran_with({role: t.backend_info for role, t in transcribers.items()},
+                                                    names)))
         batch = max(t.batch_size for t in transcribers.values())
         for start in range(0, len(files), batch):
             chunk = files[start:start + batch]
@@ -284,6 +290,7 @@ class TranscribeScreen(Screen):
     def on_transcribe_loaded(self, message: TranscribeLoaded) -> None:
         if message.job == self._job:
             self._engines = dict(message.engines)
+            self._ran_with = message.ran_with
 
     def on_transcribe_files(self, message: TranscribeFiles) -> None:
         if message.job != self._job:
@@ -309,8 +316,7 @@ class TranscribeScreen(Screen):
         self._busy = False
         count = len(self.query_one(ResultsTable).clip_rows)
         done = "Stopped" if message.stopped else "Done"
-        engines = " and ".join(dict.fromkeys(self._engines.values()))
-        on = f" with {engines}" if engines else ""
+        on = f" with {self._ran_with}" if self._ran_with else ""
         self._set_status(f"{done}: {count} file{'s' * (count != 1)}{on}. ctrl+r runs again.")
         self.refresh_bindings()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from rich.text import Text
 from textual.app import App
 from textual.widgets import Input, Label, Select, Static
 from textual.worker import WorkerFailed
+from helpers_tui import settle
 from helpers_tui_doubles import CannedTranscriber, write_clips, write_fake_run
 
 from screens.transcribe_screen import TranscribeScreen
@@ -147,6 +147,29 @@ async def test_compare_marks_word_differences_and_scores_each_clip(tmp_path):
         assert "reference  the quick brown fox" in detail and "WER 25.0%" in detail
 
 
+async def test_done_line_names_a_backend_both_sides_share_once(tmp_path):
+    """README capture: "Done: 120 files with CTranslate2 int8 and CTranslate2 int8, windows 10/20/30 s" when
+    base and fine-tuned both ran on CTranslate2 int8 and only the fine-tuned model has several windows."""
+    from whisper_tui.inference.backends import backend_info
+
+    def factory(model, backend="torch"):
+        t = CannedTranscriber(model, {}, backend)
+        if model != "tiny.en":  # an any-window fine-tuned model
+            t.backend_info = backend_info(backend, "int8", "cpu", windows=(10, 20, 30))
+        return t
+
+    audio = write_clips(tmp_path / "audio", [("a.wav", 0.5), ("b.wav", 0.5)])
+    app = TxApp(transcriber_factory=factory)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.tx.backend = "ct2"
+        app.tx.select_model(tmp_path)
+        app.tx.query_one("#tx-compare").value = True
+        await run_folder(pilot, app, audio)
+        assert status_text(app) == ("Done: 2 files with CTranslate2 int8 (fine-tuned: windows 10/20/30 s). "
+                                    "ctrl+r runs again.")
+
+
 async def test_compare_with_the_bundled_model_itself_runs_once_and_says_why(tmp_path):
     audio = write_clips(tmp_path / "audio", [("a.wav", 1.0)])
     app = TxApp(transcriber_factory=canned({"a.wav": "hello"}, {}))
@@ -200,12 +223,14 @@ async def test_models_of_past_runs_are_offered(tmp_path):
 
 async def test_escape_stops_after_the_current_batch(tmp_path):
     audio = write_clips(tmp_path / "audio", [(f"{n}.wav", 0.3) for n in "abcdef"])
-    started = threading.Event()
+    started, released = threading.Event(), threading.Event()
 
     class Slow(CannedTranscriber):
+        """The first batch holds until escape has been handled, so no load makes the run finish first."""
+
         def transcribe_files(self, paths, on_result=None):
             started.set()
-            time.sleep(0.3)
+            released.wait(30)
             return super().transcribe_files(paths, on_result)
 
     app = TxApp(transcriber_factory=lambda model, backend="torch": Slow(model, {}, backend))
@@ -214,13 +239,14 @@ async def test_escape_stops_after_the_current_batch(tmp_path):
         app.tx.query_one("#tx-audio", Input).value = str(audio)
         app.tx.query_one("#tx-audio", Input).focus()
         await pilot.press("enter")
-        for _ in range(50):
+        for _ in range(1500):
             if started.is_set():
                 break
             await pilot.pause(0.02)
         await pilot.press("escape")
+        released.set()
         await app.workers.wait_for_complete()
-        await pilot.pause(0.2)
+        await settle(pilot)
         rows = app.tx.query_one(ResultsTable).row_count
         assert rows < 6  # batches of 2: it stopped before the end
         assert "Stopped" in status_text(app)
@@ -521,6 +547,21 @@ def test_initial_backend_needs_the_package(monkeypatch):
     assert tx_backend.initial_backend() == "ct2"
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     assert tx_backend.initial_backend() == "torch"
+
+
+def test_ran_with_names_each_backend_once_and_whose_windows():
+    from screens.presenters.transcribe_backend import ran_with
+    from whisper_tui.inference.backends import backend_info
+
+    ct2, torch = backend_info("ct2", "int8", "cpu"), backend_info("torch", "float32", "cpu")
+    windowed = backend_info("ct2", "int8", "cpu", windows=(10, 20, 30))
+    names = {"base": "tiny.en", "model": "fine-tuned"}
+    assert ran_with({"base": ct2, "model": ct2}, names) == "CTranslate2 int8"
+    assert ran_with({"base": torch, "model": ct2}, names) == "torch and CTranslate2 int8"
+    assert ran_with({"model": windowed}, names) == "CTranslate2 int8, windows 10/20/30 s"
+    assert ran_with({"base": ct2, "model": windowed}, names) == "CTranslate2 int8 (fine-tuned: windows 10/20/30 s)"
+    assert ran_with({"base": windowed, "model": windowed}, names) == (
+        "CTranslate2 int8 (tiny.en: windows 10/20/30 s; fine-tuned: windows 10/20/30 s)")
 
 
 def test_loaded_models_are_kept_per_backend_and_bounded():

@@ -45,7 +45,8 @@ class TranscribeFiles(Message):
 class TranscribeLoaded(Message):
     """Every model of the run is loaded: {role: what it runs on ("CTranslate2 int8", "torch")}, for the results."""
 
-    def __init__(self, job: int, engines: dict[str, str]) -> None:
+    def __init__(self, job: int, engines: dict[str, str], ran_with: str = "") -> None:
         super().__init__()
         self.job = job
         self.engines = engines
+        self.ran_with = ran_with  # the done line's "with ...": each backend once (presenters.transcribe_backend)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 
 from whisper_tui.errors import ModelError, WhisperTuiError
-from whisper_tui.inference.backends import CT2, TORCH, ct2_available, ct2_installed
+from whisper_tui.inference.backends import CT2, TORCH, backend_label, ct2_available, ct2_installed, windows_label
 
 log = logging.getLogger("whisper_tui.ui")
 
@@ -44,6 +44,20 @@ def engine_label(transcriber) -> str:
     """What the results say the model ran on: "CTranslate2 int8" (the compute type the model really
     got) or "torch", as the Transcriber reports it."""
     return transcriber.backend_info.label
+
+
+def ran_with(infos: dict, names: dict[str, str] | None = None) -> str:
+    """What the done line says the run ran on, from {role: BackendInfo}: each backend once ("CTranslate2 int8",
+    "torch and CTranslate2 int8"), then an any-window model's windows, named by `names` (role -> short name)
+    when several models ran: "CTranslate2 int8 (fine-tuned: windows 10/20/30 s)"."""
+    names = names or {}
+    backends = " and ".join(dict.fromkeys(backend_label(i.name, i.compute_type) for i in infos.values()))
+    windows = [(role, windows_label(i.windows)) for role, i in infos.items() if len(i.windows) > 1]
+    if not windows:
+        return backends
+    if len(infos) == 1:
+        return f"{backends}, {windows[0][1]}"
+    return f"{backends} ({'; '.join(f'{names.get(role, role)}: {w}' for role, w in windows)})"
 
 
 def ct2_load_error(model_label: str, error: BaseException, torch_may_work: bool = True) -> ModelError:

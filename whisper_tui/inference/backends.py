@@ -32,8 +32,13 @@ class BackendInfo:
     windows: tuple[int, ...] = ()
 
 
+def backend_label(name: str, compute_type: str) -> str:
+    """The backend alone as a user reads it, without the model's windows: "CTranslate2 int8", "torch"."""
+    return f"{BACKEND_LABELS[CT2]} {compute_type}" if name == CT2 else BACKEND_LABELS.get(name, name)
+
+
 def backend_info(name: str, compute_type: str, device: str, windows=()) -> BackendInfo:
-    label = f"{BACKEND_LABELS[CT2]} {compute_type}" if name == CT2 else BACKEND_LABELS.get(name, name)
+    label = backend_label(name, compute_type)
     windows = tuple(sorted(int(w) for w in windows))
     if len(windows) > 1:  # a model with one window reads as before
         label += f", {windows_label(windows)}"
