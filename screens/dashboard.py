@@ -395,7 +395,9 @@ class DashboardScreen(Screen):
             self._drawn_evals = len(state.evals)
             table.move_cursor(row=table.row_count - 1)
         for index, event in enumerate(state.evals):
-            marker = Text("★ best", style="bold green") if event is best else ""
+            # "★" alone: with the general column, "★ best" overran the 42-column panel of a 100-column terminal;
+            # the log's "eval step N: ... ★ best" says what it means
+            marker = Text("★", style="bold green") if event is best else ""
             table.update_cell(f"eval-{index}", "best", marker)
 
     def _draw_summary(self) -> None:

@@ -30,6 +30,7 @@ from screens.widgets.profile_form import ProfileForm, label_for
 
 FORM_ORIGIN = "form"
 MAX_ERROR_PASSES = 64  # one per field at most: each pass removes one invalid field
+ESTIMATE_WIDTH = 32  # #ts-side (styles/app.tcss): width 36 less its border and padding
 
 
 def validate_form(base, values: dict[str, object], last_edited: str | None = None):
@@ -377,7 +378,10 @@ class TrainSetupScreen(Screen):
         text.append(estimate.figure, style="bold")  # the words and figure `whisper-tui train` logs
         text.append(f"\n  {estimate.where}\n", style="yellow" if estimate.cuda else "dim")
         for part, value in estimate.parts.items():
-            text.append(f"  {part}: {format_bytes(value)}\n", style="dim")
+            line = f"  {part}: {format_bytes(value)}"
+            if len(line) > ESTIMATE_WIDTH:  # the figure on its own line rather than "749 / MiB" across two
+                line = f"  {part}:\n    {format_bytes(value)}"
+            text.append(line + "\n", style="dim")
         if note:
             text.append(note + "\n", style="yellow")
         text.append_text(self._fit_text(estimate.total_bytes))

@@ -101,7 +101,7 @@ async def test_scripted_run_updates_every_panel(tmp_path):
         table = dash.query_one("#dash-evals", DataTable)
         assert table.row_count == 3  # base + steps 10, 20
         assert [str(table.get_row_at(i)[0]) for i in range(3)] == ["base", "10", "20"]
-        assert str(table.get_row_at(2)[4]) == "★ best" and str(table.get_row_at(1)[4]) == ""
+        assert str(table.get_row_at(2)[4]) == "★" and str(table.get_row_at(1)[4]) == ""
         log = text_of(dash.query_one("#dash-log", RichLog))
         assert "disk is getting full" in log and "eval step 20: WER 34.0%" in log
         loss = dash.query_one("#dash-loss", MetricChart)
@@ -121,7 +121,7 @@ async def test_scripted_run_updates_every_panel(tmp_path):
         text = text_of(summary)
         assert "Training finished" in text and "best WER 22.0%" in text and "base model 42.0%" in text
         assert str(job.run_dir) in text
-        assert table.row_count == 5 and str(table.get_row_at(4)[4]) == "★ best"
+        assert table.row_count == 5 and str(table.get_row_at(4)[4]) == "★"
         assert finished_at > 0
 
         await pilot.press("t")
@@ -400,7 +400,7 @@ async def test_keep_set_draws_a_second_line_a_column_and_the_summary(tmp_path):
         table = dash.query_one("#dash-evals", DataTable)
         assert [str(c.label) for c in table.columns.values()] == ["step", "epoch", "WER", "CER", "general", ""]
         assert [str(table.get_row_at(i)[4]) for i in range(3)] == ["15.8%", "15.2%", "14.9%"]
-        assert str(table.get_row_at(2)[5]) == "★ best"
+        assert str(table.get_row_at(2)[5]) == "★"
         chart = dash.query_one("#dash-wer", MetricChart)
         labels = [s.label for s in chart.series]
         assert labels == ["base model", "general speech, base model", "eval WER %", "general speech"]

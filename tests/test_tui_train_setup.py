@@ -76,6 +76,11 @@ async def test_form_shows_the_default_profile_and_estimate():
         assert "trainable 970,752" in estimate
         assert "fits: RAM has 8.00 GiB free" in estimate
         assert "No NVIDIA GPU detected" in estimate
+        # no figure cut in two by the side panel's wrap ("training piece (8 x 10 s): 749" / "MiB")
+        from screens.train_setup import ESTIMATE_WIDTH
+        parts = [line for line in estimate.splitlines() if line.startswith("  ") and ":" in line]
+        assert parts and all(len(line) <= ESTIMATE_WIDTH or line.endswith(":") for line in parts), parts
+        assert "  training piece (8 x 10 s):\n    749 MiB" in estimate
 
 
 async def test_invalid_value_shows_under_its_field_and_blocks_start(monkeypatch):
