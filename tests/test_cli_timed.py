@@ -19,7 +19,7 @@ def test_one_file_to_stdout_as_json_and_a_folder_to_files(tmp_path, capsys):
 
     assert main(["transcribe", str(JFK), "--format", "json", "--prompt", "President Kennedy."]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["segments"] and doc["segments"][0]["start"] == 0.0 and doc["segments"][-1]["end"] > 8
+    assert doc["segments"] and 0.2 <= doc["segments"][0]["start"] <= 0.5 and doc["segments"][-1]["end"] > 8
     assert "fellow Americans" in doc["text"]
     folder = tmp_path / "in"
     folder.mkdir()
@@ -43,7 +43,9 @@ def test_backends_and_the_profile_prompt(tmp_path, capsys):
     assert main(["transcribe", str(JFK), "--format", "srt", "--backend", "torch"]) == 0
     cues = parse(capsys.readouterr().out, "srt")  # the same two as ct2's (test_timed_backends compares them)
     assert [c.text.split()[:2] for c in cues] == [["And", "so"], ["ask", "what"]]
-    assert cues[0].start == 0.0 and 6 < cues[0].end == cues[1].start < cues[1].end <= 11.1
+    # the first cue at jfk's first sound (~0.3 s; the model says 0.00), the second where the model starts it or
+    # at its first sound after that
+    assert 0.2 <= cues[0].start <= 0.5 and 6 < cues[0].end <= cues[1].start < cues[1].end <= 11.1
     assert main(["transcribe", str(JFK), "--format", "json", "--profile", str(profile)]) == 0  # ct2 when installed
     assert len(json.loads(capsys.readouterr().out)["segments"]) == 1
     assert main(["transcribe", str(JFK), "--format", "json", "--profile", str(profile), "--prompt", ""]) == 0

@@ -22,9 +22,9 @@ def test_no_caller_reaches_into_ct2whisper_privates():
 
 
 def test_frame_energy_has_one_home():
-    assert _files_with("def quietest(") == ["data/energy.py"]
+    assert _files_with("def quietest(") == ["inference/energy.py"]
     assert _files_with("def _quietest(") == []
-    assert _files_with("np.ones(_SMOOTH_FRAMES)") == ["data/energy.py"]
+    assert _files_with("np.ones(_SMOOTH_FRAMES)") == ["inference/energy.py"]
 
 
 def test_ct2_decode_caps_tokens_and_cuts_loops():

@@ -13,6 +13,9 @@ class Tokens:
 
     eot, timestamp_begin = 100, 101
 
+    def prompt(self, language, timestamps=True, previous_text=None):
+        return [99]
+
     def is_timestamp(self, t):
         return t >= 101
 
@@ -66,3 +69,38 @@ def test_seek_through_a_recording_over_60_s():
     starts = [s.start for s in segs if s.text.lower().startswith("and so my fellow")]
     assert len(starts) == 6
     assert all(abs(start - k * period) <= 1.0 for k, start in enumerate(starts)), starts
+
+
+def _tone(seconds: float, amp: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * 16000)) / 16000
+    return (amp * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+class WholeSeconds:
+    """A window decoder that writes what tiny.en writes on clean speech: <|0.00|> text <|3.00|>, one segment
+    per window, starting before the sound does."""
+
+    tokens, window = Tokens(), 30
+
+    def decode_window(self, chunk, prompt):
+        return [ts(0), 1, 2, ts(3), 100]
+
+
+def test_a_cue_starts_where_its_sound_starts_not_at_the_models_whole_second():
+    """1.7 s of quiet room noise, then 1.3 s of sound: the model says 0.00, the cue starts at ~1.7 s."""
+    rng = np.random.default_rng(0)
+    wave = np.concatenate([_tone(1.7, 0.0), _tone(1.3)]) + rng.normal(0, 1e-3, int(3.0 * 16000)).astype(np.float32)
+    raw = transcribe_segments(WholeSeconds(), wave, snap=False)
+    snapped = transcribe_segments(WholeSeconds(), wave)
+    assert [(s.start, s.end) for s in raw] == [(0.0, 3.0)]
+    assert abs(snapped[0].start - 1.7) <= 0.06 and snapped[0].end == 3.0 and snapped[0].text == raw[0].text
+
+
+def test_a_start_inside_sound_and_a_silent_recording_keep_their_times():
+    from whisper_tui.inference.subtitles import Segment
+    from whisper_tui.inference.timed import snap_starts
+
+    wave = np.concatenate([_tone(1.0, 0.0), _tone(2.0)])
+    segments = [Segment(1.5, 2.5, "a"), Segment(0.1, 0.8, "b")]  # in the sound; all quiet
+    assert snap_starts(segments, wave) == segments
+    assert snap_starts([Segment(0.0, 1.0, "c")], np.zeros(16000, np.float32)) == [Segment(0.0, 1.0, "c")]

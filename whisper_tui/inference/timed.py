@@ -6,6 +6,11 @@ there (seek by the last timestamp), as OpenAI's `transcribe` does, so no sentenc
 boundary. A window that ends on a closed segment, or holds no timestamp, is consumed whole.
 `prompt_text` (OpenAI's initial_prompt) goes before every window as previous text.
 
+Each segment's start is then moved to the first sound in it (`snap_starts`): tiny.en writes whole-second
+timestamps on clean speech (<|0.00|> before a 1.7 s lead-in, every cue early by a fraction of a second),
+while the audio says where speech begins. A start inside speech is left where it is; a start is never
+moved past its segment's end.
+
 Both backends run this one loop; only a window's decode differs. `CT2Windows` asks CTranslate2 (which
 applies Whisper's timestamp rules itself), `timed_torch.TorchWindows` asks transformers' generate with
 `return_timestamps=True` (its WhisperTimeStampLogitsProcessor, the same rules). Either reads its
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from whisper_tui.inference import energy
 from whisper_tui.inference.subtitles import Segment
 from whisper_tui.whisper_facts import SAMPLE_RATE
 
@@ -68,8 +74,28 @@ def window_segments(tokens, ids: list[int], window_s: float) -> tuple[list[Segme
     return out, advance
 
 
-def transcribe_segments(model, wave: np.ndarray, language: str = "en", prompt_text: str | None = None) -> list[Segment]:
-    """Segments of a 16 kHz mono `wave` with times from its start (seconds).
+def snap_starts(segments: list[Segment], wave: np.ndarray) -> list[Segment]:
+    """Each segment starting at the first loud moment between its start and its end (energy.py's pause
+    level, relative to this recording's noise floor and speech level); a segment with no loud moment, or a
+    silent recording, keeps its times."""
+    if not segments:
+        return segments
+    db = energy.frame_db(wave)
+    if energy.is_silent(db):
+        return segments
+    level = energy.pause_level(db)
+    out = []
+    for s in segments:
+        span = energy.loud_span(db, s.start, s.end, level)
+        start = s.start if span is None else round(min(max(s.start, span[0]), s.end), 3)
+        out.append(Segment(start, s.end, s.text))
+    return out
+
+
+def transcribe_segments(model, wave: np.ndarray, language: str = "en", prompt_text: str | None = None,
+                        snap: bool = True) -> list[Segment]:
+    """Segments of a 16 kHz mono `wave` with times from its start (seconds); with `snap`, each start at the
+    first sound of its segment (`snap_starts`).
 
     `model` is a Transcriber (torch or ct2), a CT2Whisper, or a window decoder (`timed_decoder`)."""
     decoder = timed_decoder(model)
@@ -86,4 +112,4 @@ def transcribe_segments(model, wave: np.ndarray, language: str = "en", prompt_te
         offset = seek / SAMPLE_RATE
         out += [Segment(round(offset + s.start, 3), round(offset + min(s.end, chunk_s), 3), s.text) for s in segments]
         seek += max(int(round(advance * SAMPLE_RATE)), SAMPLE_RATE)  # always on by at least 1 s
-    return out
+    return snap_starts(out, wave) if snap else out

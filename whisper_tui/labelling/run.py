@@ -44,7 +44,7 @@ from whisper_tui.data.audio import AUDIO_EXTENSIONS, SAMPLE_RATE, audio_info
 from whisper_tui.data.sinc_resample import load_audio  # numpy resampling: no torch on the ct2 path
 from whisper_tui.errors import AudioError, DatasetError, WhisperTuiError
 from whisper_tui.inference.backends import windows_label
-from whisper_tui.data import energy
+from whisper_tui.inference import energy
 from whisper_tui.labelling.segments import MAX_CLIP_S, PlannedClip, decode_long, plan_clips
 from whisper_tui.labelling.table import AUTO, LabelTable, Row, format_number, format_source
 from whisper_tui.labelling.verdict import judge

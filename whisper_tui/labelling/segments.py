@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from whisper_tui.data.audio import SAMPLE_RATE
-from whisper_tui.data import energy
+from whisper_tui.inference import energy
 from whisper_tui.labelling.decoding import Decoded
 from whisper_tui.models.window import WHISPER_WINDOW_S
 from whisper_tui.whisper_facts import TIMESTAMP_STEP_S

@@ -58,7 +58,7 @@ from pathlib import Path
 import numpy as np
 
 from whisper_tui.data.audio import SAMPLE_RATE, load_audio
-from whisper_tui.data.energy import frame_db, quietest
+from whisper_tui.inference.energy import frame_db, quietest
 from whisper_tui.data.metadata import MAX_CLIP_SECONDS
 from whisper_tui.errors import WhisperTuiError
 
@@ -408,7 +408,7 @@ def _plan_segments(words: list[_Word], ranks: list[int], max_s: float, min_s: fl
 
 
 def _energy_db(wave: np.ndarray) -> tuple[np.ndarray, float]:
-    """Per-20 ms-frame energy (dB, data/energy.py's frame_db) and the level under which a frame is silence."""
+    """Per-20 ms-frame energy (dB, inference/energy.py's frame_db) and the level under which a frame is silence."""
     db = frame_db(wave)
     return db, max(float(np.percentile(db, 95)) - _SILENCE_DB, -90.0)
 

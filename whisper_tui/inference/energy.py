@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from whisper_tui.data.audio import SAMPLE_RATE
+from whisper_tui.whisper_facts import SAMPLE_RATE
 
 FRAMES_PER_SECOND = 50
 FRAME = SAMPLE_RATE // FRAMES_PER_SECOND
