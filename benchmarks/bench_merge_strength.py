@@ -30,11 +30,9 @@ import json
 import os
 import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-from .common import format_table, machine_info, peak_rss_mb, run_variant, sample_data_dir, side_data_dir, write_json
+from .common import engine_run, format_table, machine_info, peak_rss_mb, run_variant, sample_data_dir, side_data_dir, write_json
 from .real_speech import real_speech_dir
 
 SEED = 42
@@ -88,8 +86,6 @@ def variant_run(args) -> dict:
     from whisper_tui.config.profile import apply_overrides, load_profile
     from whisper_tui.models.loading import load_model
     from whisper_tui.system.quiet import quiet_libraries
-    from whisper_tui.training import events as ev
-    from whisper_tui.training.job import TrainingJob
     from whisper_tui.training.merge_strength import LoraDelta
 
     quiet_libraries()
@@ -100,17 +96,8 @@ def variant_run(args) -> dict:
         **({"finetuning.merge_strength": 1.0, "finetuning.choose_merge_strength": False}
            if args.schema_has_merge else {}), **set_overrides(args.set)})
     sets = eval_sets(args.smoke)
-    log: list[str] = []
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="wtb-ms-") as tmp:
-        run_dir = Path(tmp) / "run"
-        result = TrainingJob(profile, run_dir, evaluate_base=True,
-                             listeners=[lambda e: log.append(e.message) if isinstance(e, ev.LogEvent) else None]).run()
-        train_s = time.perf_counter() - t0
-        if not isinstance(result, ev.RunFinished):
-            raise RuntimeError(f"engine run failed: {result}")
+    with engine_run(profile, "wtb-ms-") as (run_dir, log, train_s, records):
         rss = peak_rss_mb()
-        records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
         model, processor = load_model(str(run_dir / "final"), device="cpu")
         delta = LoraDelta(model)
         rows = {}

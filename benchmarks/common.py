@@ -96,6 +96,27 @@ def side_data_dir(side: str, n_clips: int = 120) -> Path:
     return folder
 
 
+@contextlib.contextmanager
+def engine_run(profile, prefix: str = "wtb-run-"):
+    """Train `profile` as `whisper-tui train` would (TrainingJob, base evaluation on) into a temporary run
+    folder, and yield what the benchmarks read from it: (run_dir, log messages, training wall s, metrics.jsonl
+    records). The folder goes when the block ends; a run that does not finish raises."""
+    from whisper_tui.training import events as ev
+    from whisper_tui.training.job import TrainingJob
+
+    log: list[str] = []
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        run_dir = Path(tmp) / "run"
+        result = TrainingJob(profile, run_dir, evaluate_base=True,
+                             listeners=[lambda e: log.append(e.message) if isinstance(e, ev.LogEvent) else None]).run()
+        train_s = time.perf_counter() - t0
+        if not isinstance(result, ev.RunFinished):
+            raise RuntimeError(f"engine run failed: {result}")
+        records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+        yield run_dir, log, train_s, records
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
