@@ -87,7 +87,7 @@ def snap_starts(segments: list[Segment], wave: np.ndarray) -> list[Segment]:
     out = []
     for s in segments:
         span = energy.loud_span(db, s.start, s.end, level)
-        start = s.start if span is None else round(min(max(s.start, span[0]), s.end), 3)
+        start = s.start if span is None else round(float(min(max(s.start, span[0]), s.end)), 3)
         out.append(Segment(start, s.end, s.text))
     return out
 
