@@ -32,7 +32,8 @@ import statistics
 import sys
 from pathlib import Path
 
-from .common import engine_run, format_table, machine_info, peak_rss_mb, run_variant, sample_data_dir, side_data_dir, write_json
+from .common import (engine_run, format_table, machine_info, peak_rss_mb, run_variant, sample_data_dir, side_data_dir,
+                     write_json)
 from .real_speech import real_speech_dir
 
 SEED = 42

@@ -22,7 +22,8 @@ import time
 
 import numpy as np
 
-from benchmarks.common import engine_run, heldout_data_dir, machine_info, sample_data_dir, side_data_dir, write_json
+from benchmarks.common import (engine_run, heldout_data_dir, machine_info, peak_rss_mb, sample_data_dir, side_data_dir,
+                               write_json)
 
 SEED = 42
 TOLERANCE_S = 0.6
@@ -125,6 +126,7 @@ def variant_train(args) -> dict:
         wer = text_wer(final)
     evals = [r for r in records if r.get("type") == "eval" and not r.get("base")]
     return {"timestamp_share": args.share, "settings": args.set, "train_s": round(train_s, 1),
+            "peak_rss_mb": round(peak_rss_mb(), 1),  # this process: the training run, then its scoring
             "epochs": evals[-1]["epoch"] if evals else 0, "validation_wer": evals[-1].get("wer") if evals else None,
             "cues": {**cues, "model": f"fine-tune, timestamp_share {args.share:g}"}, **wer,
             "load_at_start": load_start, "load_at_end": os.getloadavg()[0],
@@ -156,14 +158,16 @@ def train_main(args) -> int:
         print(f"  training at timestamp_share {share:g}", file=sys.stderr)
         runs.append(run_variant("benchmarks.bench_timestamps", ["--variant", "train", "--share", str(share), *common]))
     rows = [(args.model, base), *((f"fine-tune, timestamp_share {r['timestamp_share']:g}", r) for r in runs)]
-    print("| model | cue starts within 0.6 s | the model's own timestamps | recording WER | test WER | errors (s) |")
+    print("| model | cue starts within 0.6 s | the model's own timestamps | recording WER | test WER | "
+          "errors (s) |")
     print("|---|---|---|---|---|---|")
     for name, r in rows:
         c = r["cues"]
         print(f"| {name} | {c['within_0.6s']} / 8 | {c['unsnapped_within_0.6s']} / 8 | {c['recording_wer']:.3f} | {r['test_wer']:.3f} | "
               f"{', '.join('-' if e is None else f'{e:.2f}' for e in c['errors_s'])} |")
     for r in runs:
-        print(f"share {r['timestamp_share']:g}: {r['epochs']} epoch(s) in {r['train_s']:.0f} s, validation WER "
+        print(f"share {r['timestamp_share']:g}: {r['epochs']} epoch(s) in {r['train_s']:.0f} s, peak RSS "
+              f"{r['peak_rss_mb'] / 1024:.2f} GiB, validation WER "
               f"{r['validation_wer']}, load {r['load_at_start']:.2f} -> {r['load_at_end']:.2f}")
     data = {"benchmark": "bench_timestamps --train", "machine": info, "budget_s": args.budget, "shares": shares,
             "base": base, "runs": runs, "load_avg_at_end": list(os.getloadavg())}

@@ -292,8 +292,8 @@ class RunsScreen(Screen):
     async def action_resume(self) -> None:
         run = self._run_at_cursor()
         if run is None or run.latest_checkpoint is None:
-            self.notify(resume_text(run) if run is not None and resume_text(run) else
-                        "Nothing to resume: this run has no checkpoint to continue from.",
+            why = resume_text(run) if run is not None else ""
+            self.notify(why or "Nothing to resume: this run has no checkpoint to continue from.",
                         title="Cannot resume", severity="warning")
             return
         from whisper_tui.errors import WhisperTuiError

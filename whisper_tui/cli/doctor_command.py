@@ -178,17 +178,11 @@ def check_ct2() -> Check:
     return Check("ctranslate2", OK, f"ctranslate2 {ct2}{extra}")
 
 
-def _existing(path: Path) -> Path:
-    """`path`, or its nearest folder that exists (a folder made on first use is not there yet)."""
-    path = Path(os.path.abspath(path))
-    while not path.exists() and path.parent != path:
-        path = path.parent
-    return path
-
-
 def writable_problem(folder: Path) -> str | None:
     """None when whisper-tui can write in `folder` (or make it), else why not. Writes and removes a temp file."""
-    here = _existing(folder)
+    from whisper_tui.storage.cache_admin import existing_ancestor
+
+    here = existing_ancestor(folder)
     if not here.is_dir():
         return f"{here} is a file, not a folder"
     if here != Path(os.path.abspath(folder)):
@@ -203,7 +197,9 @@ def writable_problem(folder: Path) -> str | None:
 
 def disk_free(folder: Path) -> int:
     """Free bytes on the disk that holds `folder` (or would hold it); tests patch this."""
-    return shutil.disk_usage(_existing(folder)).free
+    from whisper_tui.storage.cache_admin import existing_ancestor
+
+    return shutil.disk_usage(existing_ancestor(folder)).free
 
 
 def check_disk(name: str, folder: Path, env: str) -> Check:

@@ -323,6 +323,14 @@ def _disk_free(root: Path) -> int:
     return int(shutil.disk_usage(root).free)
 
 
+def existing_ancestor(path: str | os.PathLike) -> Path:
+    """`path`, or its nearest folder that exists: a folder made on first use is not there yet, its disk is."""
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
 def make_room(root: Path, need: int, max_bytes: int, *, keep: Iterable[str] = (), what: str = "the encoder cache",
               detail: str = "") -> list[CacheEntry]:
     """Before writing `need` bytes of cache into `root`: remove least-recently-used encoder/view caches until

@@ -107,7 +107,7 @@ def estimate_encoder_cache(profile, *, clips: int | None = None, train_clips: in
     from pathlib import Path
 
     from whisper_tui.models.window import POSITIONS_PER_SECOND
-    from whisper_tui.storage.cache_admin import encoder_entries, encoder_root, limit_bytes
+    from whisper_tui.storage.cache_admin import encoder_entries, encoder_root, existing_ancestor, limit_bytes
     from whisper_tui.training.augment import augments_encoder_input
 
     ft = profile.finetuning
@@ -125,11 +125,8 @@ def estimate_encoder_cache(profile, *, clips: int | None = None, train_clips: in
 
     shape, _note = _profile_shape(profile)
     root = Path(root or encoder_root())
-    existing = Path(root)
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent  # the cache folder may not exist yet: its disk does
     try:
-        free = int(shutil.disk_usage(existing).free)
+        free = int(shutil.disk_usage(existing_ancestor(root)).free)  # the cache folder may not exist yet
     except OSError:
         free = None
     caches = [e for e in encoder_entries(root) if e.kind in ("encoder", "views", "building")]

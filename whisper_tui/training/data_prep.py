@@ -2,8 +2,9 @@
 
 Stage one of `TrainingJob`: read the dataset (the sample data when no folder is set), split it, add
 replay speech to the training side (data.replay_share), load the keep set (general speech, keep_set.py),
-choose the window for `model.window_s = -1`, and, once the model is loaded, drop the clips it could only learn from cut (too long for the encoder window, a
-transcript longer than the decoder holds). Every decision is logged; nothing here needs a Trainer.
+choose the window for `model.window_s = -1`, and, once the model is loaded, drop the clips it could only
+learn from cut (too long for the encoder window, a transcript longer than the decoder holds). Every
+decision is logged; nothing here needs a Trainer.
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ class DataPrep:
         prefix = decoder_prefix(self.profile, model, processor)
         positions = label_positions(model)
         # a timestamp label (label_mix.py) is one token longer: <|0.00|> and <|end|> for <|notimestamps|>
-        timed_extra = 1 if float(getattr(self.profile.training, "timestamp_share", 0.0)) > 0 else 0
+        timed_extra = 1 if self.profile.training.timestamp_share > 0 else 0
 
         def keep(clips, split):
             extra = timed_extra if split == "training" else 0
@@ -162,8 +163,8 @@ class DataPrep:
             if long_labels:
                 names = ", ".join(c.file_name for c in long_labels[:5]) + (" …" if len(long_labels) > 5 else "")
                 self.log(f"{split}: skipped {len(long_labels)} clip(s) whose transcript is longer than the decoder's "
-                         f"{positions - len(prefix) - 1 - extra} tokens (never cut: it would teach stopping mid-sentence): "
-                         f"{names}", "warning")
+                         f"{positions - len(prefix) - 1 - extra} tokens (never cut: it would teach stopping "
+                         f"mid-sentence): {names}", "warning")
                 kept = [c for c in kept if c not in long_labels]
             return kept
 

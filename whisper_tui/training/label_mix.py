@@ -161,10 +161,10 @@ def mixed_labels(profile, dataset, generation_config, tokenizer, prefix: Sequenc
                  seconds: Sequence[float], window_s: float, max_length: int):
     """`dataset` with the profile's timestamp / prompt shares (`MixedLabels`), or `dataset` when both are 0."""
     tr = profile.training
-    ts_share, prompt_share = float(getattr(tr, "timestamp_share", 0.0)), float(getattr(tr, "prompt_share", 0.0))
+    ts_share, prompt_share = float(tr.timestamp_share), float(tr.prompt_share)
     if ts_share <= 0 and prompt_share <= 0:
         return dataset
-    text = (getattr(profile.model, "prompt", "") or "").strip()
+    text = (profile.model.prompt or "").strip()
     prompt = tokenizer(" " + text, add_special_tokens=False).input_ids if text else []
     return MixedLabels(dataset, prefix_len=len(prefix), tokens=LabelTokens.of(generation_config, tokenizer),
                        timestamp_share=ts_share, prompt_share=prompt_share, seed=int(tr.seed), seconds=seconds,
