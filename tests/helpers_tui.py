@@ -7,6 +7,7 @@ profiles, sample data or runs.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import numpy as np
@@ -91,6 +92,22 @@ async def settle(pilot, rounds: int = 3) -> None:
         quiet = 0 if _busy(pilot.app) else quiet + 1
         if quiet >= 2 and done + 1 >= rounds:
             return
+
+
+async def until(pilot, ready, timeout: float = 15.0) -> None:
+    """Pause until `ready()` holds, for what a timer draws (the dashboard redraws a few times a second, the
+    gauges poll on their own clock): a fixed pause is too short on a loaded machine. On timeout it returns,
+    and the caller's assert says what was missing."""
+    clock = asyncio.get_running_loop().time
+    deadline = clock() + timeout
+    while not ready() and clock() < deadline:
+        await pilot.pause(0.05)
+
+
+async def dashboard_drawn(pilot, dash) -> None:
+    """Every event handled and the dashboard's redraw timer has drawn the state they left."""
+    await settle(pilot)
+    await until(pilot, lambda: dash._drawn_version == dash.state.version)
 
 
 def freeze_cursors(app) -> None:

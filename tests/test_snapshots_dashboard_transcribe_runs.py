@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from textual.app import App
 from textual.widgets import Input
+from helpers_tui import dashboard_drawn, until
 from helpers_tui_doubles import (
     CannedTranscriber,
     FakeProfile,
@@ -26,6 +27,7 @@ from helpers_tui_doubles import (
 
 from screens.dashboard import DashboardScreen
 from screens.runs_screen import RunsScreen
+from screens.widgets.gauges import SystemGauges
 from screens.transcribe_screen import TranscribeScreen
 from whisper_tui.training.events import RunFailed
 
@@ -62,8 +64,13 @@ def dashboard_app(stats=gpu_machine_stats) -> ScreenApp:
 async def settle(pilot) -> None:
     no_blink(pilot)
     await pilot.pause()
-    await pilot.pause(0.5)  # charts redraw on a timer; the first gauge poll lands
-    pilot.app.screen.refresh_bindings()
+    await pilot.pause(0.5)
+    screen = pilot.app.screen
+    if isinstance(screen, DashboardScreen):  # charts redraw on a timer; the first gauge poll lands
+        await dashboard_drawn(pilot, screen)
+        gauges = screen.query_one(SystemGauges)
+        await until(pilot, lambda: gauges.polls >= 1)
+    screen.refresh_bindings()
     await pilot.pause()
 
 

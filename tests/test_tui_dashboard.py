@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from textual.app import App
 from textual.widgets import DataTable, Label, RichLog, Static
+from helpers_tui import dashboard_drawn, until
 from helpers_tui_doubles import FakeProfile, ScriptedJob, no_gpu_stats, training_script
 
 from screens.dashboard import DashboardScreen
@@ -60,8 +61,7 @@ def play_from_thread(job: ScriptedJob, events) -> None:
 
 
 async def settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.pause(0.4)  # > one redraw tick
+    await dashboard_drawn(pilot, pilot.app.dashboard)
 
 
 async def test_empty_state_says_how_to_start(tmp_path):
@@ -231,7 +231,7 @@ async def test_gauges_show_no_gpu_note(tmp_path):
         await pilot.pause()
         app.dashboard.start_run(FakeProfile())
         gauges = app.dashboard.query_one(SystemGauges)
-        await pilot.pause(0.3)
+        await until(pilot, lambda: gauges.polls >= 1)
         assert gauges.polls >= 1
         rendered = str(gauges.render())
         assert "No NVIDIA GPU detected" in rendered and "91% of 2 cores" in rendered
@@ -258,8 +258,8 @@ async def test_slow_polls_never_overlap():
 
     app = GaugeApp()
     async with app.run_test(size=(80, 5)) as pilot:
-        await pilot.pause(0.6)
         gauges = app.query_one(SystemGauges)
+        await until(pilot, lambda: gauges.polls >= 3)
         assert gauges.polls >= 3
     assert overlaps == []
 
