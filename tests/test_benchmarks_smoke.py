@@ -168,3 +168,12 @@ def test_soak_cancel_smoke(tiny_whisper_dir, tmp_path, capsys):
     assert data["max_dloss"] == 0 and data["max_dweight_final"] == 0 and data["max_dweight_best"] == 0
     assert set(data["leftovers_by_kind"]) <= {"encoder-cache in-use lock"}
     assert ("PASS" if code == 0 else "FAIL") in capsys.readouterr().out
+
+
+def test_bench_prompt_counts_each_domain_word_once_per_hearing():
+    from benchmarks.bench_prompt import domain_hits, vocabulary_prompt
+
+    hits, total = domain_hits(["Take metoprolol with Redis, then metoprolol again.", "No domain words here."],
+                              ["take metoprolol with red is then meta prolol again", "metoprolol here"])
+    assert (hits, total) == (1, 3)  # the second clip's extra metoprolol is not in its reference
+    assert vocabulary_prompt().startswith("Atorvastatin, metoprolol,") and "Kubernetes" in vocabulary_prompt()

@@ -73,7 +73,7 @@ def label_tokens(batch: dict) -> int:
 # glibc malloc settings for a training process (mallopt parameters, malloc.h)
 _M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
-MMAP_THRESHOLD_BYTES = 4 * 2**20
+MMAP_THRESHOLD_BYTES = 1 * 2**20
 _applied = False
 
 
@@ -83,8 +83,12 @@ def return_freed_memory() -> bool:
     A step's activations are tensors of megabytes, freed after the backward pass. By default glibc raises its
     mmap threshold as such blocks are freed, so later ones come from the heap, and with one heap (arena) per
     thread the freed space stays in the process: on cpu-quick the peak RSS was 2.8 GiB for 1.7 GiB that was ever
-    live at once. Blocks of 4 MiB and more always mmapped (freed = returned) and one arena bring the peak to the
-    live size at the same step time (benchmarks/RESULTS.md, section 12). Returns whether the settings applied.
+    live at once. Blocks of 1 MiB and more always mmapped (freed = returned) and one arena bring the peak to the
+    live size at the same step time (benchmarks/RESULTS.md, sections 12 and 14d). The threshold was 4 MiB until a
+    heap trace (mallinfo2) of a whole run showed ~460 MiB of blocks under 4 MiB freed but kept in the heap from
+    step 11 on (which tensors was not traced; frame-budget pieces of longer-window batches are the likely source):
+    at 1 MiB a 33-step run peaks at 1.76 GiB instead of 2.01, at the same step time.
+    Returns whether the settings applied.
     """
     global _applied
     if _applied:
