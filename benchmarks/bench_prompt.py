@@ -20,7 +20,7 @@ import re
 import statistics
 import sys
 
-from benchmarks.common import (engine_run, machine_info, peak_rss_mb, run_variant, sample_data_dir, side_data_dir,
+from benchmarks.common import (engine_run, heldout_scores, machine_info, peak_rss_mb, run_variant, side_data_dir,
                                write_json)
 
 SEED = 42
@@ -54,20 +54,14 @@ def domain_hits(references: list[str], hypotheses: list[str]) -> tuple[int, int]
 
 def scored(model, prompt: str | None) -> dict:
     """WER (all, known voices, new voices) and domain words right of `model` on the held-out test side."""
-    from whisper_tui.data.dataset import load_dataset_split
-    from whisper_tui.inference.evaluate import evaluate_model
     from whisper_tui.inference.transcribe import Transcriber
 
-    _train, test, report = load_dataset_split(sample_data_dir())
-    result = evaluate_model(Transcriber(model, batch_size=16, prompt=prompt), test,
-                            groups=report.split.test_groups() or None)
+    wers, result = heldout_scores(Transcriber(model, batch_size=16, prompt=prompt))
     scored_clips = [c for c in result.clips if not c.error]
     hits, total = domain_hits([c.reference for c in scored_clips], [c.hypothesis for c in scored_clips])
-    out = {"wer": result.wer, "domain_right": hits, "domain_total": total, "domain_share": round(hits / total, 3)}
-    for label, key in (("known voices", "wer_known"), ("new voices", "wer_new")):
-        if label in result.subsets:
-            out[key] = result.subsets[label]["wer"]
-    return out
+    return {"wer": wers["test_wer"], "domain_right": hits, "domain_total": total,
+            "domain_share": round(hits / total, 3),
+            **{key: wers[f"test_{key}"] for key in ("wer_known", "wer_new") if f"test_{key}" in wers}}
 
 
 def both(model) -> dict:
@@ -77,9 +71,7 @@ def both(model) -> dict:
 def variant_train(args) -> dict:
     from whisper_tui.cli.profile_flags import set_overrides
     from whisper_tui.config.profile import apply_overrides, load_profile
-    from whisper_tui.system.quiet import quiet_libraries
 
-    quiet_libraries()
     load_start = os.getloadavg()[0]
     profile = apply_overrides(load_profile("cpu-quick"), {
         "model.name": args.model, "data.train_dir": str(side_data_dir("train")), "data.test_split": 0.2,

@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import (engine_run, heldout_data_dir, machine_info, peak_rss_mb, sample_data_dir, side_data_dir,
+from benchmarks.common import (engine_run, heldout_data_dir, heldout_scores, machine_info, peak_rss_mb, side_data_dir,
                                write_json)
 
 SEED = 42
@@ -95,17 +95,9 @@ def cue_figures(model: str, pause_s: float = 1.5) -> dict:
 
 def text_wer(model) -> dict:
     """Plain (no timestamps) WER of `model` on the sample set's held-out test clips, as evaluate scores it."""
-    from whisper_tui.data.dataset import load_dataset_split
-    from whisper_tui.inference.evaluate import evaluate_model
     from whisper_tui.inference.transcribe import Transcriber
 
-    _train, test, report = load_dataset_split(sample_data_dir())
-    result = evaluate_model(Transcriber(model, batch_size=16), test, groups=report.split.test_groups() or None)
-    out = {"test_wer": result.wer, "test_clips": len(test)}
-    for label, key in (("known voices", "test_wer_known"), ("new voices", "test_wer_new")):
-        if label in result.subsets:
-            out[key] = result.subsets[label]["wer"]
-    return out
+    return heldout_scores(Transcriber(model, batch_size=16))[0]
 
 
 def variant_train(args) -> dict:

@@ -117,6 +117,21 @@ def engine_run(profile, prefix: str = "wtb-run-"):
         yield run_dir, log, train_s, records
 
 
+def heldout_scores(transcriber) -> tuple[dict, object]:
+    """WER of `transcriber` on the sample set's held-out test clips as `evaluate` scores them, with the known- and
+    new-voice subsets: ({"test_wer", "test_clips", "test_wer_known", "test_wer_new"}, the EvalReport)."""
+    from whisper_tui.data.dataset import load_dataset_split
+    from whisper_tui.inference.evaluate import evaluate_model
+
+    _train, test, report = load_dataset_split(sample_data_dir())
+    result = evaluate_model(transcriber, test, groups=report.split.test_groups() or None)
+    out = {"test_wer": result.wer, "test_clips": len(test)}
+    for label, key in (("known voices", "test_wer_known"), ("new voices", "test_wer_new")):
+        if label in result.subsets:
+            out[key] = result.subsets[label]["wer"]
+    return out, result
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
