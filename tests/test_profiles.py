@@ -91,6 +91,7 @@ def test_saved_file_lists_every_setting_and_reads_back_equal(tmp_path):
         "data.split_seed": 7, "data.split_by": "text+speaker", "data.max_duration_s": 12.5, "data.min_duration_s": 0.5, "data.max_bad_fraction": 0.2, "data.only_reviewed": "true",
         "data.keep_set": False, "data.keep_dir": "/data/general", "training.keep_tolerance": 5.0,
         "data.replay_share": 0.25, "training.timestamp_share": 0.5, "training.prompt_share": 0.25,
+        "training.distill_weight": 0.5, "training.distill_temperature": 1.5,
         "finetuning.strategy": "qlora", "finetuning.freeze_encoder": False, "finetuning.frozen_encoder_layers": 2,
         "finetuning.gradient_checkpointing": False, "finetuning.encoder_cache": False,
         "finetuning.encoder_cache_max_gb": 5.0, "finetuning.merge_strength": 0.6,

@@ -272,7 +272,8 @@ class TrainingSettings:
         "float", "WER points general speech (the keep set) may get worse; a checkpoint over it is never the best "
         "while one within it exists", low=0, label="keep tolerance pts"))
     # Whisper's own training mixes timestamp and previous-text labels; jumon/whisper-finetuning trains half of
-    # each (its --no-timestamps-rate and --prompt-use-rate are 0.5). Off here until measured (label_mix.py).
+    # each (its --no-timestamps-rate and --prompt-use-rate are 0.5). Both off: measured, neither paid on the
+    # sample data (benchmarks/RESULTS.md 13 for timestamps, 15 for prompts; label_mix.py).
     timestamp_share: float = setting(0.0, Rule(
         "float", "share of training clips labelled with timestamps (<|0.00|> text <|end|>) instead of "
         "<|notimestamps|>, so a fine-tune keeps segment times (transcribe --format srt); test clips keep plain labels; 0 = off",
@@ -281,6 +282,17 @@ class TrainingSettings:
         "float", "share of training clips conditioned on previous text (model.prompt when set, else another "
         "training clip's transcript; never in the loss), so prompts still work after fine-tuning; 0 = off",
         low=0, high=1, label="prompt share", flag="prompt-share", metavar="SHARE"))
+    # Learning without forgetting (Li & Hoiem 2017): the fine-tune is pulled toward the base model's token
+    # distribution on the training clips themselves (training/distill.py). Off: at weight 1 it halved the domain
+    # gain and did not spare real speech (benchmarks/RESULTS.md 12c).
+    distill_weight: float = setting(0.0, Rule(
+        "float", "KL term to the base model: weight of KL(base || fine-tune) over each label position's token "
+        "distribution, added to the cross-entropy, so ordinary words keep the base model's odds; LoRA/QLoRA use "
+        "the adapters switched off as the base (~30% more time per step), full keeps a frozen copy; 0 = off",
+        low=0, high=10, label="KL to base weight", flag="distill-weight", metavar="WEIGHT"))
+    distill_temperature: float = setting(2.0, Rule(
+        "float", "softmax temperature of the KL term (higher = more of the base model's second choices count)",
+        low=0, low_open=True, high=10, label="KL temperature"))
 
 
 @dataclass(frozen=True)

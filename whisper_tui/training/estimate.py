@@ -61,6 +61,9 @@ _BACKWARD_WORKSPACE = 10  # gradients alive inside one layer's backward pass (th
 _DECODER_PER_TOKEN = 24  # a decoder layer per label token (two attentions + FFN; tokens are few next to positions)
 _EVAL_ENCODER = 10  # the largest live set inside one encoder layer without gradients: residual + fc1 + GELU out
 _LOGIT_COPIES = 3  # fp32 logits, their log-softmax (kept by the loss) and its gradient
+# the KL term to the base model (distill.py): the base's logits and log-softmax, the student's tempered
+# log-softmax (kept for the backward pass) and its gradient
+_DISTILL_LOGIT_COPIES = 4
 # Label tokens per clip: Whisper's 3 special tokens + what a window of speech holds at ~3 tokens per second
 # (2.3 words/s x 1.3 tokens/word). The sample data's longest transcript is 22 text tokens in its 10 s window
 # (estimate: 33 tokens); a 30 s clip gets 93 (the old fixed guess was 96 at every window).
@@ -292,7 +295,7 @@ def _encoder_layer_units(shape: WhisperShape, *, full: bool, targets: set[str], 
 
 def _training_piece_bytes(shape: WhisperShape, *, clips: int, positions: int, window_s: float, act_bytes: int,
                           trained_encoder_layers: int, full: bool, conv_trained: bool, cache_active: bool,
-                          checkpointing: bool, targets: set[str], dropout: bool) -> int:
+                          checkpointing: bool, targets: set[str], dropout: bool, distill: bool = False) -> int:
     """Activations of the largest forward pass (one frame-budget piece) at the start of its backward pass.
     Frozen layers below every trainable one keep nothing (no gradient has to flow through them)."""
     d = shape.d_model
@@ -316,7 +319,8 @@ def _training_piece_bytes(shape: WhisperShape, *, clips: int, positions: int, wi
     per_token = (shape.decoder_layers + _DECODER_PER_TOKEN) if checkpointing else \
         shape.decoder_layers * _DECODER_PER_TOKEN
     decoder = tokens * d * per_token * act_bytes
-    logits = tokens * shape.vocab_size * 4 * _LOGIT_COPIES  # the loss runs in fp32
+    copies = _LOGIT_COPIES + (_DISTILL_LOGIT_COPIES if distill else 0)
+    logits = tokens * shape.vocab_size * 4 * copies  # the loss runs in fp32
     return int(units * unit + decoder + logits)
 
 
@@ -352,6 +356,7 @@ def estimate_training(
     frame_budget_s: float = 0,
     eval_batch_size: int = 8,
     cross_kv_rows: int = 0,
+    distill: bool = False,
     cuda: bool = False,
 ) -> TrainingEstimate:
     """Trainable parameters and peak memory for one training configuration, following the trainer's rules.
@@ -363,6 +368,8 @@ def estimate_training(
     the shape's own); `cross_kv_rows` > 0 when the cross-attention cache is built for that many rows.
     Precision `fp16`/`bf16` is mixed precision (CUDA only): weights and optimizer states stay fp32,
     activations are 16-bit. `cuda` counts GPU memory (a CUDA context instead of the host process).
+    `distill` (training.distill_weight > 0): the base model's logits beside the fine-tune's, and for a full
+    fine-tune a frozen copy of the weights.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
@@ -396,7 +403,7 @@ def estimate_training(
         shape, clips=clips, positions=positions, window_s=window, act_bytes=act_bytes,
         trained_encoder_layers=trained_encoder_layers, full=strategy == "full", conv_trained=strategy == "full"
         and k == 0, cache_active=cache_active, checkpointing=gradient_checkpointing and not (cache_active and k >= n),
-        targets=set(targets) if strategy != "full" else set(), dropout=lora_dropout > 0)
+        targets=set(targets) if strategy != "full" else set(), dropout=lora_dropout > 0, distill=distill)
     phases = {f"training piece ({clips} x {window:g} s)": piece,
               f"evaluation ({eval_batch_size} x {shape.max_source_positions / POSITIONS_PER_SECOND:g} s)":
                   _evaluation_bytes(shape, batch_size=eval_batch_size, act_bytes=act_bytes,
@@ -407,8 +414,10 @@ def estimate_training(
     peak = max(phases, key=phases.get)
     parts = {"CUDA context": CUDA_CONTEXT_BYTES} if cuda else {
         "torch + transformers": PROCESS_BASELINE_BYTES, "run working set": RUNTIME_WORKING_SET_BYTES}
-    parts.update({"weights": weights, "gradients": trainable * 4, "optimizer (AdamW)": trainable * 8,
-                  peak: phases[peak]})
+    parts.update({"weights": weights, "gradients": trainable * 4, "optimizer (AdamW)": trainable * 8})
+    if distill and strategy == "full":
+        parts["base model copy (KL term)"] = total * 4
+    parts[peak] = phases[peak]
     return TrainingEstimate(strategy=strategy, total_params=total, trainable_params=trainable, parts=parts,
                             phases=phases, cuda=cuda)
 
@@ -487,7 +496,7 @@ def estimate_for_profile(profile, *, cuda: bool = False) -> tuple[TrainingEstima
         encoder_cache=cache, spec_augment=augmented, lora_r=ft.lora.r,
         lora_target_modules=ft.lora.target_modules, lora_dropout=ft.lora.lora_dropout, windows_s=windows,
         frame_budget_s=getattr(tr, "frame_budget_s", 0), eval_batch_size=tr.per_device_eval_batch_size,
-        cross_kv_rows=rows, cuda=cuda)
+        cross_kv_rows=rows, distill=tr.distill_weight > 0, cuda=cuda)
     frozen = ft.freeze_encoder or ft.frozen_encoder_layers > 0
     notes = [note] if note else []
     if augmented and ft.encoder_cache and frozen:

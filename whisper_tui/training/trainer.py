@@ -16,7 +16,9 @@ precision, checkpoint/resume and schedulers as transformers does them. Additions
   a checkpoint of the step just trained and stops, as a cancel between steps does;
 - an evaluation that fails (a generate error on one batch, a metric that cannot be computed) returns no
   metrics and is handed to `on_evaluation_failed` instead of ending training: the run reports it and
-  goes on (issue 24: a run that trained to the end lost its final/ to its last evaluation).
+  goes on (issue 24: a run that trained to the end lost its final/ to its last evaluation);
+- with `distill` (distill.BaseTeacher, `training.distill_weight`) the loss adds a KL term to the base
+  model's token distribution at the same label positions, the base run first, without gradients.
 """
 
 from __future__ import annotations
@@ -50,6 +52,12 @@ class WhisperTrainer(Seq2SeqTrainer):
         self.eval_scope = contextlib.nullcontext  # merge_strength.SavedStrength.applied: evaluate what is saved
         # on_evaluation_failed(exc, metric_key_prefix): told of an evaluation that failed (None: it raises)
         self.on_evaluation_failed = None
+        self.teacher = None  # distill.BaseTeacher when training.distill_weight > 0 (set_distillation)
+        self.distill_weight = 0.0
+        self.distill_temperature = 1.0
+
+    def set_distillation(self, teacher, weight: float, temperature: float) -> None:
+        self.teacher, self.distill_weight, self.distill_temperature = teacher, float(weight), float(temperature)
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         """The Trainer's step, in pieces when the batch is over the frame budget (batching.py)."""
@@ -86,14 +94,42 @@ class WhisperTrainer(Seq2SeqTrainer):
 
     def _piece_loss(self, model, piece, tokens: int):
         """A piece's summed token loss over the whole batch's `tokens`: the pieces add up to the batch's mean."""
-        piece = dict(self._expand_cached(piece))
-        kv = piece.pop("cross_kv", None)
+        return self._loss(model, piece, tokens)
+
+    def _loss(self, model, inputs, tokens: int | None = None):
+        """The label positions' cross-entropy (`label_positions_loss`), plus the KL term to the base model when
+        distilling; `inputs` as the collator made them (cached layer outputs not yet run through the top)."""
+        inputs = dict(inputs)
+        kv = inputs.pop("cross_kv", None)
+        teacher_logits = self._teacher_logits(model, inputs)
+        expanded = self._expand_cached(inputs)
         if self.fast_cross is not None:
             if kv is not None:
-                self.fast_cross.set_batch(piece["encoder_outputs"].last_hidden_state, kv)
+                self.fast_cross.set_batch(expanded["encoder_outputs"].last_hidden_state, kv)
             else:
                 self.fast_cross.clear()
-        return label_positions_loss(model, piece, self.args, tokens=tokens)
+        if teacher_logits is None:
+            return label_positions_loss(model, expanded, self.args, tokens=tokens)
+        import torch.nn.functional as F
+
+        from whisper_tui.training.distill import kl_to_base
+
+        logits, targets = label_positions_logits(model, expanded, self.args)
+        loss = F.cross_entropy(logits.float(), targets, reduction="sum") \
+            + self.distill_weight * kl_to_base(logits, teacher_logits, self.distill_temperature)
+        return loss / max(1, int(tokens if tokens is not None else targets.numel()))
+
+    def _teacher_logits(self, model, inputs):
+        """The base model's logits at the label positions of `inputs` (None when not distilling). Runs the stock
+        cross-attention: the cached keys/values (cross_kv.py) carry the adapters' share when they are on."""
+        if self.teacher is None or self.distill_weight <= 0:
+            return None
+        if self.fast_cross is not None:
+            self.fast_cross.clear()
+        with self.teacher.run(model) as base_model:
+            expanded = self._expand_cached(inputs, encoder_of(base_model))
+            logits, _ = label_positions_logits(base_model, expanded, self.args)
+        return logits
 
     def evaluate(self, *args, **kwargs):
         """As the Trainer's, with two differences.
@@ -141,14 +177,14 @@ class WhisperTrainer(Seq2SeqTrainer):
         except Exception as exc:
             raise EvaluationFailed(exc) from exc
 
-    def _expand_cached(self, inputs):
+    def _expand_cached(self, inputs, enc=None):
         if self.cached_top_from is None or "encoder_outputs" not in inputs:
             return inputs
         from transformers.modeling_outputs import BaseModelOutput
 
         from whisper_tui.training.encoder_cache import encode_top
 
-        enc = encoder_of(self.model)
+        enc = encoder_of(self.model) if enc is None else enc
         param = next(enc.parameters())
         hidden = inputs["encoder_outputs"].last_hidden_state.to(param.device)
         hidden = encode_top(enc, hidden, self.cached_top_from)
@@ -178,6 +214,8 @@ class WhisperTrainer(Seq2SeqTrainer):
         return self.accelerator.prepare(loader)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if not return_outputs and "labels" in inputs and _plain_model(model):
+            return self._loss(model, inputs)
         inputs = dict(self._expand_cached(inputs))
         kv = inputs.pop("cross_kv", None)
         if self.fast_cross is not None:
@@ -185,10 +223,8 @@ class WhisperTrainer(Seq2SeqTrainer):
                 self.fast_cross.set_batch(inputs["encoder_outputs"].last_hidden_state, kv)
             else:
                 self.fast_cross.clear()
-        if return_outputs or "labels" not in inputs or not _plain_model(model):
-            return super().compute_loss(model, inputs, return_outputs=return_outputs,
-                                        num_items_in_batch=num_items_in_batch)
-        return label_positions_loss(model, inputs, self.args)
+        return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                    num_items_in_batch=num_items_in_batch)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **gen_kwargs):
         import torch
@@ -242,13 +278,22 @@ def label_positions_loss(model, inputs, args=None, tokens: int | None = None):
     With `tokens` the summed cross-entropy is divided by it instead (a piece of a batch of `tokens` label tokens).
 
     Same value as `WhisperForConditionalGeneration(..., labels=labels).loss`, computed by calling
-    the inner encoder-decoder and the output projection ourselves. Under CUDA mixed precision the
-    Trainer's autocast wraps the outer model's forward, which this bypasses, so it is applied here.
+    the inner encoder-decoder and the output projection ourselves.
     """
+    import torch.nn.functional as F
+
+    logits, targets = label_positions_logits(model, inputs, args)
+    if tokens is not None:
+        return F.cross_entropy(logits.float(), targets, reduction="sum") / max(1, int(tokens))
+    return F.cross_entropy(logits.float(), targets)
+
+
+def label_positions_logits(model, inputs, args=None):
+    """(logits, labels) at the label positions (labels != -100) only. Under CUDA mixed precision the Trainer's
+    autocast wraps the outer model's forward, which this bypasses, so it is applied here."""
     import contextlib
 
     import torch
-    import torch.nn.functional as F
     from transformers.models.whisper.modeling_whisper import shift_tokens_right
 
     base = base_of(model)
@@ -265,6 +310,4 @@ def label_positions_loss(model, inputs, args=None, tokens: int | None = None):
                              decoder_input_ids=decoder_input_ids, use_cache=False)
         keep = labels != -100
         logits = base.proj_out(outputs.last_hidden_state[keep])
-    if tokens is not None:
-        return F.cross_entropy(logits.float(), labels[keep], reduction="sum") / max(1, int(tokens))
-    return F.cross_entropy(logits.float(), labels[keep])
+    return logits, labels[keep]

@@ -425,7 +425,20 @@ class TrainerSetup:
             frame_budget=frame_budget(self.profile.training))
         # Our events replace the Trainer's own printing (raw dicts on stdout would garble a progress bar).
         trainer.remove_callback(PrinterCallback)
+        self._distillation(trainer, model)
         return trainer
+
+    def _distillation(self, trainer, model) -> None:
+        """training.distill_weight: the KL term to the base model (distill.py), said in the log."""
+        tr = self.profile.training
+        if tr.distill_weight <= 0:
+            return
+        from whisper_tui.training.distill import BaseTeacher
+
+        teacher = BaseTeacher(model)
+        trainer.set_distillation(teacher, tr.distill_weight, tr.distill_temperature)
+        self.log(f"KL term to the base model: weight {tr.distill_weight:g}, temperature {tr.distill_temperature:g} "
+                 f"(training.distill_weight); the base model is {teacher.description()}")
 
     def _generation_length(self, base, eval_ds) -> int:
         """Evaluation generates up to the longest reference (test and keep set) plus a margin, so no reference
