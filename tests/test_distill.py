@@ -52,7 +52,6 @@ def _bare_trainer(teacher, weight, temperature=2.0):
 
     trainer = object.__new__(WhisperTrainer)
     trainer.cached_top_from, trainer.fast_cross, trainer.args = None, None, None
-    trainer.teacher = None
     trainer.set_distillation(teacher, weight, temperature)
     return trainer
 

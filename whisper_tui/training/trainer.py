@@ -85,29 +85,21 @@ class WhisperTrainer(Seq2SeqTrainer):
         while pieces:
             piece = pieces.pop(0)
             with self.compute_loss_context_manager():
-                loss = self._piece_loss(model, piece, tokens) * scale
+                loss = self._loss(model, piece, tokens) * scale  # the pieces add up to the batch's mean
             self.accelerator.backward(loss)
             total += loss.detach()
             self.pieces_run += 1
             del piece, loss
         return total
 
-    def _piece_loss(self, model, piece, tokens: int):
-        """A piece's summed token loss over the whole batch's `tokens`: the pieces add up to the batch's mean."""
-        return self._loss(model, piece, tokens)
-
     def _loss(self, model, inputs, tokens: int | None = None):
         """The label positions' cross-entropy (`label_positions_loss`), plus the KL term to the base model when
-        distilling; `inputs` as the collator made them (cached layer outputs not yet run through the top)."""
+        distilling; `inputs` as the collator made them (cached layer outputs not yet run through the top). With
+        `tokens` (a piece of a batch of that many label tokens) the sum is divided by it, else by its own."""
         inputs = dict(inputs)
         kv = inputs.pop("cross_kv", None)
         teacher_logits = self._teacher_logits(model, inputs)
-        expanded = self._expand_cached(inputs)
-        if self.fast_cross is not None:
-            if kv is not None:
-                self.fast_cross.set_batch(expanded["encoder_outputs"].last_hidden_state, kv)
-            else:
-                self.fast_cross.clear()
+        expanded = self._student_inputs(inputs, kv)
         if teacher_logits is None:
             return label_positions_loss(model, expanded, self.args, tokens=tokens)
         import torch.nn.functional as F
@@ -118,6 +110,17 @@ class WhisperTrainer(Seq2SeqTrainer):
         loss = F.cross_entropy(logits.float(), targets, reduction="sum") \
             + self.distill_weight * kl_to_base(logits, teacher_logits, self.distill_temperature)
         return loss / max(1, int(tokens if tokens is not None else targets.numel()))
+
+    def _student_inputs(self, inputs, kv):
+        """`inputs` with the cached layer's top run (with grad) and the cross-attention set to this batch's cached
+        keys/values `kv` (or to the stock code when it has none)."""
+        expanded = self._expand_cached(inputs)
+        if self.fast_cross is not None:
+            if kv is not None:
+                self.fast_cross.set_batch(expanded["encoder_outputs"].last_hidden_state, kv)
+            else:
+                self.fast_cross.clear()
+        return expanded
 
     def _teacher_logits(self, model, inputs):
         """The base model's logits at the label positions of `inputs` (None when not distilling). Runs the stock
@@ -216,14 +219,9 @@ class WhisperTrainer(Seq2SeqTrainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if not return_outputs and "labels" in inputs and _plain_model(model):
             return self._loss(model, inputs)
-        inputs = dict(self._expand_cached(inputs))
+        inputs = dict(inputs)
         kv = inputs.pop("cross_kv", None)
-        if self.fast_cross is not None:
-            if kv is not None:
-                self.fast_cross.set_batch(inputs["encoder_outputs"].last_hidden_state, kv)
-            else:
-                self.fast_cross.clear()
-        return super().compute_loss(model, inputs, return_outputs=return_outputs,
+        return super().compute_loss(model, self._student_inputs(inputs, kv), return_outputs=return_outputs,
                                     num_items_in_batch=num_items_in_batch)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **gen_kwargs):
