@@ -238,7 +238,7 @@ def _default_report_path(model_name: str) -> Path:
 # -- transcribe ------------------------------------------------------------------------------
 def cmd_transcribe(args) -> int:
     quiet_libraries()
-    if getattr(args, "format", None) or getattr(args, "output_dir", None):
+    if getattr(args, "format", None) or getattr(args, "output_dir", None) or getattr(args, "word_timestamps", False):
         from whisper_tui.cli.timed_command import run_timed
 
         return run_timed(args)

@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="timed segments (Whisper's timestamp decoding) in this format: one file to stdout")
     tr.add_argument("--output-dir", default=None, metavar="DIR",
                     help="write one NAME.EXT per input here (atomically) instead of stdout")
+    tr.add_argument("--word-timestamps", action="store_true",
+                    help="also time each word (cross-attention alignment, as OpenAI's --word_timestamps): "
+                         "segments[].words in --format json, which it implies when no --format is given")
     tr.add_argument("--prompt", default=None, metavar="TEXT",
                     help="previous text before each window (like OpenAI's initial_prompt): names, spellings, style; "
                          "default: --profile's model.prompt, else the model's run folder's; \"\" = none")

@@ -1,4 +1,5 @@
-"""`transcribe --format txt|srt|vtt|json|tsv [--output-dir DIR] [--prompt TEXT]`: timed segments out.
+"""`transcribe --format txt|srt|vtt|json|tsv [--output-dir DIR] [--prompt TEXT] [--word-timestamps]`: timed
+segments out (with --word-timestamps, each segment's words timed too: inference/word_times.py).
 
 One input goes to stdout; with --output-dir every input becomes DIR/NAME.EXT, written atomically.
 Segments come from Whisper's sequential timestamp decoding (inference/timed.py) on either backend:
@@ -24,7 +25,10 @@ def run_timed(args) -> int:
     from whisper_tui.inference.timed import transcribe_segments
     from whisper_tui.inference.transcribe import Transcriber, list_audio_files
 
-    fmt = args.format or "txt"
+    words = bool(getattr(args, "word_timestamps", False))
+    fmt = args.format or ("json" if words else "txt")
+    if words and fmt != "json":
+        say(f"note: word times are written in --format json only; {fmt} keeps whole-segment cues", err=True)
     files = list_audio_files(Path(args.path).expanduser())
     out_dir = Path(args.output_dir).expanduser() if args.output_dir else None
     if len(files) > 1 and out_dir is None:
@@ -40,7 +44,7 @@ def run_timed(args) -> int:
     for i, path in enumerate(files, 1):
         try:
             segments = transcribe_segments(transcriber, load_audio(path), language=transcriber.language,
-                                           prompt_text=prompt)
+                                           prompt_text=prompt, words=words)
         except WhisperTuiError as exc:
             say(f"{path.name}: ERROR: {exc}", err=True)
             failures += 1

@@ -77,5 +77,18 @@ def loud_span(db: np.ndarray, t0: float, t1: float, level: float) -> tuple[float
     return (f0 + loud[0]) / FRAMES_PER_SECOND, (f0 + loud[-1] + 1) / FRAMES_PER_SECOND
 
 
+def loud_runs(db: np.ndarray, t0: float, t1: float, level: float,
+              min_pause_s: float = 0.15) -> list[tuple[float, float]]:
+    """(start s, end s) of each loud run between t0 and t1, split where a pause (frames at or below `level`)
+    of at least `min_pause_s` lies between them: shorter dips are inside words or between words run together."""
+    f0, f1 = max(0, int(t0 * FRAMES_PER_SECOND)), min(len(db), int(math.ceil(t1 * FRAMES_PER_SECOND)))
+    loud = np.flatnonzero(db[f0:f1] > level)
+    if not len(loud):
+        return []
+    gap = max(1, int(round(min_pause_s * FRAMES_PER_SECOND)))
+    runs = np.split(loud, np.flatnonzero(np.diff(loud) > gap) + 1)
+    return [((f0 + r[0]) / FRAMES_PER_SECOND, (f0 + r[-1] + 1) / FRAMES_PER_SECOND) for r in runs]
+
+
 def voiced_seconds(db: np.ndarray, level: float) -> float:
     return float((db > level).sum()) / FRAMES_PER_SECOND

@@ -21,6 +21,7 @@ class Segment:
     start: float  # seconds from the start of the recording
     end: float
     text: str
+    words: tuple = ()  # word_times.Word per word when word timestamps were asked for (transcribe --word-timestamps)
 
 
 def clock(seconds: float, decimal: str = ",", hours: bool = True) -> str:
@@ -38,9 +39,17 @@ def _clean(text: str) -> str:
     return " ".join(text.replace("-->", "->").split())
 
 
+def _json_segment(i: int, s: Segment) -> dict:
+    out = {"id": i, "start": round(s.start, 3), "end": round(s.end, 3), "text": s.text}
+    if s.words:  # OpenAI's JSON with word_timestamps: start, end, word, probability
+        out["words"] = [{"start": w.start, "end": w.end, "word": w.text, "probability": w.probability}
+                        for w in s.words]
+    return out
+
+
 def render(segments: list[Segment], fmt: str) -> str:
     """One file's text in `fmt` (one of FORMATS)."""
-    segments = [Segment(s.start, s.end, _clean(s.text)) for s in segments if _clean(s.text)]
+    segments = [Segment(s.start, s.end, _clean(s.text), s.words) for s in segments if _clean(s.text)]
     if fmt == "txt":
         return "".join(f"{s.text}\n" for s in segments)
     if fmt == "srt":
@@ -54,8 +63,8 @@ def render(segments: list[Segment], fmt: str) -> str:
             f"{round(s.start * 1000)}\t{round(s.end * 1000)}\t{s.text}\n" for s in segments)
     if fmt == "json":
         return json.dumps({"text": " ".join(s.text for s in segments),
-                           "segments": [{"id": i, "start": round(s.start, 3), "end": round(s.end, 3), "text": s.text}
-                                        for i, s in enumerate(segments)]}, ensure_ascii=False, indent=2) + "\n"
+                           "segments": [_json_segment(i, s) for i, s in enumerate(segments)]},
+                          ensure_ascii=False, indent=2) + "\n"
     raise ValueError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
 
 
@@ -79,7 +88,12 @@ def _seconds(h, m, s, ms) -> float:
 def parse(text: str, fmt: str) -> list[Segment]:
     """Segments back from `render`'s srt, vtt, tsv or json (txt has no times)."""
     if fmt == "json":
-        return [Segment(float(s["start"]), float(s["end"]), s["text"]) for s in json.loads(text)["segments"]]
+        from whisper_tui.inference.word_times import Word
+
+        return [Segment(float(s["start"]), float(s["end"]), s["text"],
+                        tuple(Word(float(w["start"]), float(w["end"]), w["word"], float(w["probability"]))
+                              for w in s.get("words", ())))
+                for s in json.loads(text)["segments"]]
     if fmt == "tsv":
         rows = [line.split("\t", 2) for line in text.splitlines()[1:] if line]
         return [Segment(int(a) / 1000, int(b) / 1000, t) for a, b, t in rows]

@@ -19,6 +19,8 @@ timestamps with the same `WhisperTokens`, so the two give the same segments from
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from whisper_tui.inference import energy
@@ -88,17 +90,21 @@ def snap_starts(segments: list[Segment], wave: np.ndarray) -> list[Segment]:
     for s in segments:
         span = energy.loud_span(db, s.start, s.end, level)
         start = s.start if span is None else round(float(min(max(s.start, span[0]), s.end)), 3)
-        out.append(Segment(start, s.end, s.text))
+        out.append(dataclasses.replace(s, start=start))
     return out
 
 
 def transcribe_segments(model, wave: np.ndarray, language: str = "en", prompt_text: str | None = None,
-                        snap: bool = True) -> list[Segment]:
+                        snap: bool = True, words: bool = False) -> list[Segment]:
     """Segments of a 16 kHz mono `wave` with times from its start (seconds); with `snap`, each start at the
-    first sound of its segment (`snap_starts`).
+    first sound of its segment (`snap_starts`); with `words`, each segment's `words` timed by cross-attention
+    alignment of its window (word_times.py), kept inside the segment.
 
     `model` is a Transcriber (torch or ct2), a CT2Whisper, or a window decoder (`timed_decoder`)."""
+    from whisper_tui.inference import word_times
+
     decoder = timed_decoder(model)
+    aligner = word_times.aligner_for(decoder) if words else None
     wave = np.asarray(wave, dtype=np.float32).reshape(-1)
     size = decoder.window * SAMPLE_RATE
     prompt = decoder.tokens.prompt(language or "en", timestamps=True, previous_text=prompt_text)
@@ -110,6 +116,13 @@ def transcribe_segments(model, wave: np.ndarray, language: str = "en", prompt_te
         chunk_s = len(chunk) / SAMPLE_RATE
         segments, advance = window_segments(decoder.tokens, ids, chunk_s)
         offset = seek / SAMPLE_RATE
-        out += [Segment(round(offset + s.start, 3), round(offset + min(s.end, chunk_s), 3), s.text) for s in segments]
+        timed = word_times.window_words(aligner, chunk, [s.text for s in segments]) if aligner else [()] * len(segments)
+        out += [Segment(round(offset + s.start, 3), round(offset + min(s.end, chunk_s), 3), s.text,
+                        word_times.offset_words(w, offset)) for s, w in zip(segments, timed)]
         seek += max(int(round(advance * SAMPLE_RATE)), SAMPLE_RATE)  # always on by at least 1 s
-    return snap_starts(out, wave) if snap else out
+    out = snap_starts(out, wave) if snap else out
+    if not words:
+        return out
+    db = energy.frame_db(wave)
+    level = None if energy.is_silent(db) else energy.pause_level(db)
+    return [word_times.fit_words(s, db if level is not None else None, level) for s in out]
