@@ -183,15 +183,20 @@ def test_activations_follow_the_frame_budget_not_the_window():
     assert key == "training piece (2 x 30 s)" and at_30.parts[key] < at_10.parts["training piece (8 x 10 s)"]
 
 
-def test_a_memory_mapped_cross_attention_cache_counts_while_it_is_built():
+def test_the_cross_attention_cache_build_does_not_grow_with_the_data_set():
+    """cross_kv.py writes its rows batch by batch to a file (page cache, not RSS): the build phase holds one
+    evaluation batch of rows and the encoder output it came from, for 48 clips as for 1,000."""
     from whisper_tui.training.estimate import cross_kv_bytes
 
-    seed = dict(strategy="lora", freeze_encoder=True, encoder_cache=True, batch_size=4, windows_s=(30,))
-    without = estimate_training(**seed)
-    built = estimate_training(**seed, cross_kv_rows=1000)
-    assert cross_kv_bytes(TINY, 48) == 48 * 4 * 2 * 1500 * 384 * 2  # 442 MB for 48 clips (issue 23)
-    assert built.parts["cross-attn K/V build (1000 clips)"] == cross_kv_bytes(TINY, 1000)
-    assert built.total_bytes > without.total_bytes + 8 * 2**30
+    seed = dict(strategy="lora", freeze_encoder=True, encoder_cache=True, batch_size=4, windows_s=(30,),
+                eval_batch_size=16)
+    small, large = (estimate_training(**seed, cross_kv_rows=n) for n in (48, 1000))
+    assert cross_kv_bytes(TINY, 48) == 48 * 4 * 2 * 1500 * 384 * 2  # 442 MB for 48 clips on disk (issue 23)
+    phase = "cross-attn K/V build (16 clips at a time)"
+    assert small.parts.get(phase, 0) == large.parts.get(phase, 0) and small.total_bytes == large.total_bytes
+    assert large.phases[phase] == cross_kv_bytes(TINY, 16) + 2 * 16 * 1500 * 384 * 4
+    assert estimate_training(**seed, cross_kv_rows=3).phases["cross-attn K/V build (3 clips at a time)"] \
+        < large.phases[phase]
 
 
 def test_the_gpu_estimate_says_it_is_not_verified_on_hardware():

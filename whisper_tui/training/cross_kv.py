@@ -4,8 +4,9 @@ With the whole encoder frozen and cached, the decoder still projects all 1500 en
 (30 s, mostly padding for short clips) through every cross-attention `k_proj` and `v_proj` at every
 step: 8 x 1500 x 384 x 384 multiply-adds per clip for tiny, more than the rest of the decoder
 together. Those projections are frozen under LoRA, so their output is the same every epoch: we
-compute it once per training clip (fp16, a temporary memory-mapped file) and the cross-attention
-runs from it. LoRA adapters on `k_proj`/`v_proj` still train: their low-rank delta is applied on
+compute it once per training clip (fp16, a temporary .npy file written batch by batch and read back row by
+row with pread, so its 9 MB a clip at 30 s sit in the page cache, never in the process's RSS, however many
+clips there are) and the cross-attention runs from it. LoRA adapters on `k_proj`/`v_proj` still train: their low-rank delta is applied on
 the attention side, `P @ (V + s * drop(h) A^T B^T) = P @ V + s * ((P @ drop(h) A^T) @ B^T)`, which is
 exact and never materialises a 1500-frame tensor per head.
 
@@ -115,25 +116,27 @@ class CrossKVCache:
         layers, heads, frames, head_dim = _kv_shape(model)
         started = time.perf_counter()
         try:
-            out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16,
-                                            shape=(n_clips, layers, 2, heads, frames, head_dim))
             attns = _decoder_cross_attentions(model)
             param = next(p for p in decoder_of(model).parameters())
-            with torch.inference_mode():
+            shape = (n_clips, layers, 2, heads, frames, head_dim)
+            with open(path, "wb") as f, torch.inference_mode():
+                np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)),
+                                                         "fortran_order": False, "shape": shape})
                 for start in range(0, n_clips, batch_size):
                     rows = range(start, min(start + batch_size, n_clips))
                     hidden = torch.from_numpy(np.stack([np.asarray(hidden_of(i)) for i in rows]))
                     hidden = hidden.to(param.device, torch.float32)
                     b = hidden.shape[0]
+                    block = np.empty((b, *shape[1:]), np.float16)
                     for layer, attn in enumerate(attns):
                         for slot, name in enumerate(("k_proj", "v_proj")):
                             base, _lora = _lora_parts(getattr(attn, name))
                             proj = base(hidden).view(b, frames, heads, head_dim).transpose(1, 2)
-                            out[start:start + b, layer, slot] = proj.float().cpu().numpy().astype(np.float16)
+                            block[:, layer, slot] = proj.float().cpu().numpy()
+                    f.write(block.data)  # plain writes: the rows go to the page cache, not this process's RSS
+                    del block, hidden
                     if on_progress:
                         on_progress(start + b, n_clips)
-            out.flush()
-            del out
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise

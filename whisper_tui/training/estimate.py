@@ -17,8 +17,8 @@ measures (RESULTS section 14). It is what is always there plus the largest of th
   not a whole batch at 30 s. What each layer keeps for its backward pass is counted tensor by tensor below
   (`_ENC_*` units); SDPA attention (flash kernel on CPU) keeps no positions x positions matrix;
 - an evaluation batch (generation without gradients) at the longest window;
-- building the cross-attention K/V cache (cross_kv.py), written through a memory map: its pages are in the
-  RSS until the build ends.
+- building the cross-attention K/V cache (cross_kv.py): one evaluation batch of rows at a time, written to
+  its file with plain writes (page cache, not RSS), so it does not grow with the data set.
 
 The encoder caches are read with pread (encoder_cache.py) and live in the page cache, not in the RSS, so they
 are not counted. On CUDA the same arithmetic gives GPU memory, with 16-bit activations under mixed precision
@@ -409,8 +409,9 @@ def estimate_training(
                   _evaluation_bytes(shape, batch_size=eval_batch_size, act_bytes=act_bytes,
                                     encoder_runs=not (cache_active and k >= n))}
     if cross_kv_rows > 0:
-        phases[f"cross-attn K/V build ({cross_kv_rows} clips)"] = \
-            cross_kv_bytes(shape, cross_kv_rows)
+        at_once = min(int(cross_kv_rows), int(eval_batch_size))
+        hidden = at_once * shape.max_source_positions * shape.d_model * 4  # the batch's encoder output, fp32
+        phases[f"cross-attn K/V build ({at_once} clips at a time)"] = cross_kv_bytes(shape, at_once) + 2 * hidden
     peak = max(phases, key=phases.get)
     parts = {"CUDA context": CUDA_CONTEXT_BYTES} if cuda else {
         "torch + transformers": PROCESS_BASELINE_BYTES, "run working set": RUNTIME_WORKING_SET_BYTES}
