@@ -3,6 +3,7 @@
     python -m benchmarks.bench_merge_strength                  # 3 runs of 300 s, ~25 min
     python -m benchmarks.bench_merge_strength --smoke --model DIR --budget 20 --runs 1
     python -m benchmarks.bench_merge_strength --candidate "" --candidate data.replay_share=0.25  # side by side
+    python -m benchmarks.bench_merge_strength --strengths 1,0.75,e1/d0.5,0  # eX/dY: encoder X, decoder Y
 
 The measurement that chose `finetuning.merge_strength` (merge_strength.py). Each run trains the
 default profile (cpu-quick) at full strength as a user would: one folder (the sample set's training
@@ -105,7 +106,8 @@ def variant_run(args) -> dict:
         for strength in args.strength_list:
             if strength == 0:
                 continue
-            delta.set(strength)
+            encoder, decoder = split_strength(strength)
+            delta.set(encoder, decoder=decoder)
             rows[str(strength)] = score((model, processor), sets)
     evals = [r for r in records if r.get("type") == "eval" and not r.get("base")]
     return {"seed": args.seed, "train_s": train_s, "peak_rss_mb": rss, "strengths": rows,
@@ -119,6 +121,25 @@ def variant_base(args) -> dict:
 
     quiet_libraries()
     return score(args.model, eval_sets(args.smoke))
+
+
+def parse_strength(text: str):
+    """"0.75" -> 0.75; "e1/d0.5" -> "e1/d0.5" (the encoder's adapters at 1, the decoder's at 0.5)."""
+    text = text.strip()
+    if "/" not in text:
+        return float(text)
+    split_strength(text)  # checks the form
+    return text
+
+
+def split_strength(strength) -> tuple[float, float]:
+    """(encoder strength, decoder strength) of a parsed strength."""
+    if isinstance(strength, float):
+        return strength, strength
+    parts = dict((p[0], float(p[1:])) for p in strength.split("/"))
+    if set(parts) != {"e", "d"}:
+        raise ValueError(f"a per-part strength is eX/dY (encoder X, decoder Y), not {strength!r}")
+    return parts["e"], parts["d"]
 
 
 def _median_range(values: list[float]) -> str:
@@ -143,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=SEED, help=argparse.SUPPRESS)
     p.add_argument("--json-out", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    args.strength_list = [float(s) for s in args.strengths.split(",") if s.strip()]
+    args.strength_list = [parse_strength(s) for s in args.strengths.split(",") if s.strip()]
     from whisper_tui.config.profile import load_profile
 
     args.schema_has_merge = hasattr(load_profile("cpu-quick").finetuning, "choose_merge_strength")
@@ -180,13 +201,14 @@ def _label(candidate: str) -> str:
     return f"cpu-quick + {candidate}" if candidate else "cpu-quick"
 
 
-def report(base: dict, runs: list[dict], strengths: list[float]) -> str:
+def report(base: dict, runs: list[dict], strengths: list) -> str:
     from whisper_tui.training.merge_strength import StrengthScore, choose
 
     sets = [k for k in ("test", "test_known", "test_new", "real", "keep", "val") if k in base]
     rows = []
     for strength in strengths:
-        row = {"strength": f"{strength:g}" + (" (tiny.en)" if strength == 0 else "")}
+        label = f"{strength:g}" if isinstance(strength, float) else strength
+        row = {"strength": label + (" (tiny.en)" if strength == 0 else "")}
         for key in sets:
             values = [base[key]] if strength == 0 else [r["strengths"][str(strength)][key] for r in runs]
             row[key] = _median_range(values)
@@ -194,7 +216,7 @@ def report(base: dict, runs: list[dict], strengths: list[float]) -> str:
     table = format_table(rows, [("strength", "strength", "")] + [(k, k, "") for k in sets])
     lines = [table, "", "what the engine's rule picks (val + keep, tolerance 1 point):"]
     for r in runs:
-        measured = [StrengthScore(float(s), v["val"], v["keep"]) for s, v in r["strengths"].items()]
+        measured = [StrengthScore(float(s), v["val"], v["keep"]) for s, v in r["strengths"].items() if "/" not in s]
         choice = choose(measured, base["keep"], 1.0)
         picked = r["strengths"][str(choice.strength)]
         lines.append(f"  seed {r['seed']}: {choice.strength:g} -> test {picked['test']:.3f}"

@@ -70,6 +70,34 @@ def test_lora_delta_scales_the_change_exactly_and_strength_zero_is_the_base_mode
     assert not LoraDelta(torch.nn.Linear(2, 2))  # a full fine-tune has no LoRA change to scale
 
 
+def test_a_per_part_strength_scales_the_encoders_and_the_decoders_adapters_apart(tiny_whisper_dir):
+    """bench_merge_strength's eX/dY strengths: the encoder's lora_B at X, the decoder's at Y."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import WhisperForConditionalGeneration
+
+    from benchmarks.bench_merge_strength import parse_strength, split_strength
+
+    model = get_peft_model(WhisperForConditionalGeneration.from_pretrained(tiny_whisper_dir),
+                           LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj", "fc1"], lora_dropout=0.0))
+    for name, p in model.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(p)
+    delta = LoraDelta(model)
+    delta.set(1.0, decoder=0.25)
+    parts = {".encoder.": 1.0, ".decoder.": 0.25}
+    checked = 0
+    for param, trained, _in_decoder in delta._weights:
+        name = next(n for n, p in model.named_parameters() if p is param)
+        factor = next(f for part, f in parts.items() if part in name)
+        assert torch.allclose(param, factor * trained), name
+        checked += 1
+    assert checked >= 4 and (delta.strength, delta.decoder_strength) == (1.0, 0.25)
+    assert parse_strength("0.75") == 0.75 and split_strength(parse_strength("e1/d0.5")) == (1.0, 0.5)
+    with pytest.raises(ValueError):
+        parse_strength("e1/x0.5")
+
+
 # -- a run ------------------------------------------------------------------------------------------
 @pytest.fixture
 def tiny_assets(tmp_path, tiny_whisper_dir):

@@ -95,25 +95,29 @@ def summary(scores, base_keep_wer: float | None) -> str:
 
 
 class LoraDelta:
-    """Scales a PEFT model's LoRA change in place: `set(s)` makes every lora_B `s` times its trained value."""
+    """Scales a PEFT model's LoRA change in place: `set(s)` makes every lora_B `s` times its trained value;
+    `set(s, decoder=d)` scales the encoder's adapters by s and the decoder's by d (a per-part WiSE-FT: the
+    decoder holds the language-model side that leaks domain words into ordinary speech)."""
 
     def __init__(self, model):
         self._weights = []
         for name, param in model.named_parameters():
             if ".lora_B." in name or name.endswith("lora_B.weight"):
-                self._weights.append((param, param.detach().clone()))
+                self._weights.append((param, param.detach().clone(), ".decoder." in f".{name}"))
         self.strength = 1.0
+        self.decoder_strength = 1.0
 
     def __bool__(self) -> bool:
         return bool(self._weights)
 
-    def set(self, strength: float) -> None:
+    def set(self, strength: float, decoder: float | None = None) -> None:
         import torch
 
+        decoder = strength if decoder is None else decoder
         with torch.no_grad():
-            for param, trained in self._weights:
-                param.copy_(trained * strength)
-        self.strength = float(strength)
+            for param, trained, in_decoder in self._weights:
+                param.copy_(trained * (decoder if in_decoder else strength))
+        self.strength, self.decoder_strength = float(strength), float(decoder)
 
 
 class SavedStrength:
