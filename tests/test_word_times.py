@@ -170,3 +170,27 @@ def test_word_timestamps_on_the_command_line(capsys):
     assert main(["transcribe", str(JFK), "--word-timestamps", "--format", "srt"]) == 0
     captured = capsys.readouterr()
     assert "json only" in captured.err and parse(captured.out, "srt")
+
+
+def test_espeak_reports_where_each_word_starts():
+    """tts.synthesize_words: the same samples as synthesize, with every word and its start in order; the truth
+    bench_word_times measures word timestamps on continuous speech against."""
+    from whisper_tui.data.tts import synthesize, synthesize_words
+
+    text = "Nobody on call knew how Grafana depends on Kubernetes."
+    wave, words = synthesize_words(text, "en-us", 150, 50)
+    assert np.array_equal(wave, synthesize(text, "en-us", 150, 50))
+    assert [w for w, _ in words] == ["Nobody", "on", "call", "knew", "how", "Grafana", "depends", "on", "Kubernetes"]
+    starts = [t for _, t in words]
+    assert starts[0] == pytest.approx(0.2, abs=0.05) and all(a < b for a, b in zip(starts, starts[1:]))
+    assert starts[-1] < len(wave) / SAMPLE_RATE - 0.3
+
+
+def test_bench_word_times_matches_written_words_to_spoken_ones():
+    from benchmarks.bench_word_times import figures, start_errors
+
+    written = [Word(0.25, 0.5, " Nobody", 1.0), Word(0.7, 0.8, " un", 1.0), Word(0.95, 1.2, " call.", 1.0)]
+    errors = start_errors(written, [("Nobody", 0.2), ("on", 0.69), ("call", 0.9)])
+    assert errors == pytest.approx([0.05, 0.05])  # "un" was misheard: left out
+    got = figures(errors, 3)
+    assert got["matched"] == 2 and got["within_0.1"] == 1.0 and got["bias_s"] == pytest.approx(0.05)

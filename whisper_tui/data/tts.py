@@ -79,16 +79,37 @@ def _unload(lib: ctypes.CDLL) -> None:
         close(lib._handle)
 
 
-def _speak_with_library(text: str, voice: str, rate_wpm: int, pitch: int) -> tuple[np.ndarray, int]:
+class _Event(ctypes.Structure):
+    """espeak_EVENT of speak_lib.h."""
+
+    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint), ("text_position", ctypes.c_int),
+                ("length", ctypes.c_int), ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
+                ("user_data", ctypes.c_void_p), ("id", ctypes.c_char * 8)]
+
+
+_EVENT_LIST_TERMINATED = 0
+_EVENT_WORD = 1
+
+
+def _speak_with_library(text: str, voice: str, rate_wpm: int, pitch: int,
+                        words: list | None = None) -> tuple[np.ndarray, int]:
+    """With `words`, each spoken word's (text position from 1, length in characters, start in ms) is appended."""
     import espeakng_loader
 
     lib = ctypes.CDLL(_private_library_path())
     chunks: list[np.ndarray] = []
 
     @_CALLBACK
-    def collect(wav, n, _events):
+    def collect(wav, n, events):
         if n > 0 and wav:
             chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+        if words is not None and events:
+            event = ctypes.cast(events, ctypes.POINTER(_Event))
+            k = 0
+            while event[k].type != _EVENT_LIST_TERMINATED:
+                if event[k].type == _EVENT_WORD:
+                    words.append((event[k].text_position, event[k].length, event[k].audio_position))
+                k += 1
         return 0  # 0 = keep going
 
     try:
@@ -193,6 +214,26 @@ def synthesize(text: str, voice: str = DEFAULT_VOICE, rate_wpm: int = 160, pitch
     samples, sr = _speak(text, voice, int(rate_wpm), int(pitch))
     wave = resample(samples.astype(np.float32) / 32768.0, sr, SAMPLE_RATE)
     return np.concatenate([np.zeros(int(round(lead_in_s * SAMPLE_RATE)), np.float32), wave])
+
+
+def synthesize_words(text: str, voice: str = DEFAULT_VOICE, rate_wpm: int = 160, pitch: int = 50, *,
+                     lead_in_s: float = LEAD_IN_S) -> tuple[np.ndarray, list[tuple[str, float]]]:
+    """As `synthesize`, with (word, start s) for every word as eSpeak placed it in the audio (its word
+    events): a truth for word timestamps on continuous speech. Needs the bundled library (the binary's
+    output has no events): AudioError otherwise."""
+    if not text or not text.strip():
+        raise ValueError("synthesize_words() needs some text")
+    found: list = []
+    with _lock:
+        try:
+            samples, sr = _speak_with_library(text, voice, int(rate_wpm), int(pitch), words=found)
+        except (OSError, ImportError, RuntimeError, AttributeError) as exc:
+            raise AudioError(f"eSpeak NG's library is needed for word times ({type(exc).__name__}: {exc})",
+                             "reinstall whisper-tui (it ships espeakng-loader)", where="espeak-ng") from exc
+    wave = resample(samples.astype(np.float32) / 32768.0, sr, SAMPLE_RATE)
+    wave = np.concatenate([np.zeros(int(round(lead_in_s * SAMPLE_RATE)), np.float32), wave])
+    words = [(text[pos - 1:pos - 1 + length], lead_in_s + ms / 1000.0) for pos, length, ms in found]
+    return wave, words
 
 
 @functools.lru_cache(maxsize=64)

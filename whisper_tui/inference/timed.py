@@ -95,10 +95,10 @@ def snap_starts(segments: list[Segment], wave: np.ndarray) -> list[Segment]:
 
 
 def transcribe_segments(model, wave: np.ndarray, language: str = "en", prompt_text: str | None = None,
-                        snap: bool = True, words: bool = False) -> list[Segment]:
+                        snap: bool = True, words: bool = False, fit_words: bool = True) -> list[Segment]:
     """Segments of a 16 kHz mono `wave` with times from its start (seconds); with `snap`, each start at the
     first sound of its segment (`snap_starts`); with `words`, each segment's `words` timed by cross-attention
-    alignment of its window (word_times.py), kept inside the segment.
+    alignment of its window (word_times.py), kept inside the segment and, with `fit_words`, fitted to their sound.
 
     `model` is a Transcriber (torch or ct2), a CT2Whisper, or a window decoder (`timed_decoder`)."""
     from whisper_tui.inference import word_times
@@ -124,5 +124,5 @@ def transcribe_segments(model, wave: np.ndarray, language: str = "en", prompt_te
     if not words:
         return out
     db = energy.frame_db(wave)
-    level = None if energy.is_silent(db) else energy.pause_level(db)
+    level = None if energy.is_silent(db) or not fit_words else energy.pause_level(db)
     return [word_times.fit_words(s, db if level is not None else None, level) for s in out]
