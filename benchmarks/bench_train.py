@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--reference-threads", type=int, default=1, metavar="N",
                    help="also run the reference with torch limited to N threads, to show how much of the gap "
                         "is the thread setting (0 = skip; default 1)")
+    p.add_argument("--seed", type=int, default=SAME["seed"],
+                   help="training seed of both sides (initialisation, shuffling, dropout); the split stays at seed "
+                        f"{SAME['seed']} (default {SAME['seed']})")
     p.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--variant", choices=["base", "reference", "engine"], help=argparse.SUPPRESS)
     p.add_argument("--json-out", default=None, help=argparse.SUPPRESS)
@@ -114,7 +117,7 @@ def variant_reference(args) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     train, test = _split(args.data)
-    torch.manual_seed(SAME["seed"])
+    torch.manual_seed(args.seed)
     model, processor = build_model(_model_dir(args.model), r=SAME["lora_r"], alpha=SAME["lora_alpha"],
                                    dropout=SAME["lora_dropout"])
     clock = EpochClock()
@@ -127,7 +130,7 @@ def variant_reference(args) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="wtb-ref-") as out:
         trainer = make_trainer(model, processor, train_ds, out, epochs=args.epochs, lr=SAME["lr"], batch=args.batch,
-                               warmup=SAME["warmup"], scheduler=SAME["scheduler"], seed=SAME["seed"],
+                               warmup=SAME["warmup"], scheduler=SAME["scheduler"], seed=args.seed,
                                callbacks=[Marks()])
         trainer.train()
     job_s = time.perf_counter() - started
@@ -160,7 +163,7 @@ def variant_engine(args) -> dict:
         "finetuning.lora.target_modules": ["q_proj", "v_proj"],
         "training.num_train_epochs": args.epochs, "training.learning_rate": SAME["lr"],
         "training.per_device_train_batch_size": args.batch, "training.warmup_steps": SAME["warmup"],
-        "training.lr_scheduler_type": SAME["scheduler"], "training.weight_decay": 0.0, "training.seed": SAME["seed"],
+        "training.lr_scheduler_type": SAME["scheduler"], "training.weight_decay": 0.0, "training.seed": args.seed,
         "training.eval_strategy": "no", "training.precision": "fp32", "training.logging_steps": 10,
         # cpu-quick's extras that the seed recipe does not have: a 5-minute budget (it stopped this run after
         # one step), the keep set (49 more clips cached and evaluated) and saving at merge strength 0.75
@@ -223,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
 
     source = args.data or str(sample_data_dir())
     data, subset = _subset_dir(source, 0 if args.smoke else args.clips)
-    common = ["--model", args.model, "--data", data, "--epochs", str(args.epochs), "--batch", str(args.batch)]
+    common = ["--model", args.model, "--data", data, "--epochs", str(args.epochs), "--batch", str(args.batch),
+              "--seed", str(args.seed)]
     info = machine_info()
     started = time.time()
     print(f"bench_train: {args.model} on {data}, {args.epochs} epochs, batch {args.batch}", file=sys.stderr)
@@ -266,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"WER after: reference {summary['reference_wer']:.3f}, engine {summary['engine_wer']:.3f} "
           f"(base {base['wer']:.3f})")
     data_out = {"benchmark": "bench_train", "machine": info, "settings": {**SAME, "epochs": args.epochs,
-                "batch": args.batch, "model": args.model, "data": source}, "base": base, "runs": runs,
+                "train_seed": args.seed, "batch": args.batch, "model": args.model, "data": source}, "base": base, "runs": runs,
                 "summary": summary, "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
                 "duration_s": time.time() - started, "load_avg_at_end": list(os.getloadavg())}
     if subset is not None:
