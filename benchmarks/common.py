@@ -271,28 +271,9 @@ class EpochClock:
 
 def build_tiny_whisper(out_dir: Path, seed: int = 0, **config_overrides) -> Path:
     """A random Whisper (d_model 64, 2 encoder layers, 1 decoder layer unless overridden) with the real tiny.en
-    processor: trains in seconds, so benchmarks can measure the engine's mechanics at scale (tests/conftest.py
-    builds its own, smaller one the same way)."""
-    import torch
-    from transformers import WhisperConfig, WhisperForConditionalGeneration
+    processor: trains in seconds, so benchmarks can measure the engine's mechanics at scale (the tests' one is
+    smaller; both come from models/random_whisper.py)."""
+    from whisper_tui.models.random_whisper import build_random_whisper
 
-    from whisper_tui.models import convert
-
-    source = convert.embedded_source_dir()
-    processor = convert.build_processor(source, n_mels=80, vocab_size=51864)
-    tokenizer = processor.tokenizer
-    eot = tokenizer.convert_tokens_to_ids("<|endoftext|>")
-    settings = dict(vocab_size=len(tokenizer), num_mel_bins=80, d_model=64, encoder_layers=2, decoder_layers=1,
-                    encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=128, decoder_ffn_dim=128,
-                    max_source_positions=1500, max_target_positions=448)
-    settings.update(config_overrides)
-    config = WhisperConfig(**settings, pad_token_id=eot, bos_token_id=eot, eos_token_id=eot,
-                           decoder_start_token_id=tokenizer.convert_tokens_to_ids("<|startoftranscript|>"))
-    torch.manual_seed(seed)
-    model = WhisperForConditionalGeneration(config).eval()
-    dims = {"vocab_size": config.vocab_size, "max_target_positions": config.max_target_positions}
-    model.generation_config = convert.generation_config(source, tokenizer, dims)
-    model.save_pretrained(out_dir)
-    processor.save_pretrained(out_dir)
-    return out_dir
+    return build_random_whisper(out_dir, seed, **config_overrides)
 

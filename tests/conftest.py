@@ -82,29 +82,12 @@ def own_cache(tmp_path, monkeypatch, session_keep_set) -> Path:
 
 
 def build_tiny_whisper(out_dir: Path, seed: int = 0, **config_overrides) -> Path:
-    """Save a tiny random Whisper + the real tiny.en processor into `out_dir`; returns it."""
-    import torch
-    from transformers import WhisperConfig, WhisperForConditionalGeneration
+    """Save a tiny random Whisper (d_model 32, 1 encoder layer unless overridden) + the real tiny.en processor
+    into `out_dir`; returns it."""
+    from whisper_tui.models.random_whisper import build_random_whisper
 
-    from whisper_tui.models import convert
-
-    source = convert.embedded_source_dir()
-    processor = convert.build_processor(source, n_mels=80, vocab_size=51864)
-    tokenizer = processor.tokenizer
-    settings = dict(vocab_size=len(tokenizer), num_mel_bins=80, d_model=32, encoder_layers=1, decoder_layers=1,
-                    encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
-                    max_source_positions=1500, max_target_positions=448)
-    settings.update(config_overrides)
-    eot = tokenizer.convert_tokens_to_ids("<|endoftext|>")
-    config = WhisperConfig(**settings, pad_token_id=eot, bos_token_id=eot, eos_token_id=eot,
-                           decoder_start_token_id=tokenizer.convert_tokens_to_ids("<|startoftranscript|>"))
-    torch.manual_seed(seed)
-    model = WhisperForConditionalGeneration(config).eval()
-    dims = {"vocab_size": config.vocab_size, "max_target_positions": config.max_target_positions}
-    model.generation_config = convert.generation_config(source, tokenizer, dims)
-    model.save_pretrained(out_dir)
-    processor.save_pretrained(out_dir)
-    return out_dir
+    return build_random_whisper(out_dir, seed, **{"d_model": 32, "encoder_layers": 1, "ffn_dim": 64,
+                                                  **config_overrides})
 
 
 @pytest.fixture(scope="session")
