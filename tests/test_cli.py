@@ -93,7 +93,7 @@ def test_train_evaluate_transcribe_round_trip(assets, tmp_path, capsys):
 def test_profiles_and_locate(capsys, tmp_path):
     assert main(["profiles"]) == 0
     listing = capsys.readouterr().out
-    for name in ("cpu-quick", "lora-8gb", "qlora-4gb", "full"):
+    for name in ("cpu-quick", "cpu-gentle", "lora-8gb", "qlora-4gb", "full"):
         assert name in listing
     assert main(["profiles", "show", "cpu-quick"]) == 0
     assert "[finetuning.lora]" in capsys.readouterr().out

@@ -145,7 +145,7 @@ def test_profile_keys_and_defaults():
     from whisper_tui.errors import ProfileError
     from whisper_tui.config.profile import apply_overrides, load_profile
 
-    for name in ("cpu-quick", "full", "lora-8gb", "qlora-4gb"):
+    for name in ("cpu-quick", "cpu-gentle", "full", "lora-8gb", "qlora-4gb"):
         profile = load_profile(name)
         assert (profile.data.keep_set, profile.data.keep_dir, profile.training.keep_tolerance) == (True, "", 2.0)
         assert "keep_tolerance = 2.0" in profile.to_toml()

@@ -29,7 +29,7 @@ from whisper_tui.config.profile import (
     settings,
 )
 
-PRESETS = ["cpu-quick", "lora-8gb", "qlora-4gb", "full"]
+PRESETS = ["cpu-quick", "cpu-gentle", "lora-8gb", "qlora-4gb", "full"]
 
 
 @pytest.fixture
@@ -156,6 +156,17 @@ def test_preset_choices():
     assert full.finetuning.strategy == "full" and not full.finetuning.freeze_encoder
     assert full.finetuning.gradient_checkpointing and 1e-5 <= full.training.learning_rate <= 3e-5
 
+
+
+def test_cpu_gentle_is_cpu_quick_at_half_the_learning_rate():
+    """The preset RESULTS 12e measured: cpu-quick's recipe with only the learning rate and the merge strength
+    changed. Any other difference would make those figures say nothing about it."""
+    quick, gentle = load_profile("cpu-quick").to_dict(), load_profile("cpu-gentle").to_dict()
+    changed = {section: {k: (v, gentle[section][k]) for k, v in keys.items() if gentle[section][k] != v}
+               for section, keys in quick.items() if isinstance(keys, dict)}
+    changed = {section: diff for section, diff in changed.items() if diff}
+    assert changed == {"finetuning": {"merge_strength": (0.75, 1.0)}, "training": {"learning_rate": (1e-3, 5e-4)}}
+    assert load_profile("cpu-gentle").describe() == "lora r16, up to 40 epochs in 5m, lr 5e-4, batch 8"
 
 def test_describe_and_effective_learning_rate():
     p = apply_overrides(Profile(), {"training.learning_rate": 1e-5, "training.gradient_accumulation_steps": 2})
