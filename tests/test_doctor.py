@@ -47,7 +47,7 @@ def test_doctor_runs_every_check_and_fails_only_on_a_fail(capsys):
     for name in ("python", "torch", "profiles", "config"):
         assert rows[name]["status"] == "OK", rows[name]
     assert rows["model"]["status"] in ("OK", "INFO")  # INFO: not converted yet, the first train converts it
-    assert "4 built-in and 0 user profiles parse" in rows["profiles"]["detail"]
+    assert "5 built-in and 0 user profiles parse" in rows["profiles"]["detail"]
 
 
 def test_the_table_says_what_to_do_under_a_problem(capsys, monkeypatch):

@@ -22,6 +22,8 @@ def build_random_whisper(out_dir: Path, seed: int = 0, *, d_model: int = 64, enc
     from transformers import WhisperConfig, WhisperForConditionalGeneration
 
     from whisper_tui.models import convert
+    from whisper_tui.models.window import WHISPER_WINDOW_POSITIONS
+    from whisper_tui.whisper_facts import MAX_TARGET_TOKENS
 
     source = convert.embedded_source_dir()
     processor = convert.build_processor(source, n_mels=80, vocab_size=51864)
@@ -29,7 +31,8 @@ def build_random_whisper(out_dir: Path, seed: int = 0, *, d_model: int = 64, enc
     eot = tokenizer.convert_tokens_to_ids("<|endoftext|>")
     settings = dict(vocab_size=len(tokenizer), num_mel_bins=80, d_model=d_model, encoder_layers=encoder_layers,
                     decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=ffn_dim,
-                    decoder_ffn_dim=ffn_dim, max_source_positions=1500, max_target_positions=448)
+                    decoder_ffn_dim=ffn_dim, max_source_positions=WHISPER_WINDOW_POSITIONS,
+                    max_target_positions=MAX_TARGET_TOKENS)
     settings.update(config_overrides)
     config = WhisperConfig(**settings, pad_token_id=eot, bos_token_id=eot, eos_token_id=eot,
                            decoder_start_token_id=tokenizer.convert_tokens_to_ids("<|startoftranscript|>"))
