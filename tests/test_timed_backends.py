@@ -84,8 +84,15 @@ def test_a_long_prompt_keeps_its_last_223_tokens(transcribers):
 @pytest.mark.timeout(180)
 def test_the_text_path_takes_the_prompt_on_both_backends(speech, transcribers):
     """Transcriber.prompt before every piece (evaluate --prompt): a lowercase prompt without punctuation makes
-    tiny.en write that way on both backends, and the prompt's own words never show up in the text."""
+    tiny.en write that way on both backends, and the prompt's own words never show up in the text.
+
+    The two backends' prompted texts are not compared word for word: int8 (ct2) and fp32 (torch) greedy decodes
+    part ways on a word or two depending on the CPU's kernels (on one AMD EPYC "bought a new car" came out as
+    "martin who car" on one side). Each is held to the spoken sentences instead."""
+    import jiwer
+
     wave, _ = speech
+    spoken = " ".join(SENTENCES).lower().replace(".", "")
     prompt = "hello there my good friend how are you today"
     texts = {}
     for backend, transcriber in transcribers.items():
@@ -96,5 +103,7 @@ def test_the_text_path_takes_the_prompt_on_both_backends(speech, transcribers):
         finally:
             transcriber.prompt = None
         assert plain.startswith("Please close the door") and texts[backend] != plain
-    assert texts["ct2"].lower() == texts["torch"].lower() and "hello" not in texts["ct2"]
-    assert "." not in texts["ct2"] and "." not in texts["torch"]
+    for backend, text in texts.items():
+        assert "hello" not in text.lower() and "friend" not in text.lower(), (backend, text)
+        assert "." not in text and text[0].islower(), (backend, text)  # the prompt's style, not the default's
+        assert jiwer.wer(spoken, text.lower().replace(",", "")) <= 0.2, (backend, text)  # 22 words: at most 4 wrong
