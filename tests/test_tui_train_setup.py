@@ -28,7 +28,7 @@ async def type_into(pilot, screen, key: str, text: str) -> None:
     field.focus()
     field.value = ""
     await pilot.press(*text)
-    await pilot.pause()
+    await settle(pilot)
 
 
 def marker(screen) -> str:
@@ -104,7 +104,7 @@ async def test_invalid_value_shows_under_its_field_and_blocks_start(monkeypatch)
         assert started == []
         assert app.current_mode == "train"
         await pilot.press("backspace", "8")
-        await pilot.pause()
+        await settle(pilot)
         assert row.error == "" and screen.errors == {}
         assert screen.profile.finetuning.lora.r == 8
         await pilot.press("ctrl+t")
@@ -119,7 +119,7 @@ async def test_lora_fields_are_disabled_for_full_finetuning():
         form = screen.query_one(ProfileForm)
         assert not form.editor("finetuning.lora.r").disabled
         form.editor("finetuning.strategy").value = "full"
-        await pilot.pause()
+        await settle(pilot)
         for key in ("finetuning.lora.r", "finetuning.lora.lora_alpha", "finetuning.lora.target_modules",
                     "output.merge_lora"):
             assert form.editor(key).disabled, key
@@ -127,11 +127,11 @@ async def test_lora_fields_are_disabled_for_full_finetuning():
         estimate = str(screen.query_one("#ts-estimate", Static).content)
         assert "trainable 34,874,880" in estimate  # the decoder and the top 3 encoder layers (cpu-quick freezes 1)
         form.editor("finetuning.freeze_encoder").value = True
-        await pilot.pause()
+        await settle(pilot)
         assert form.editor("finetuning.frozen_encoder_layers").disabled
         assert "trainable 29,551,872" in str(screen.query_one("#ts-estimate", Static).content)  # the decoder alone
         form.editor("finetuning.freeze_encoder").value = False
-        await pilot.pause()
+        await settle(pilot)
         assert not form.editor("finetuning.frozen_encoder_layers").disabled
         assert "trainable 34,874,880" in str(screen.query_one("#ts-estimate", Static).content)
 
@@ -144,7 +144,7 @@ async def test_save_as_load_round_trip_and_unsaved_marker():
         await type_into(pilot, screen, "training.learning_rate", "2e-4")
         assert "● modified" in marker(screen)
         await pilot.press("escape", "ctrl+s")  # built-in profile: save asks for a new name
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, NameScreen)
         name_field = app.screen.query_one("#name-input", Input)
         assert name_field.value == f"{DEFAULT_PROFILE}-copy"
@@ -176,7 +176,7 @@ async def test_save_as_load_round_trip_and_unsaved_marker():
         assert "✓ saved" in marker(screen)
         await type_into(pilot, screen, "training.num_train_epochs", "7")
         await pilot.press("escape", "ctrl+r")
-        await pilot.pause()
+        await settle(pilot)
         assert "✓ saved" in marker(screen) and form.editor("training.num_train_epochs").value == "6"
 
         # a user profile saves in place
@@ -192,14 +192,14 @@ async def test_loading_with_unsaved_changes_asks_first():
         screen = await open_setup(pilot)
         await type_into(pilot, screen, "training.num_train_epochs", "9")
         screen.request_load("full")
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press("n")
-        await pilot.pause()
+        await settle(pilot)
         assert screen.profile_name == DEFAULT_PROFILE and screen.profile.training.num_train_epochs == 9
         screen.request_load("full")
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press("y")
-        await pilot.pause()
+        await settle(pilot)
         assert screen.profile_name == "full" and "✓ saved" in marker(screen)
 
 
@@ -208,14 +208,14 @@ async def test_delete_user_profile_and_builtins_are_protected():
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_setup(pilot)
         await pilot.press("f8")  # built-in: refused with a notification, nothing asked
-        await pilot.pause()
+        await settle(pilot)
         assert app.screen is screen
         assert any("cannot be deleted" in n.message for n in app._notifications)
         from whisper_tui.config.profile import save_user_profile
 
         save_user_profile(screen.profile, "scratch")
         screen.request_load("scratch")
-        await pilot.pause()
+        await settle(pilot)
         assert screen.profile_name == "scratch"
         await pilot.press("f8", "y")
         await settle(pilot)
@@ -228,11 +228,11 @@ async def test_bad_name_is_refused_in_the_prompt():
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_setup(pilot)
         await pilot.press("ctrl+n")
-        await pilot.pause()
+        await settle(pilot)
         prompt = app.screen
         prompt.query_one("#name-input", Input).value = ""
         await pilot.press(*"full", "enter")  # a built-in's name
-        await pilot.pause()
+        await settle(pilot)
         assert app.screen is prompt
         assert "built-in" in str(prompt.query_one("#name-error", Static).content)
         await pilot.press("escape")
@@ -244,6 +244,6 @@ async def test_help_line_follows_focus():
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_setup(pilot)
         screen.query_one(ProfileForm).editor("training.warmup_steps").focus()
-        await pilot.pause()
+        await settle(pilot)
         help_line = str(screen.query_one("#ts-help", Static).content)
         assert help_line.startswith("training.warmup_steps — below 1 = share of all steps")
