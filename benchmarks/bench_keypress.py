@@ -4,7 +4,7 @@
     python -m benchmarks.bench_keypress --smoke      # 2 rounds, for CI
 
 The whole app (`WhisperTuiApp`) runs in Textual's headless driver with a real training run in its
-background thread: a tiny random Whisper (`common.build_tiny_whisper`) fine-tuned on synthetic clips
+background thread: a tiny random Whisper (`whisper_tui.models.random_whisper`) fine-tuned on synthetic clips
 by the engine's `TrainingJob`, started the way Train setup starts one (`app.start_training`), with
 enough epochs to train for the whole measurement. The keys are ones that change what is drawn:
 `l` (focus the log panel), `home` / `end` (scroll the log; Textual animates the scroll, and its first
@@ -34,7 +34,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from .common import build_tiny_whisper, machine_info, write_json
+from whisper_tui.models.random_whisper import build_random_whisper
+
+from .common import machine_info, write_json
 
 TARGET_MEDIAN_S = 0.100
 KEYS = ("l", "home", "end", "tab", "1", "3")
@@ -121,7 +123,7 @@ def effect_of(app, key: str):
 
 
 async def measure(rounds: int, size: tuple[int, int], timeout: float, work: Path) -> dict:
-    model = build_tiny_whisper(work / "model")
+    model = build_random_whisper(work / "model")
     data = make_tone_dataset(work / "data")
     profile = training_profile(model, data)
     app = bench_app_class()()

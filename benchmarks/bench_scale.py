@@ -28,7 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import build_tiny_whisper, format_table, machine_info, peak_rss_mb, ratio, run_variant, write_json
+from whisper_tui.models.random_whisper import build_random_whisper
+
+from .common import format_table, machine_info, peak_rss_mb, ratio, run_variant, write_json
 
 VOCAB = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
          "quebec romeo sierra tango uniform victor whiskey xray yankee zulu amber cobalt".split())
@@ -62,7 +64,7 @@ def build_tiny_model(out_dir: Path) -> Path:
     """The benchmarks' tiny random Whisper with 2 decoder layers, made once in `out_dir`."""
     if (out_dir / "config.json").exists():
         return out_dir
-    return build_tiny_whisper(out_dir, decoder_layers=2)
+    return build_random_whisper(out_dir, decoder_layers=2)
 
 
 class AnonSampler:

@@ -268,12 +268,3 @@ class EpochClock:
             out["train_s"] = last[0] - ready[0]
         return out
 
-
-def build_tiny_whisper(out_dir: Path, seed: int = 0, **config_overrides) -> Path:
-    """A random Whisper (d_model 64, 2 encoder layers, 1 decoder layer unless overridden) with the real tiny.en
-    processor: trains in seconds, so benchmarks can measure the engine's mechanics at scale (the tests' one is
-    smaller; both come from models/random_whisper.py)."""
-    from whisper_tui.models.random_whisper import build_random_whisper
-
-    return build_random_whisper(out_dir, seed, **config_overrides)
-

@@ -53,7 +53,9 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from .common import build_tiny_whisper, format_table, machine_info, peak_rss_mb, restored_env, write_json
+from whisper_tui.models.random_whisper import build_random_whisper
+
+from .common import format_table, machine_info, peak_rss_mb, restored_env, write_json
 
 KINDS = ["cache-build", "base-eval", "step", "eval", "eval-end", "best-save", "checkpoint-save", "timer"]
 CLASS_TEXTS = ["alpha bravo", "charlie delta", "echo foxtrot"]
@@ -535,7 +537,7 @@ def soak(args) -> dict:
                        "WHISPER_TUI_DATA_DIR": str(work / "data"), "WHISPER_TUI_THREADS": str(args.threads)})
     torch.set_num_threads(args.threads)
     print(f"work folder: {work}", file=sys.stderr)
-    model = Path(args.model) if args.model else build_tiny_whisper(work / "model")
+    model = Path(args.model) if args.model else build_random_whisper(work / "model")
     data = Path(args.data) if args.data else write_tone_dataset(work / "tone-data", n=args.clips)
     rng = random.Random(args.seed)
     started = time.perf_counter()
