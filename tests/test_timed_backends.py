@@ -107,3 +107,5 @@ def test_the_text_path_takes_the_prompt_on_both_backends(speech, transcribers):
         assert "hello" not in text.lower() and "friend" not in text.lower(), (backend, text)
         assert "." not in text and text[0].islower(), (backend, text)  # the prompt's style, not the default's
         assert jiwer.wer(spoken, text.lower().replace(",", "")) <= 0.2, (backend, text)  # 22 words: at most 4 wrong
+    # the two sides still agree but for a word or two (0.14 on the machine above)
+    assert jiwer.wer(texts["torch"].lower(), texts["ct2"].lower()) <= 0.2, texts
